@@ -1,0 +1,2 @@
+//! Throughput benchmark (written next).
+fn main() {}

@@ -1,0 +1,79 @@
+//! `mock-scim`: serves AWS IAM Identity Center's SCIM endpoint on loopback.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mock_scim::clock::Clock;
+use mock_scim::server::{Config, DEFAULT_START, serve};
+use tokio::net::TcpListener;
+
+/// Exit code when the mock stopped normally.
+const EXIT_OK: u8 = 0;
+/// Exit code when it could not start (port taken, bad arguments).
+const EXIT_ERROR: u8 = 1;
+
+/// A local AWS IAM Identity Center SCIM v2 endpoint.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on. Loopback by default; anything else exposes the mock to the network.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    listen: SocketAddr,
+    /// Bearer token for /_admin. A random one is generated and printed when omitted.
+    #[arg(long, env = "MOCK_SCIM_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Seed for ids, tokens and request ids.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Follow wall time instead of a virtual clock that moves only through /_admin/clock.
+    #[arg(long)]
+    real_clock: bool,
+    /// Create a tenant at start and print its SCIM endpoint and token.
+    #[arg(long)]
+    tenant: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<u8> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let admin_token = args.admin_token.unwrap_or_else(random_token);
+        let clock = if args.real_clock { Clock::real() } else { Clock::virtual_at(DEFAULT_START) };
+        let state =
+            Config { admin_token: admin_token.clone(), seed: args.seed, clock, ..Config::default() }.into_state();
+        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let address = listener.local_addr()?;
+        println!("mock-scim listening on http://{address}");
+        println!("admin token: {admin_token}");
+        if args.tenant {
+            let (tenant, token) = state.world().create_tenant(None).map_err(anyhow::Error::msg)?;
+            println!("SCIM endpoint: http://{address}/{tenant}/scim/v2/");
+            println!("access token: {}", token.secret);
+        }
+        serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+        Ok(EXIT_OK)
+    })
+}
+
+/// An admin token nobody can guess: the OS's randomness through std's hasher seeds.
+fn random_token() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    (0..4).map(|i| format!("{:016x}", RandomState::new().hash_one(i))).collect()
+}

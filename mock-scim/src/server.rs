@@ -1,0 +1,175 @@
+//! The router, and a running mock: [`MockScim`] on `127.0.0.1:0`, shut down on drop.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use jiff::Timestamp;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::clock::Clock;
+use crate::routes::{admin, groups, meta, users};
+use crate::state::{AppState, World};
+use crate::switches::Switches;
+
+/// Where the virtual clock starts unless told otherwise.
+pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01T00:00:00Z
+
+/// How to build a mock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// Seed for ids, tokens and request ids.
+    pub seed: u64,
+    /// The clock to start with.
+    pub clock: Clock,
+    /// Behaviour switches to start with.
+    pub switches: Switches,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            admin_token: "admin".to_owned(),
+            seed: 0,
+            clock: Clock::virtual_at(DEFAULT_START),
+            switches: Switches::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The state this config describes.
+    pub fn into_state(self) -> AppState {
+        let mut world = World::new(self.seed, self.clock);
+        world.switches = self.switches;
+        AppState::new(self.admin_token, world)
+    }
+}
+
+/// The whole HTTP surface: SCIM under `/{tenantId}/scim/v2/`, admin under `/_admin`.
+pub fn router(state: AppState) -> Router {
+    let scim = Router::new()
+        .route("/{tenant}/scim/v2/Users", get(users::users_list).post(users::users_create))
+        .route(
+            "/{tenant}/scim/v2/Users/{id}",
+            get(users::users_get).put(users::users_replace).patch(users::users_patch).delete(users::users_delete),
+        )
+        .route("/{tenant}/scim/v2/Groups", get(groups::groups_list).post(groups::groups_create))
+        .route(
+            "/{tenant}/scim/v2/Groups/{id}",
+            get(groups::groups_get)
+                .put(groups::groups_replace)
+                .patch(groups::groups_patch)
+                .delete(groups::groups_delete),
+        )
+        .route("/{tenant}/scim/v2/ServiceProviderConfig", get(meta::service_provider_config))
+        .route("/{tenant}/scim/v2/Schemas", get(meta::schemas_list))
+        .route("/{tenant}/scim/v2/Schemas/{urn}", get(meta::schemas_get))
+        .route("/{tenant}/scim/v2/ResourceTypes", get(meta::resource_types))
+        .fallback(meta::not_supported)
+        .layer(from_fn_with_state(state.clone(), crate::middleware::scim))
+        .with_state(state.clone());
+    Router::new().nest("/_admin", admin::router(state)).merge(scim)
+}
+
+/// Serves the router on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A running mock on loopback, with one tenant and its token ready; stops when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = mock_scim::MockScim::start().await;
+/// let answer = reqwest::Client::new()
+///     .get(format!("{}Users", mock.scim_endpoint()))
+///     .bearer_auth(mock.token())
+///     .send()
+///     .await
+///     .unwrap();
+/// assert_eq!(answer.status(), 200);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockScim {
+    address: SocketAddr,
+    state: AppState,
+    tenant_id: String,
+    token: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl MockScim {
+    /// Starts with the default config on `127.0.0.1:0`.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound: a test cannot go on without one.
+    pub async fn start() -> MockScim {
+        Self::start_with(Config::default()).await.unwrap_or_else(|err| panic!("mock-scim could not start: {err}"))
+    }
+
+    /// Starts with a config on `127.0.0.1:0`.
+    pub async fn start_with(config: Config) -> std::io::Result<MockScim> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let state = config.into_state();
+        let (tenant_id, token) = state.world().create_tenant(None).map_err(std::io::Error::other)?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let _ = serve(listener, served, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(MockScim { address, state, tenant_id, token: token.secret, shutdown: Some(shutdown) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The ready tenant's SCIM endpoint, ending in `/scim/v2/` as AWS's console shows it.
+    pub fn scim_endpoint(&self) -> String {
+        format!("{}/{}/scim/v2/", self.uri(), self.tenant_id)
+    }
+
+    /// The ready tenant's id.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The ready tenant's bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The admin API's bearer token.
+    pub fn admin_token(&self) -> &str {
+        self.state.admin_token()
+    }
+
+    /// The shared state, for tests and benchmarks that seed or inspect without HTTP.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+impl Drop for MockScim {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The shared vocabulary both mocks use: fault plans and the journal record; the scenario file
+//! format comes later.
+//!
+//! Everything here is pure and deterministic: no IO, no async, no wall clock. Time arrives as a
+//! [`jiff::Timestamp`] from the mock's (possibly virtual) clock, and randomness comes from a seed,
+//! so the same plan and the same request sequence always give the same faults and the same journal.
+//!
+//! # Layout
+//!
+//! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
+//! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),
+//!   [`FaultPlan::validate`] and [`FaultPlan::decide`].
+//! - [`journal`]: [`JournalEntry`], the record of one exchange, and the redaction of secrets in
+//!   headers, JSON and form bodies before anything is recorded.
+//!
+//! # Example
+//!
+//! ```
+//! use scenarios::{FaultAction, FaultPlan, FaultState, RequestInfo};
+//!
+//! let plan: FaultPlan = serde_json::from_str(
+//!     r#"{"seed":7,"rules":[{"method":"POST","path":"/*/scim/v2/Users","nth":{"from":2},
+//!         "action":{"kind":"status","status":429,"retryAfter":3}}]}"#,
+//! )?;
+//! plan.validate()?;
+//!
+//! let mut state = FaultState::default();
+//! let request = RequestInfo {
+//!     method: "POST",
+//!     path: "/tenant/scim/v2/Users",
+//!     at: "2025-01-01T00:00:00Z".parse()?,
+//! };
+//! // The first matching request passes; the second and later ones are throttled.
+//! assert_eq!(plan.decide(&mut state, &request), None);
+//! let fault = plan.decide(&mut state, &request).expect("second request is faulted");
+//! assert_eq!(fault.rule_index, 0);
+//! assert!(matches!(fault.action, FaultAction::Status { status: 429, retry_after: Some(3), .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod fault;
+pub mod journal;
+pub mod rng;
+
+pub use fault::*;
+pub use journal::*;
+pub use rng::SplitMix64;
