@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::get;
+use axum::routing::{any, get};
 use jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/scim/v2/Schemas", get(meta::schemas_list))
         .route("/{tenant}/scim/v2/Schemas/{urn}", get(meta::schemas_get))
         .route("/{tenant}/scim/v2/ResourceTypes", get(meta::resource_types))
+        .route("/{tenant}/scim/v2/Users/.search", any(meta::not_supported))
+        .route("/{tenant}/scim/v2/Groups/.search", any(meta::not_supported))
         .fallback(meta::not_supported)
         .layer(from_fn_with_state(state.clone(), crate::middleware::scim))
         .with_state(state.clone());

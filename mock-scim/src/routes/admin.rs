@@ -294,6 +294,10 @@ struct Advance {
 async fn clock_advance(State(state): State<AppState>, bytes: axum::body::Bytes) -> Result<Json<Value>, AdminError> {
     let request: Advance = body(&bytes)?;
     let raw = request.by.ok_or_else(|| bad_request("missing \"by\", an ISO-8601 duration such as \"PT40M\""))?;
+    // jiff also reads friendly spans ("40 minutes"); the admin API speaks ISO 8601 only.
+    if !raw.trim_start_matches(['+', '-']).starts_with(['P', 'p']) {
+        return Err(bad_request(format!("\"by\": {raw:?} is not an ISO-8601 duration such as \"PT40M\"")));
+    }
     let span: Span =
         raw.parse().map_err(|err| bad_request(format!("\"by\": {raw:?} is not an ISO-8601 duration: {err}")))?;
     {

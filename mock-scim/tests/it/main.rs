@@ -1,0 +1,11 @@
+//! mock-scim over HTTP: the reference's behaviour matrix (aws-scim.md §8), bad input, captured
+//! shapes, concurrency, paging, faults and the admin API. One test binary, as link time matters.
+
+mod admin;
+mod bad_input;
+mod concurrency;
+mod faults;
+mod fixtures;
+mod matrix;
+mod paging;
+mod support;
