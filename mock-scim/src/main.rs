@@ -50,18 +50,22 @@ fn run() -> anyhow::Result<u8> {
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
+        let generated = args.admin_token.is_none();
         let admin_token = args.admin_token.unwrap_or_else(random_token);
         let clock = if args.real_clock { Clock::real() } else { Clock::virtual_at(DEFAULT_START) };
         let state =
             Config { admin_token: admin_token.clone(), seed: args.seed, clock, ..Config::default() }.into_state();
         let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
         let address = listener.local_addr()?;
-        println!("mock-scim listening on http://{address}");
-        println!("admin token: {admin_token}");
+        say(format_args!("mock-scim listening on http://{address}"));
+        // A token the user chose is not echoed: logs must not carry secrets they did not ask for.
+        if generated {
+            say(format_args!("admin token: {admin_token}"));
+        }
         if args.tenant {
             let (tenant, token) = state.world().create_tenant(None).map_err(anyhow::Error::msg)?;
-            println!("SCIM endpoint: http://{address}/{tenant}/scim/v2/");
-            println!("access token: {}", token.secret);
+            say(format_args!("SCIM endpoint: http://{address}/{tenant}/scim/v2/"));
+            say(format_args!("access token: {}", token.secret));
         }
         serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
@@ -70,6 +74,13 @@ fn run() -> anyhow::Result<u8> {
         .context("serving")?;
         Ok(EXIT_OK)
     })
+}
+
+/// Prints a line to stdout; a closed stdout (a parent that stopped reading) must not stop the mock.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// An admin token nobody can guess: the OS's randomness through std's hasher seeds.

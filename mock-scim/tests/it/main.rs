@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod binary;
 mod concurrency;
 mod faults;
 mod fixtures;
