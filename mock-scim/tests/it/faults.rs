@@ -73,12 +73,8 @@ async fn the_same_seed_gives_byte_identical_journals() {
         let mock = Mock::new();
         let id = mock.create_user("annie@contoso.com").await;
         let group = mock.create_group("SRE").await;
-        mock.scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]))),
-        )
-        .await;
+        mock.patch(&format!("Groups/{group}"), json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]))
+            .await;
         mock.scim(Method::POST, "Groups", Some(json!({"displayName": "Administrator"}))).await;
         mock.admin(Method::GET, "/_admin/journal", None).await.body.to_string()
     }

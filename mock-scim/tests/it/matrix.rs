@@ -208,23 +208,13 @@ async fn patch_group_with_more_than_100_member_values_is_refused_and_changes_not
     for i in 0..101 {
         members.push(json!({"value": mock.create_user(&format!("u{i}@contoso.com")).await}));
     }
-    let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "add", "path": "members", "value": members}]))),
-        )
-        .await;
+    let answer =
+        mock.patch(&format!("Groups/{group}"), json!([{"op": "add", "path": "members", "value": members}])).await;
     assert_error(&answer, 400, GENERIC);
     assert_eq!(mock.state_json().await["groups"][0]["members"], json!([]));
     members.pop();
-    let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "Add", "path": "members", "value": members}]))),
-        )
-        .await;
+    let answer =
+        mock.patch(&format!("Groups/{group}"), json!([{"op": "Add", "path": "members", "value": members}])).await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     assert_eq!(mock.state_json().await["groups"][0]["members"].as_array().unwrap().len(), 100);
 }
@@ -239,7 +229,7 @@ async fn replacing_or_removing_all_members_is_refused_with_aws_words() {
         json!([{"op": "remove", "path": "members"}]),
         json!([{"op": "remove", "path": "members", "value": []}]),
     ] {
-        let answer = mock.scim(Method::PATCH, &format!("Groups/{group}"), Some(patch(ops))).await;
+        let answer = mock.patch(&format!("Groups/{group}"), ops).await;
         assert_error(&answer, 400, "Replacing group memberships is not supported.");
     }
 }
@@ -248,9 +238,7 @@ async fn replacing_or_removing_all_members_is_refused_with_aws_words() {
 async fn remove_without_path_is_refused() {
     let mock = Mock::with_switches(json!({"errorDetail": "specific"})).await;
     let u = mock.create_user("u@contoso.com").await;
-    let answer = mock
-        .scim(Method::PATCH, &format!("Users/{u}"), Some(patch(json!([{"op": "remove", "value": {"title": "x"}}]))))
-        .await;
+    let answer = mock.patch(&format!("Users/{u}"), json!([{"op": "remove", "value": {"title": "x"}}])).await;
     assert_error(&answer, 400, "Missing path in PATCH request");
 }
 
@@ -259,11 +247,7 @@ async fn pathless_patch_of_several_attributes_is_refused_with_aws_words() {
     let mock = Mock::new();
     let group = mock.create_group("G").await;
     let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "replace", "value": {"displayName": "A", "externalId": "B"}}]))),
-        )
+        .patch(&format!("Groups/{group}"), json!([{"op": "replace", "value": {"displayName": "A", "externalId": "B"}}]))
         .await;
     assert_error(
         &answer,
@@ -272,10 +256,9 @@ async fn pathless_patch_of_several_attributes_is_refused_with_aws_words() {
     );
     // AWS's own example sends `id` beside `displayName`: that is one attribute.
     let answer = mock
-        .scim(
-            Method::PATCH,
+        .patch(
             &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "replace", "value": {"id": group, "displayName": "Group Foo New"}}]))),
+            json!([{"op": "replace", "value": {"id": group, "displayName": "Group Foo New"}}]),
         )
         .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
@@ -286,13 +269,8 @@ async fn pathless_patch_of_several_attributes_is_refused_with_aws_words() {
 async fn patch_group_outside_display_name_members_and_external_id_is_refused() {
     let mock = Mock::new();
     let group = mock.create_group("G").await;
-    let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "replace", "path": "description", "value": "x"}]))),
-        )
-        .await;
+    let answer =
+        mock.patch(&format!("Groups/{group}"), json!([{"op": "replace", "path": "description", "value": "x"}])).await;
     assert_error(&answer, 400, GENERIC);
 }
 
@@ -330,12 +308,8 @@ async fn membership_filters_answer_what_get_group_hides() {
     let annie = mock.create_user("annie@contoso.com").await;
     let bob = mock.create_user("bob@contoso.com").await;
     let group = mock.create_group("SRE").await;
-    mock.scim(
-        Method::PATCH,
-        &format!("Groups/{group}"),
-        Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": annie}]}]))),
-    )
-    .await;
+    mock.patch(&format!("Groups/{group}"), json!([{"op": "Add", "path": "members", "value": [{"value": annie}]}]))
+        .await;
     let legacy = |member: &str| format!("Groups?filter=id%20eq%20%22{group}%22%20and%20members%20eq%20%22{member}%22");
     assert_eq!(mock.scim(Method::GET, &legacy(&annie), None).await.body["totalResults"], 1);
     assert_eq!(mock.scim(Method::GET, &legacy(&bob), None).await.body["totalResults"], 0);
@@ -348,11 +322,7 @@ async fn membership_filters_answer_what_get_group_hides() {
     assert_eq!(members.body["Resources"][0]["id"], annie.as_str());
     // Removal by `members[value eq "…"]`, as Okta-style clients send it.
     let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{annie}\"]")}]))),
-        )
+        .patch(&format!("Groups/{group}"), json!([{"op": "remove", "path": format!("members[value eq \"{annie}\"]")}]))
         .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     assert_eq!(mock.scim(Method::GET, &legacy(&annie), None).await.body["totalResults"], 0);
@@ -365,9 +335,7 @@ async fn unknown_ids_are_404() {
     assert_error(&mock.scim(Method::DELETE, "Users/nope", None).await, 404, "Specified user does not exist.");
     assert_error(&mock.scim(Method::GET, "Groups/nope", None).await, 404, "Specified group does not exist.");
     assert_error(
-        &mock
-            .scim(Method::PATCH, "Groups/nope", Some(patch(json!([{"op": "add", "path": "members", "value": []}]))))
-            .await,
+        &mock.patch("Groups/nope", json!([{"op": "add", "path": "members", "value": []}])).await,
         404,
         "Specified group does not exist.",
     );
@@ -393,25 +361,16 @@ async fn success_codes_are_201_200_and_204_as_aws_answers() {
     assert_eq!(mock.scim(Method::GET, &format!("Users/{id}"), None).await.status, StatusCode::OK);
     let put = mock.scim(Method::PUT, &format!("Users/{id}"), Some(user("u@contoso.com"))).await;
     assert_eq!(put.status, StatusCode::OK);
-    let patched = mock
-        .scim(
-            Method::PATCH,
-            &format!("Users/{id}"),
-            Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}]))),
-        )
-        .await;
+    let patched =
+        mock.patch(&format!("Users/{id}"), json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
     assert_eq!(patched.status, StatusCode::OK);
     assert_eq!(patched.body["active"], false, "PATCH user answers the full user");
     assert_eq!(patched.body["userName"], "u@contoso.com");
     let group = mock.create_group("G").await;
     assert_eq!(
-        mock.scim(
-            Method::PATCH,
-            &format!("Groups/{group}"),
-            Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}])))
-        )
-        .await
-        .status,
+        mock.patch(&format!("Groups/{group}"), json!([{"op": "add", "path": "members", "value": [{"value": id}]}]))
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
     let deleted = mock.scim(Method::DELETE, &format!("Groups/{group}"), None).await;
@@ -436,17 +395,13 @@ async fn patch_user_handles_what_entra_sends() {
     let mock = Mock::new();
     let id = mock.create_user("u@contoso.com").await;
     let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Users/{id}"),
-            Some(patch(json!([
+        .patch(&format!("Users/{id}"), json!([
                 {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"},
                 {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Paris"},
                 {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "SRE"},
                 {"op": "Replace", "path": "name.givenName", "value": "Annie"},
                 {"op": "Replace", "path": "active", "value": "False"}
-            ]))),
-        )
+            ]))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.body["emails"], json!([{"value": "new@contoso.com", "type": "work", "primary": true}]));
@@ -465,15 +420,11 @@ async fn patch_user_rules_refuse_remove_of_user_name_and_repeated_active() {
         json!([{"op": "replace", "path": "active", "value": true}, {"op": "replace", "path": "active", "value": false}]),
         json!([{"op": "add", "path": "emails", "value": [{"value": "second@x", "type": "home"}]}]),
     ] {
-        assert_error(&mock.scim(Method::PATCH, &format!("Users/{id}"), Some(patch(ops))).await, 400, GENERIC);
+        assert_error(&mock.patch(&format!("Users/{id}"), ops).await, 400, GENERIC);
     }
     let renamed = mock.create_user("taken@contoso.com").await;
     let answer = mock
-        .scim(
-            Method::PATCH,
-            &format!("Users/{renamed}"),
-            Some(patch(json!([{"op": "replace", "path": "userName", "value": "U@contoso.com"}]))),
-        )
+        .patch(&format!("Users/{renamed}"), json!([{"op": "replace", "path": "userName", "value": "U@contoso.com"}]))
         .await;
     assert_error(&answer, 409, DUPLICATE);
 }

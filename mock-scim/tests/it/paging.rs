@@ -59,12 +59,7 @@ async fn changing_the_filter_between_pages_is_refused() {
     for i in 0..3 {
         members.push(json!({"value": mock.create_user(&format!("m{i}@contoso.com")).await}));
     }
-    mock.scim(
-        Method::PATCH,
-        &format!("Groups/{group}"),
-        Some(patch(json!([{"op": "add", "path": "members", "value": members}]))),
-    )
-    .await;
+    mock.patch(&format!("Groups/{group}"), json!([{"op": "add", "path": "members", "value": members}])).await;
     let filter = format!("groups.value%20eq%20%22{group}%22");
     let first = mock.scim(Method::GET, &format!("Users?cursor&count=2&filter={filter}"), None).await;
     assert_eq!(first.body["Resources"].as_array().unwrap().len(), 2);

@@ -68,6 +68,11 @@ impl Mock {
         self.send(request.body(body).unwrap()).await
     }
 
+    /// A PatchOp with these operations.
+    pub async fn patch(&self, path: &str, operations: Value) -> Answer {
+        self.scim(Method::PATCH, path, Some(patch(operations))).await
+    }
+
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let request = Request::builder()
             .method(method)
