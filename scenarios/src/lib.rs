@@ -1,12 +1,14 @@
 //! The shared vocabulary both mocks use: fault plans and the journal record; the scenario file
 //! format comes later.
 //!
-//! Everything here is pure and deterministic: no IO, no async, no wall clock. Time arrives as a
-//! [`jiff::Timestamp`] from the mock's (possibly virtual) clock, and randomness comes from a seed,
-//! so the same plan and the same request sequence always give the same faults and the same journal.
+//! Everything here is pure and deterministic: no IO, no async. Time arrives as a [`jiff::Timestamp`]
+//! from the mock's [`clock::Clock`] (whose virtual mode is the default; only its opt-in real mode
+//! reads wall time), and randomness comes from a seed, so the same plan and the same request
+//! sequence always give the same faults and the same journal.
 //!
 //! # Layout
 //!
+//! - [`clock`]: the mocks' virtual or real clock, and ISO-8601 advances (`PT40M`).
 //! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
 //! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),
 //!   [`FaultPlan::validate`] and [`FaultPlan::decide`].
@@ -38,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod clock;
 pub mod fault;
 pub mod journal;
 pub mod rng;

@@ -7,8 +7,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp};
+use jiff::Timestamp;
 use scenarios::{FaultPlan, FaultState};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -294,20 +293,10 @@ struct Advance {
 async fn clock_advance(State(state): State<AppState>, bytes: axum::body::Bytes) -> Result<Json<Value>, AdminError> {
     let request: Advance = body(&bytes)?;
     let raw = request.by.ok_or_else(|| bad_request("missing \"by\", an ISO-8601 duration such as \"PT40M\""))?;
-    // jiff also reads friendly spans ("40 minutes"); the admin API speaks ISO 8601 only.
-    if !raw.trim_start_matches(['+', '-']).starts_with(['P', 'p']) {
-        return Err(bad_request(format!("\"by\": {raw:?} is not an ISO-8601 duration such as \"PT40M\"")));
-    }
-    let span: Span =
-        raw.parse().map_err(|err| bad_request(format!("\"by\": {raw:?} is not an ISO-8601 duration: {err}")))?;
     {
         let mut world = state.world();
-        let now = world.clock.now().to_zoned_datetime(TimeZone::UTC);
-        let then = now.checked_add(span).map_err(|err| bad_request(format!("\"by\": {err}")))?;
-        let by = then.timestamp().duration_since(now.timestamp());
-        if by.is_negative() {
-            return Err(bad_request("\"by\": the clock only moves forward"));
-        }
+        let by = scenarios::clock::forward_by(world.clock.now(), &raw)
+            .map_err(|err| bad_request(format!("\"by\": {err}")))?;
         world.clock.advance(by);
     }
     Ok(clock_json(&state))
