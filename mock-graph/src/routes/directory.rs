@@ -1,0 +1,464 @@
+//! `/v1.0/users`, `/v1.0/groups`, their members and memberships, `/v1.0/directoryObjects`, and delta
+//! (microsoft-graph.md §2.1–§2.3, §4).
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{
+    Collection, count_segment, entity_of, expanded_members, json_object, json_response, list, next_link, query, single,
+};
+use crate::delta::{self, DeltaError};
+use crate::directory::{Key, ObjectKind};
+use crate::error::GraphError;
+use crate::middleware::RequestContext;
+use crate::schema::{GROUP, SERVICE_PRINCIPAL, USER};
+use crate::state::AppState;
+
+const DIRECTORY_OBJECTS: &[&crate::schema::Entity] = &[&USER, &GROUP, &SERVICE_PRINCIPAL];
+const USERS: &[&crate::schema::Entity] = &[&USER];
+const GROUPS: &[&crate::schema::Entity] = &[&GROUP];
+
+/// `GET /users`.
+pub async fn users_list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let dir = &world.directory;
+    let items = dir.users.iter().map(|(k, o)| (*k, ObjectKind::User, o)).collect();
+    let collection = Collection {
+        entity: &USER,
+        entities: USERS,
+        set: "users",
+        typed: false,
+        relationship: false,
+        items,
+        expand_from: None,
+        expand_cap: 0,
+        item_entity: None,
+    };
+    list(&ctx, &headers, uri.path(), &options, collection)
+}
+
+/// `GET /users/$count`.
+pub async fn users_count(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, GraphError> {
+    count_segment(&headers, state.world().directory.users.len())
+}
+
+/// `POST /users` → 201 with the default properties (§2.1).
+pub async fn users_create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let body = json_object(&body)?;
+    let options = query(&uri)?;
+    let mut world = state.world();
+    let id = world.uuid();
+    let now = world.clock.now();
+    let key = world.directory.create_user(id, now, body)?;
+    let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(""))?;
+    single(&ctx, &options, &USER, user, StatusCode::CREATED)
+}
+
+fn user_key(world: &crate::state::World, id: &str) -> Result<Key, GraphError> {
+    world.directory.user_key(id).ok_or_else(|| GraphError::not_found(id))
+}
+
+/// `GET /users/{id | userPrincipalName}`.
+pub async fn users_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let key = user_key(&world, &id)?;
+    let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(&id))?;
+    single(&ctx, &options, &USER, user, StatusCode::OK)
+}
+
+/// `PATCH /users/{id}` → 204.
+pub async fn users_update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let body = json_object(&body)?;
+    let mut world = state.world();
+    let key = user_key(&world, &id)?;
+    world.directory.update_user(key, body)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /users/{id}` → 204.
+pub async fn users_delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, GraphError> {
+    let mut world = state.world();
+    let key = user_key(&world, &id)?;
+    world.directory.delete_user(key)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /groups`, with `$expand=members` capped (§3.8).
+pub async fn groups_list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let dir = &world.directory;
+    let items = dir.groups.iter().map(|(k, o)| (*k, ObjectKind::Group, o)).collect();
+    let collection = Collection {
+        entity: &GROUP,
+        entities: GROUPS,
+        set: "groups",
+        typed: false,
+        relationship: false,
+        items,
+        expand_from: Some(dir),
+        expand_cap: world.switches.expand_cap,
+        item_entity: None,
+    };
+    list(&ctx, &headers, uri.path(), &options, collection)
+}
+
+/// `GET /groups/$count`.
+pub async fn groups_count(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, GraphError> {
+    count_segment(&headers, state.world().directory.groups.len())
+}
+
+/// `POST /groups` → 201 (§2.2).
+pub async fn groups_create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let body = json_object(&body)?;
+    let options = query(&uri)?;
+    let mut world = state.world();
+    let id = world.uuid();
+    let now = world.clock.now();
+    let key = world.directory.create_group(id, now, body)?;
+    let group = world.directory.groups.get(&key).ok_or_else(|| GraphError::not_found(""))?;
+    single(&ctx, &options, &GROUP, group, StatusCode::CREATED)
+}
+
+fn group_key(world: &crate::state::World, id: &str) -> Result<Key, GraphError> {
+    world.directory.group_key(id).ok_or_else(|| GraphError::not_found(id))
+}
+
+/// `GET /groups/{id}` (with `$expand=members`).
+pub async fn groups_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let mut options = query(&uri)?;
+    let world = state.world();
+    let key = group_key(&world, &id)?;
+    let group = world.directory.groups.get(&key).ok_or_else(|| GraphError::not_found(&id))?;
+    let expand = options.expand.take();
+    let response = single(&ctx, &options, &GROUP, group, StatusCode::OK)?;
+    match expand.as_deref().map(str::trim) {
+        None => Ok(response),
+        Some(e) if e.eq_ignore_ascii_case("members") => {
+            let mut body = group_body(&ctx, &options, group)?;
+            body.insert("members".into(), expanded_members(&world.directory, key, world.switches.expand_cap));
+            Ok(json_response(StatusCode::OK, Value::Object(body)))
+        }
+        Some(other) => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpandNotSupported",
+            format!("Expand is not allowed for property '{other}' according to the entity schema."),
+        )),
+    }
+}
+
+fn group_body(
+    ctx: &RequestContext,
+    options: &crate::odata::QueryOptions,
+    group: &Map<String, Value>,
+) -> Result<Map<String, Value>, GraphError> {
+    let select = options.select.as_deref().map(|raw| crate::odata::parse_select(raw, &GROUP)).transpose()?;
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(ctx, "groups/$entity")));
+    body.extend(super::project(&GROUP, group, select.as_deref()));
+    Ok(body)
+}
+
+/// `PATCH /groups/{id}` → 204, including `members@odata.bind` (§2.3).
+pub async fn groups_update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let body = json_object(&body)?;
+    let mut world = state.world();
+    let key = group_key(&world, &id)?;
+    world.directory.update_group(key, body)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /groups/{id}` → 204.
+pub async fn groups_delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, GraphError> {
+    let mut world = state.world();
+    let key = group_key(&world, &id)?;
+    world.directory.delete_group(key)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Which relationship of a group or user to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Members,
+    TransitiveMembers,
+    MemberOf,
+    TransitiveMemberOf,
+}
+
+/// An OData cast segment: `microsoft.graph.user` and friends (§2.3).
+fn cast(segment: Option<&str>) -> Result<Option<ObjectKind>, GraphError> {
+    match segment {
+        None => Ok(None),
+        Some(s) if s.eq_ignore_ascii_case("microsoft.graph.user") => Ok(Some(ObjectKind::User)),
+        Some(s) if s.eq_ignore_ascii_case("microsoft.graph.group") => Ok(Some(ObjectKind::Group)),
+        Some(s) if s.eq_ignore_ascii_case("microsoft.graph.servicePrincipal") => Ok(Some(ObjectKind::ServicePrincipal)),
+        Some(s) => Err(GraphError::unknown_segment(s)),
+    }
+}
+
+/// The objects a relationship reaches, in key order, optionally narrowed by a cast.
+fn related(
+    world: &crate::state::World,
+    owner_is_group: bool,
+    id: &str,
+    relation: Relation,
+    cast: Option<ObjectKind>,
+) -> Result<Vec<(ObjectKind, Key)>, GraphError> {
+    let dir = &world.directory;
+    let key = if owner_is_group { group_key(world, id)? } else { user_key(world, id)? };
+    let reached: Vec<(ObjectKind, Key)> = match relation {
+        Relation::Members => dir.members_of(key).collect(),
+        Relation::TransitiveMembers => dir.transitive_members(key),
+        Relation::MemberOf => dir.groups_of(key).map(|g| (ObjectKind::Group, g)).collect(),
+        Relation::TransitiveMemberOf => {
+            dir.transitive_groups_of(key).into_iter().map(|g| (ObjectKind::Group, g)).collect()
+        }
+    };
+    Ok(reached.into_iter().filter(|(kind, _)| cast.is_none_or(|c| c == *kind)).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn relation(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    owner_is_group: bool,
+    id: &str,
+    relation: Relation,
+    cast_segment: Option<&str>,
+) -> Result<Response, GraphError> {
+    let options = query(uri)?;
+    let cast = cast(cast_segment)?;
+    let world = state.world();
+    let dir = &world.directory;
+    let items: Vec<_> = related(&world, owner_is_group, id, relation, cast)?
+        .into_iter()
+        .filter_map(|(kind, k)| dir.object(kind, k).map(|o| (k, kind, o)))
+        .collect();
+    let (entity, set) = match cast {
+        Some(kind) => (entity_of(kind), entity_of(kind).set),
+        None => (&USER, "directoryObjects"),
+    };
+    let collection = Collection {
+        entity,
+        entities: DIRECTORY_OBJECTS,
+        set,
+        typed: true,
+        relationship: true,
+        items,
+        expand_from: None,
+        expand_cap: 0,
+        item_entity: None,
+    };
+    list(ctx, headers, uri.path(), &options, collection)
+}
+
+macro_rules! relation_handlers {
+    ($($name:ident, $cast:ident, $group:expr, $relation:expr;)*) => {$(
+        /// A relationship listing (§2.3).
+        pub async fn $name(
+            State(state): State<AppState>,
+            Extension(ctx): Extension<RequestContext>,
+            headers: HeaderMap,
+            OriginalUri(uri): OriginalUri,
+            Path(id): Path<String>,
+        ) -> Result<Response, GraphError> {
+            relation(&state, &ctx, &headers, &uri, $group, &id, $relation, None)
+        }
+
+        /// The same relationship behind an OData cast segment (§2.3).
+        pub async fn $cast(
+            State(state): State<AppState>,
+            Extension(ctx): Extension<RequestContext>,
+            headers: HeaderMap,
+            OriginalUri(uri): OriginalUri,
+            Path((id, segment)): Path<(String, String)>,
+        ) -> Result<Response, GraphError> {
+            if segment == "$count" {
+                let n = related(&state.world(), $group, &id, $relation, None)?.len();
+                return count_segment(&headers, n);
+            }
+            relation(&state, &ctx, &headers, &uri, $group, &id, $relation, Some(&segment))
+        }
+    )*};
+}
+
+relation_handlers! {
+    groups_members, groups_members_cast, true, Relation::Members;
+    groups_transitive_members, groups_transitive_members_cast, true, Relation::TransitiveMembers;
+    groups_member_of, groups_member_of_cast, true, Relation::MemberOf;
+    users_member_of, users_member_of_cast, false, Relation::MemberOf;
+    users_transitive_member_of, users_transitive_member_of_cast, false, Relation::TransitiveMemberOf;
+}
+
+/// `POST /groups/{id}/members/$ref` with `{"@odata.id": "…/directoryObjects/{id}"}` → 204 (§2.3).
+pub async fn groups_members_add(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let body = json_object(&body)?;
+    let reference = match (body.len(), body.get("@odata.id")) {
+        (1, Some(Value::String(reference))) => reference.clone(),
+        _ => return Err(GraphError::invalid_value("@odata.id", "Group")),
+    };
+    let mut world = state.world();
+    let key = group_key(&world, &id)?;
+    world.directory.add_member(key, &reference)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /groups/{id}/members/{memberId}/$ref` → 204 (§2.3).
+pub async fn groups_members_remove(
+    State(state): State<AppState>,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
+    let mut world = state.world();
+    let key = group_key(&world, &id)?;
+    world.directory.remove_member(key, &member)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /directoryObjects/{id}`: any object, with its `@odata.type`.
+pub async fn directory_objects_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let world = state.world();
+    let (kind, key) = world.directory.lookup(&id).ok_or_else(|| GraphError::not_found(&id))?;
+    let object = world.directory.object(kind, key).ok_or_else(|| GraphError::not_found(&id))?;
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(&ctx, "directoryObjects/$entity")));
+    body.insert("@odata.type".into(), json!(kind.odata_type()));
+    body.extend(super::project(entity_of(kind), object, None));
+    Ok(json_response(StatusCode::OK, Value::Object(body)))
+}
+
+/// `GET /users/{id}/appRoleAssignments`, `GET /groups/{id}/appRoleAssignments` (§2.4).
+pub async fn principal_assignments(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let dir = &world.directory;
+    let key = dir
+        .user_key(&id)
+        .or_else(|| dir.group_key(&id))
+        .or_else(|| dir.service_principal_key(&id))
+        .ok_or_else(|| GraphError::not_found(&id))?;
+    let items = dir.assignments_of(key).map(|(k, a)| (k, ObjectKind::User, a)).collect();
+    super::apps::assignment_list(&ctx, &headers, &uri, &options, items)
+}
+
+/// `GET /users/delta` and `/groups/delta` (also as `microsoft.graph.delta`, §4).
+pub async fn delta(
+    state: &AppState,
+    ctx: &RequestContext,
+    uri: &axum::http::Uri,
+    kind: &'static str,
+) -> Result<Response, GraphError> {
+    let options = query(uri)?;
+    let world = state.world();
+    let now = world.clock.now();
+    let path = uri.path();
+    match delta::delta(&world.directory, kind, &options, now, world.delta_generation) {
+        Ok(page) => {
+            let fragment = match &page.select {
+                Some(names) if options.skiptoken.is_none() && options.deltatoken.is_none() => {
+                    format!("{kind}({})", names.join(","))
+                }
+                _ => kind.to_owned(),
+            };
+            let mut body = Map::new();
+            body.insert("@odata.context".into(), json!(super::context(ctx, &fragment)));
+            // Later delta URLs carry only the token: every query option lives inside it (§4).
+            let bare = crate::odata::QueryOptions::default();
+            if let Some(skip) = &page.skiptoken {
+                body.insert("@odata.nextLink".into(), json!(next_link(ctx, path, &bare, "$skiptoken", skip)));
+            }
+            if let Some(delta) = &page.deltatoken {
+                body.insert("@odata.deltaLink".into(), json!(next_link(ctx, path, &bare, "$deltatoken", delta)));
+            }
+            body.insert("value".into(), Value::Array(page.value));
+            Ok(json_response(StatusCode::OK, Value::Object(body)))
+        }
+        Err(DeltaError::Graph(err)) => Err(err),
+        Err(DeltaError::Reset) => {
+            // 410 Gone with a Location to start over: a URL with an empty $deltatoken (§4).
+            Err(GraphError::new(
+                StatusCode::GONE,
+                "resyncRequired",
+                "Resync required. Replace any local cached copy of the resource with the result of a new full round.",
+            )
+            .with_location(format!("{}{path}?$deltatoken=", ctx.base)))
+        }
+    }
+}
+
+/// `GET /users/delta`.
+pub async fn users_delta(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphError> {
+    delta(&state, &ctx, &uri, "users").await
+}
+
+/// `GET /groups/delta`.
+pub async fn groups_delta(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphError> {
+    delta(&state, &ctx, &uri, "groups").await
+}

@@ -1,0 +1,204 @@
+//! The router, and a running mock: [`MockGraph`] on `127.0.0.1:0`, shut down on drop.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use scenarios::clock::Clock;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::auth;
+use crate::routes::{admin, apps, directory as dir};
+use crate::state::{AppState, Tenant, World};
+
+/// Where the virtual clock starts unless told otherwise: 2026-01-01T00:00:00Z.
+pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0);
+
+/// How to build a mock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// Seed for ids, tokens and request ids.
+    pub seed: u64,
+    /// The clock to start with.
+    pub clock: Clock,
+    /// The tenant's domain (also accepted in the token URL).
+    pub domain: String,
+    /// The tenant's GUID; derived from the seed when `None`.
+    pub tenant_id: Option<String>,
+    /// The app registration allowed to take tokens.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            admin_token: "admin".to_owned(),
+            seed: 0,
+            clock: Clock::virtual_at(DEFAULT_START),
+            domain: "contoso.onmicrosoft.com".to_owned(),
+            tenant_id: None,
+            client_id: "00000000-0000-0000-0000-00000000c11e".to_owned(),
+            client_secret: "mock-graph-client-secret".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// The state this config describes.
+    pub fn into_state(self) -> AppState {
+        let mut rng = scenarios::SplitMix64::new(self.seed ^ 0x7e4a_u64);
+        let tenant_id = self
+            .tenant_id
+            .unwrap_or_else(|| uuid::Builder::from_random_bytes(rng.next_u128().to_be_bytes()).into_uuid().to_string());
+        let tenant =
+            Tenant { id: tenant_id, domain: self.domain, client_id: self.client_id, client_secret: self.client_secret };
+        AppState::new(self.admin_token, World::new(self.seed, self.clock, tenant))
+    }
+}
+
+/// The whole HTTP surface: the token endpoint, `/v1.0`, and `/_admin`.
+pub fn router(state: AppState) -> Router {
+    let graph = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route("/v1.0/users", get(dir::users_list).post(dir::users_create))
+        .route("/v1.0/users/$count", get(dir::users_count))
+        .route("/v1.0/users/delta", get(dir::users_delta))
+        .route("/v1.0/users/microsoft.graph.delta", get(dir::users_delta))
+        .route("/v1.0/users/{id}", get(dir::users_get).patch(dir::users_update).delete(dir::users_delete))
+        .route("/v1.0/users/{id}/memberOf", get(dir::users_member_of))
+        .route("/v1.0/users/{id}/memberOf/{cast}", get(dir::users_member_of_cast))
+        .route("/v1.0/users/{id}/transitiveMemberOf", get(dir::users_transitive_member_of))
+        .route("/v1.0/users/{id}/transitiveMemberOf/{cast}", get(dir::users_transitive_member_of_cast))
+        .route("/v1.0/users/{id}/appRoleAssignments", get(dir::principal_assignments))
+        .route("/v1.0/groups", get(dir::groups_list).post(dir::groups_create))
+        .route("/v1.0/groups/$count", get(dir::groups_count))
+        .route("/v1.0/groups/delta", get(dir::groups_delta))
+        .route("/v1.0/groups/microsoft.graph.delta", get(dir::groups_delta))
+        .route("/v1.0/groups/{id}", get(dir::groups_get).patch(dir::groups_update).delete(dir::groups_delete))
+        .route("/v1.0/groups/{id}/members", get(dir::groups_members))
+        .route("/v1.0/groups/{id}/members/$ref", post(dir::groups_members_add))
+        .route("/v1.0/groups/{id}/members/{cast}", get(dir::groups_members_cast))
+        .route("/v1.0/groups/{id}/members/{member}/$ref", axum::routing::delete(dir::groups_members_remove))
+        .route("/v1.0/groups/{id}/transitiveMembers", get(dir::groups_transitive_members))
+        .route("/v1.0/groups/{id}/transitiveMembers/{cast}", get(dir::groups_transitive_members_cast))
+        .route("/v1.0/groups/{id}/memberOf", get(dir::groups_member_of))
+        .route("/v1.0/groups/{id}/memberOf/{cast}", get(dir::groups_member_of_cast))
+        .route("/v1.0/groups/{id}/appRoleAssignments", get(dir::principal_assignments))
+        .route("/v1.0/directoryObjects/{id}", get(dir::directory_objects_get))
+        .route("/v1.0/applicationTemplates", get(apps::templates_list))
+        .route("/v1.0/applicationTemplates/{id}", get(apps::templates_get))
+        .route("/v1.0/applicationTemplates/{id}/instantiate", post(apps::templates_instantiate))
+        .route("/v1.0/applications", get(apps::applications_list))
+        .route("/v1.0/applications/{id}", get(apps::applications_get).delete(apps::applications_delete))
+        .route("/v1.0/servicePrincipals", get(apps::service_principals_list))
+        .route(
+            "/v1.0/servicePrincipals/{id}",
+            get(apps::service_principals_get).delete(apps::service_principals_delete),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+            get(apps::assigned_to_list).post(apps::assigned_to_create),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/appRoleAssignedTo/{assignment}",
+            axum::routing::delete(apps::assigned_to_delete),
+        )
+        .route("/v1.0/servicePrincipals/{id}/appRoleAssignments", get(dir::principal_assignments))
+        .fallback(apps::alternate_key_or_unknown)
+        .layer(from_fn_with_state(state.clone(), crate::middleware::graph))
+        .with_state(state.clone());
+    Router::new().nest("/_admin", admin::router(state)).merge(graph)
+}
+
+/// Serves the router on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A running mock on loopback; stops when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = mock_graph::MockGraph::start().await;
+/// let token = mock.access_token().await;
+/// let users = reqwest::Client::new().get(format!("{}/v1.0/users", mock.uri())).bearer_auth(token).send().await.unwrap();
+/// assert_eq!(users.status(), 200);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockGraph {
+    address: SocketAddr,
+    state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl MockGraph {
+    /// Starts with the default config on `127.0.0.1:0`.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound: a test cannot go on without one.
+    pub async fn start() -> MockGraph {
+        Self::start_with(Config::default()).await.unwrap_or_else(|err| panic!("mock-graph could not start: {err}"))
+    }
+
+    /// Starts with a config on `127.0.0.1:0`.
+    pub async fn start_with(config: Config) -> std::io::Result<MockGraph> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let state = config.into_state();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let _ = serve(listener, served, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(MockGraph { address, state, shutdown: Some(shutdown) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The tenant this mock plays.
+    pub fn tenant(&self) -> Tenant {
+        self.state.world().tenant.clone()
+    }
+
+    /// The admin API's bearer token.
+    pub fn admin_token(&self) -> &str {
+        self.state.admin_token()
+    }
+
+    /// The shared state, for tests and benchmarks that seed or inspect without HTTP.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A fresh access token, as the token endpoint would issue for the configured client.
+    pub async fn access_token(&self) -> String {
+        self.state.world().issue_token()
+    }
+}
+
+impl Drop for MockGraph {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The mock's whole state behind one lock, and its seeded generator.
+//!
+//! One `std::sync::Mutex`, never held across an `.await`: each request reads or writes in one
+//! critical section, so concurrent writes cannot interleave halfway.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use scenarios::clock::Clock;
+use scenarios::{FaultPlan, FaultState, JournalEntry, SplitMix64};
+
+use crate::directory::Directory;
+
+/// Who may ask for tokens, and which tenant this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The tenant's GUID.
+    pub id: String,
+    /// Its verified domain, e.g. `contoso.onmicrosoft.com`.
+    pub domain: String,
+    /// The app registration allowed the client-credentials grant.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
+/// Switches for behaviour the sources leave open.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Switches {
+    /// How many members `$expand=members` returns: 20 per the docs, 100 per a newer known issue
+    /// (microsoft-graph.md §3.8).
+    pub expand_cap: usize,
+    /// How many exchanges the journal keeps.
+    pub journal_capacity: usize,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Switches { expand_cap: 20, journal_capacity: 100_000 }
+    }
+}
+
+/// Everything the mock knows.
+#[derive(Debug)]
+pub struct World {
+    /// The seed everything random derives from.
+    pub seed: u64,
+    /// Where the clock started, for reset.
+    pub start: Timestamp,
+    /// The tenant and its client credentials.
+    pub tenant: Tenant,
+    /// The mock's clock.
+    pub clock: Clock,
+    /// Ids, tokens and request ids come from here.
+    pub rng: SplitMix64,
+    /// Issued access tokens and when each expires.
+    pub tokens: HashMap<String, Timestamp>,
+    /// The directory.
+    pub directory: Directory,
+    /// Switches.
+    pub switches: Switches,
+    /// Bumped by a delta reset; tokens of an older generation answer 410.
+    pub delta_generation: u64,
+    /// Injected faults.
+    pub faults: FaultPlan,
+    /// Per-rule counters of the fault plan.
+    pub fault_state: FaultState,
+    /// Recorded exchanges, oldest first.
+    pub journal: VecDeque<JournalEntry>,
+    /// Sequence number of the last recorded exchange.
+    pub journal_seq: u64,
+}
+
+impl World {
+    /// A fresh world.
+    pub fn new(seed: u64, clock: Clock, tenant: Tenant) -> Self {
+        World {
+            seed,
+            start: clock.now(),
+            directory: Directory::new(&tenant.domain),
+            tenant,
+            clock,
+            rng: SplitMix64::new(seed),
+            tokens: HashMap::new(),
+            switches: Switches::default(),
+            delta_generation: 0,
+            faults: FaultPlan::default(),
+            fault_state: FaultState::default(),
+            journal: VecDeque::new(),
+            journal_seq: 0,
+        }
+    }
+
+    /// Back to the state right after start.
+    pub fn reset(&mut self) {
+        let mut clock = self.clock.clone();
+        clock.set(self.start);
+        *self = World::new(self.seed, clock, self.tenant.clone());
+    }
+
+    /// A GUID from the seeded generator.
+    pub fn uuid(&mut self) -> String {
+        uuid::Builder::from_random_bytes(self.rng.next_u128().to_be_bytes()).into_uuid().to_string()
+    }
+
+    /// Sixteen seeded bytes.
+    pub fn bytes16(&mut self) -> [u8; 16] {
+        self.rng.next_u128().to_be_bytes()
+    }
+}
+
+/// Shared state of a running mock.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    admin_token: String,
+    world: Mutex<World>,
+}
+
+impl AppState {
+    /// State around a world.
+    pub fn new(admin_token: String, world: World) -> Self {
+        AppState { inner: Arc::new(Shared { admin_token, world: Mutex::new(world) }) }
+    }
+
+    /// Locks the world; every change is checked before it is applied, so a poisoned lock is safe to
+    /// take over.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The admin bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.inner.admin_token
+    }
+}
