@@ -205,7 +205,8 @@ pub fn list(
     collection: Collection<'_>,
 ) -> Result<Response, GraphError> {
     let eventual = eventual(headers);
-    let advanced = eventual && options.count_requested()?;
+    let count_requested = options.count_requested()?;
+    let advanced = eventual && count_requested;
     let mut top = options.page_size()?;
     let select = selection(options, collection.entities)?;
     let mut needs_advanced = false;

@@ -1,0 +1,139 @@
+//! The token endpoint and bearer checks (microsoft-graph.md §1).
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::json;
+
+use crate::support::*;
+
+async fn token_request(mock: &Mock, tenant: &str, form: &str) -> Answer {
+    let request = Request::post(format!("/{tenant}/oauth2/v2.0/token"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    mock.send(request).await
+}
+
+fn form(client_id: &str, secret: &str, scope: &str, grant: &str) -> String {
+    format!("client_id={client_id}&client_secret={secret}&scope={scope}&grant_type={grant}")
+}
+
+const SCOPE: &str = "https%3A%2F%2Fgraph.microsoft.com%2F.default";
+
+#[tokio::test]
+async fn client_credentials_give_a_bearer_token_that_opens_v1() {
+    let mock = Mock::new();
+    let tenant = mock.state.world().tenant.clone();
+    for tenant_segment in [tenant.domain.clone(), tenant.id.clone()] {
+        let answer = token_request(
+            &mock,
+            &tenant_segment,
+            &form(&tenant.client_id, &tenant.client_secret, SCOPE, "client_credentials"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.body["token_type"], "Bearer");
+        assert_eq!(answer.body["expires_in"], 3599);
+        assert_eq!(answer.body["ext_expires_in"], 3599);
+        let token = answer.body["access_token"].as_str().unwrap();
+        let users = mock
+            .send(
+                Request::get("/v1.0/users")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(users.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn token_errors_come_in_entra_form_with_their_aadsts_codes() {
+    let mock = Mock::new();
+    let tenant = mock.state.world().tenant.clone();
+    let (id, secret) = (tenant.client_id.as_str(), tenant.client_secret.as_str());
+    for (tenant_segment, body, status, error, code) in [
+        (tenant.domain.as_str(), form(id, "wrong", SCOPE, "client_credentials"), 401, "invalid_client", 7000215),
+        (
+            tenant.domain.as_str(),
+            form("someone-else", secret, SCOPE, "client_credentials"),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            tenant.domain.as_str(),
+            form(id, secret, "https%3A%2F%2Fgraph.microsoft.com%2FUser.Read", "client_credentials"),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            tenant.domain.as_str(),
+            form(id, secret, "https%3A%2F%2Fmanagement.azure.com%2F.default", "client_credentials"),
+            400,
+            "invalid_scope",
+            70011,
+        ),
+        (tenant.domain.as_str(), form(id, secret, SCOPE, "password"), 400, "unsupported_grant_type", 70003),
+        (
+            tenant.domain.as_str(),
+            format!("client_id={id}&client_secret={secret}&scope={SCOPE}"),
+            400,
+            "invalid_request",
+            900144,
+        ),
+        ("fabrikam.onmicrosoft.com", form(id, secret, SCOPE, "client_credentials"), 400, "invalid_request", 90002),
+    ] {
+        let answer = token_request(&mock, tenant_segment, &body).await;
+        assert_eq!(answer.status.as_u16(), status, "{}", answer.text);
+        assert_eq!(answer.body["error"], error, "{}", answer.text);
+        assert_eq!(answer.body["error_codes"], json!([code]));
+        assert!(answer.body["error_description"].as_str().unwrap().starts_with(&format!("AADSTS{code}:")));
+        for field in ["timestamp", "trace_id", "correlation_id"] {
+            assert!(answer.body[field].is_string(), "{field}");
+        }
+    }
+    let journal = mock.admin(Method::GET, "/_admin/journal", None).await.text;
+    assert!(!journal.contains(secret), "the client secret leaked into the journal");
+}
+
+#[tokio::test]
+async fn a_missing_bad_or_expired_token_is_401_with_www_authenticate() {
+    let mock = Mock::new();
+    let cases = [
+        (None, "Access token is empty."),
+        (Some("Bearer not-a-jwt"), "CompactToken parsing failed with error code: 80049217"),
+        (Some("Bearer a.b.c"), "Access token validation failure."),
+    ];
+    for (auth, message) in cases {
+        let mut request = Request::get("/v1.0/users");
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        let answer = mock.send(request.body(Body::empty()).unwrap()).await;
+        assert_error(&answer, 401, "InvalidAuthenticationToken");
+        assert_eq!(answer.body["error"]["message"], message);
+        let challenge = answer.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.contains("client_id=\"00000003-0000-0000-c000-000000000000\""), "{challenge}");
+    }
+    mock.admin(Method::POST, "/_admin/clock/advance", Some(json!({"by": "PT1H"}))).await;
+    let expired = mock.get("/v1.0/users").await;
+    assert_error(&expired, 401, "InvalidAuthenticationToken");
+    assert_eq!(expired.body["error"]["message"], "Access token has expired or is not yet valid.");
+}
+
+#[tokio::test]
+async fn every_response_carries_request_ids_and_odata_headers() {
+    let mock = Mock::new();
+    let answer = mock.call_with(Method::GET, "/v1.0/users", None, &[("client-request-id", "mine-123")]).await;
+    assert_eq!(answer.headers["client-request-id"], "mine-123");
+    assert!(answer.headers.contains_key("request-id"));
+    assert_eq!(answer.headers["odata-version"], "4.0");
+    assert!(
+        answer.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json;odata.metadata=minimal")
+    );
+    let plain = mock.get("/v1.0/users").await;
+    assert_eq!(plain.headers["client-request-id"], plain.headers["request-id"]);
+}

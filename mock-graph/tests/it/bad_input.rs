@@ -1,0 +1,304 @@
+//! Bad input: Graph's envelope with Graph's codes, never a panic, nothing changed.
+
+use axum::body::Body;
+use axum::http::{Method, Request, header};
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn bad_input_gets_the_graph_envelope_and_changes_nothing() {
+    let mock = Mock::new();
+    let annie = mock.create_user("annie@contoso.onmicrosoft.com").await;
+    let sre = mock.create_group("SRE").await;
+    let with = |key: &str, value: serde_json::Value| {
+        let mut body = user("new@contoso.onmicrosoft.com");
+        body[key] = value;
+        body.to_string()
+    };
+    let without = |key: &str| {
+        let mut body = user("new@contoso.onmicrosoft.com");
+        body.as_object_mut().unwrap().remove(key);
+        body.to_string()
+    };
+    let post = Method::POST;
+    let get = Method::GET;
+    let cases: Vec<(&str, Method, String, String, u16, &str)> = vec![
+        ("malformed JSON", post.clone(), "/v1.0/users".into(), "{\"displayName\": ".into(), 400, "BadRequest"),
+        ("JSON array", post.clone(), "/v1.0/users".into(), "[]".into(), 400, "BadRequest"),
+        ("empty body", post.clone(), "/v1.0/users".into(), String::new(), 400, "BadRequest"),
+        (
+            "invalid UTF-8",
+            post.clone(),
+            "/v1.0/users".into(),
+            String::from_utf8_lossy(&[b'{', 0xff, b'}']).into_owned(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "unknown property",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("favouriteColour", json!("blue")),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "accountEnabled a string",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("accountEnabled", json!("true")),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "displayName a number",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("displayName", json!(5)),
+            400,
+            "Request_BadRequest",
+        ),
+        ("read-only id", post.clone(), "/v1.0/users".into(), with("id", json!("x")), 400, "Request_BadRequest"),
+        (
+            "missing passwordProfile",
+            post.clone(),
+            "/v1.0/users".into(),
+            without("passwordProfile"),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "missing userPrincipalName",
+            post.clone(),
+            "/v1.0/users".into(),
+            without("userPrincipalName"),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "UPN with a space",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("userPrincipalName", json!("an nie@contoso.onmicrosoft.com")),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "UPN in an unverified domain",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("userPrincipalName", json!("x@fabrikam.com")),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "duplicate UPN",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("userPrincipalName", json!("annie@contoso.onmicrosoft.com")),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "group without securityEnabled",
+            post.clone(),
+            "/v1.0/groups".into(),
+            json!({"displayName": "x", "mailEnabled": false, "mailNickname": "x"}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "group name over 256",
+            post.clone(),
+            "/v1.0/groups".into(),
+            json!({"displayName": "g".repeat(257), "mailEnabled": false, "mailNickname": "x", "securityEnabled": true})
+                .to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "member ref without @odata.id",
+            post.clone(),
+            format!("/v1.0/groups/{sre}/members/$ref"),
+            json!({"id": annie}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "member ref to nobody",
+            post.clone(),
+            format!("/v1.0/groups/{sre}/members/$ref"),
+            json!({"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/nobody"}).to_string(),
+            404,
+            "Request_ResourceNotFound",
+        ),
+        (
+            "group member of itself",
+            post.clone(),
+            format!("/v1.0/groups/{sre}/members/$ref"),
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{sre}")}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "patch unknown user",
+            Method::PATCH,
+            "/v1.0/users/nobody".into(),
+            json!({"jobTitle": "x"}).to_string(),
+            404,
+            "Request_ResourceNotFound",
+        ),
+        (
+            "patch null displayName",
+            Method::PATCH,
+            format!("/v1.0/users/{annie}"),
+            json!({"displayName": null}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        ("unknown user", get.clone(), "/v1.0/users/nobody".into(), String::new(), 404, "Request_ResourceNotFound"),
+        ("unknown group", get.clone(), "/v1.0/groups/nobody".into(), String::new(), 404, "Request_ResourceNotFound"),
+        ("top 1000", get.clone(), "/v1.0/users?$top=1000".into(), String::new(), 400, "Request_UnsupportedQuery"),
+        ("top zero", get.clone(), "/v1.0/users?$top=0".into(), String::new(), 400, "Request_UnsupportedQuery"),
+        ("skip", get.clone(), "/v1.0/users?$skip=10".into(), String::new(), 400, "Request_UnsupportedQuery"),
+        ("unknown option", get.clone(), "/v1.0/users?$apply=x".into(), String::new(), 400, "BadRequest"),
+        ("filter syntax", get.clone(), "/v1.0/users?$filter=displayName%20eq".into(), String::new(), 400, "BadRequest"),
+        (
+            "filter injection",
+            get.clone(),
+            "/v1.0/users?$filter=displayName%20eq%20'x'%20or%201%20eq%201;%20drop".into(),
+            String::new(),
+            400,
+            "BadRequest",
+        ),
+        (
+            "filter unknown property",
+            get.clone(),
+            "/v1.0/users?$filter=favouriteColour%20eq%20'blue'".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "filter all()",
+            get.clone(),
+            "/v1.0/users?$filter=otherMails/all(m:m%20eq%20'x')".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "advanced filter without header",
+            get.clone(),
+            "/v1.0/users?$filter=displayName%20ne%20'x'".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        ("select unknown", get.clone(), "/v1.0/users?$select=favouriteColour".into(), String::new(), 400, "BadRequest"),
+        (
+            "orderby unknown",
+            get.clone(),
+            "/v1.0/users?$orderby=favouriteColour".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "search without header",
+            get.clone(),
+            "/v1.0/groups?$search=%22displayName:x%22".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        ("count not boolean", get.clone(), "/v1.0/users?$count=maybe".into(), String::new(), 400, "BadRequest"),
+        (
+            "count segment without header",
+            get.clone(),
+            "/v1.0/groups/$count".into(),
+            String::new(),
+            400,
+            "Request_BadRequest",
+        ),
+        ("expand unknown", get.clone(), "/v1.0/groups?$expand=owners".into(), String::new(), 400, "ExpandNotSupported"),
+        (
+            "forged skiptoken",
+            get.clone(),
+            "/v1.0/users?$skiptoken=Zm9yZ2Vk".into(),
+            String::new(),
+            400,
+            "Directory_ExpiredPageToken",
+        ),
+        (
+            "forged deltatoken",
+            get.clone(),
+            "/v1.0/users/delta?$deltatoken=Zm9yZ2Vk".into(),
+            String::new(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "delta with top",
+            get.clone(),
+            "/v1.0/groups/delta?$top=5".into(),
+            String::new(),
+            400,
+            "Request_UnsupportedQuery",
+        ),
+        ("unknown segment", get.clone(), "/v1.0/widgets".into(), String::new(), 400, "BadRequest"),
+        (
+            "unknown cast",
+            get.clone(),
+            format!("/v1.0/groups/{sre}/members/microsoft.graph.device"),
+            String::new(),
+            400,
+            "BadRequest",
+        ),
+        ("method not allowed", Method::PUT, "/v1.0/users".into(), "{}".into(), 405, "BadRequest"),
+        (
+            "body over 1 MiB",
+            post.clone(),
+            "/v1.0/users".into(),
+            format!("{{\"displayName\":\"{}\"}}", "a".repeat(1024 * 1024 + 1)),
+            413,
+            "RequestEntityTooLarge",
+        ),
+        (
+            "assignment to an unknown SP",
+            post.clone(),
+            "/v1.0/servicePrincipals/nobody/appRoleAssignedTo".into(),
+            "{}".into(),
+            404,
+            "Request_ResourceNotFound",
+        ),
+        (
+            "instantiate without a name",
+            post.clone(),
+            "/v1.0/applicationTemplates/21ed01d2-ec13-4e9e-86c1-cd546719ebc4/instantiate".into(),
+            "{}".into(),
+            400,
+            "Request_BadRequest",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    let before = mock.admin(Method::GET, "/_admin/directory", None).await.text;
+    for (name, method, path, body, status, code) in cases {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", mock.token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let answer = mock.send(request).await;
+        assert_eq!(answer.status.as_u16(), status, "{name}: {}", answer.text);
+        assert_error(&answer, status, code);
+        assert_eq!(
+            mock.admin(Method::GET, "/_admin/directory", None).await.text,
+            before,
+            "{name} changed the directory"
+        );
+    }
+}

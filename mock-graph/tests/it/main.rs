@@ -1,0 +1,10 @@
+//! mock-graph over HTTP: auth, directory, OData, applications, delta, admin and bad input. One test
+//! binary, as link time matters.
+
+mod apps;
+mod auth;
+mod bad_input;
+mod delta;
+mod directory;
+mod odata;
+mod support;
