@@ -7,4 +7,5 @@ mod bad_input;
 mod delta;
 mod directory;
 mod odata;
+mod sdk;
 mod support;
