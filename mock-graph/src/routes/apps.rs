@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Collection, context, json_object, json_response, list, project, query, single};
+use super::{Collection, Source, context, json_object, json_response, list, project, query, single};
 use crate::apps::templates;
 use crate::directory::{Key, ObjectKind};
 use crate::error::GraphError;
@@ -27,7 +27,7 @@ pub async fn templates_list(
 ) -> Result<Response, GraphError> {
     let options = query(&uri)?;
     let all = templates();
-    let items = all.iter().enumerate().map(|(i, t)| (i as Key + 1, ObjectKind::Application, t)).collect();
+    let items = Source::List(all.iter().enumerate().map(|(i, t)| (i as Key + 1, ObjectKind::Application, t)).collect());
     let collection = Collection {
         entity: &APPLICATION_TEMPLATE,
         entities: &[&APPLICATION_TEMPLATE],
@@ -96,7 +96,7 @@ pub async fn applications_list(
 ) -> Result<Response, GraphError> {
     let options = query(&uri)?;
     let world = state.world();
-    let items = world.directory.applications.iter().map(|(k, o)| (*k, ObjectKind::Application, o)).collect();
+    let items = Source::Set(&world.directory.applications, ObjectKind::Application);
     let collection = Collection {
         entity: &APPLICATION,
         entities: &[&APPLICATION],
@@ -145,7 +145,7 @@ pub async fn service_principals_list(
 ) -> Result<Response, GraphError> {
     let options = query(&uri)?;
     let world = state.world();
-    let items = world.directory.service_principals.iter().map(|(k, o)| (*k, ObjectKind::ServicePrincipal, o)).collect();
+    let items = Source::Set(&world.directory.service_principals, ObjectKind::ServicePrincipal);
     let collection = Collection {
         entity: &SERVICE_PRINCIPAL,
         entities: &[&SERVICE_PRINCIPAL],
@@ -195,7 +195,7 @@ pub fn assignment_list(
     headers: &HeaderMap,
     uri: &Uri,
     options: &QueryOptions,
-    items: Vec<(Key, ObjectKind, &Map<String, Value>)>,
+    items: Vec<super::Item<'_>>,
 ) -> Result<Response, GraphError> {
     let collection = Collection {
         entity: &APP_ROLE_ASSIGNMENT,
@@ -203,7 +203,7 @@ pub fn assignment_list(
         set: "appRoleAssignments",
         typed: false,
         relationship: false,
-        items,
+        items: Source::List(items),
         expand_from: None,
         expand_cap: 0,
         item_entity: Some(&APP_ROLE_ASSIGNMENT),
@@ -229,7 +229,7 @@ pub async fn assigned_to_list(
         set: "",
         typed: false,
         relationship: false,
-        items,
+        items: Source::List(items),
         expand_from: None,
         expand_cap: 0,
         item_entity: Some(&APP_ROLE_ASSIGNMENT),

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Collection, count_segment, entity_of, expanded_members, json_object, json_response, list, next_link, query, single,
+    Collection, Source, count_segment, entity_of, expanded_members, json_object, json_response, list, next_link, query,
+    single,
 };
 use crate::delta::{self, DeltaError};
 use crate::directory::{Key, ObjectKind};
@@ -32,7 +33,7 @@ pub async fn users_list(
     let options = query(&uri)?;
     let world = state.world();
     let dir = &world.directory;
-    let items = dir.users.iter().map(|(k, o)| (*k, ObjectKind::User, o)).collect();
+    let items = Source::Set(&dir.users, ObjectKind::User);
     let collection = Collection {
         entity: &USER,
         entities: USERS,
@@ -118,7 +119,7 @@ pub async fn groups_list(
     let options = query(&uri)?;
     let world = state.world();
     let dir = &world.directory;
-    let items = dir.groups.iter().map(|(k, o)| (*k, ObjectKind::Group, o)).collect();
+    let items = Source::Set(&dir.groups, ObjectKind::Group);
     let collection = Collection {
         entity: &GROUP,
         entities: GROUPS,
@@ -290,7 +291,7 @@ fn relation(
         set,
         typed: true,
         relationship: true,
-        items,
+        items: Source::List(items),
         expand_from: None,
         expand_cap: 0,
         item_entity: None,

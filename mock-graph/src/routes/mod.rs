@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::directory::{Directory, Key, ObjectKind};
@@ -173,6 +175,24 @@ pub fn next_link(ctx: &RequestContext, path: &str, options: &QueryOptions, token
 /// One item of a collection: its key, kind and properties.
 pub type Item<'a> = (Key, ObjectKind, &'a Map<String, Value>);
 
+/// Where a collection's items come from.
+pub enum Source<'a> {
+    /// A whole entity set, walked from a key on: a page costs its own size, not the set's.
+    Set(&'a BTreeMap<Key, Map<String, Value>>, ObjectKind),
+    /// A computed list (relationships, templates, assignments), in key order.
+    List(Vec<Item<'a>>),
+}
+
+impl<'a> Source<'a> {
+    /// Items with a key above `after`, in key order.
+    fn from(&self, after: Key) -> Box<dyn Iterator<Item = Item<'a>> + '_> {
+        match self {
+            Source::Set(set, kind) => Box::new(set.range(after + 1..).map(move |(k, o)| (*k, *kind, o))),
+            Source::List(items) => Box::new(items.iter().copied().filter(move |(k, _, _)| *k > after)),
+        }
+    }
+}
+
 /// A collection to list.
 pub struct Collection<'a> {
     /// The schema filters and ordering read.
@@ -187,7 +207,7 @@ pub struct Collection<'a> {
     /// there (§2.3).
     pub relationship: bool,
     /// Items in key order.
-    pub items: Vec<Item<'a>>,
+    pub items: Source<'a>,
     /// The directory, for `$expand=members` on groups.
     pub expand_from: Option<&'a Directory>,
     /// The `$expand` cap.
@@ -275,10 +295,10 @@ pub fn list(
     let keep = |object: &Map<String, Value>| {
         filter.as_ref().is_none_or(|f| odata::matches(f, object)) && search.as_ref().is_none_or(|s| s.matches(object))
     };
-    let count = (advanced && position.is_none()).then(|| collection.items.iter().filter(|(_, _, o)| keep(o)).count());
+    let count = (advanced && position.is_none()).then(|| collection.items.from(0).filter(|(_, _, o)| keep(o)).count());
     let (page, next): (Vec<Item<'_>>, Option<Position>) = match &orderby {
         Some(keys) => {
-            let mut matching: Vec<_> = collection.items.iter().filter(|(_, _, o)| keep(o)).copied().collect();
+            let mut matching: Vec<_> = collection.items.from(0).filter(|(_, _, o)| keep(o)).collect();
             matching.sort_by(|a, b| odata::order(a.2, b.2, keys).then(a.0.cmp(&b.0)));
             let offset = position.and_then(|p| p.offset).unwrap_or(0).min(matching.len());
             let end = (offset + top).min(matching.len());
@@ -288,8 +308,7 @@ pub fn list(
         }
         None => {
             let after = position.and_then(|p| p.after).unwrap_or(0);
-            let mut page: Vec<_> =
-                collection.items.iter().filter(|(k, _, o)| *k > after && keep(o)).take(top + 1).copied().collect();
+            let mut page: Vec<_> = collection.items.from(after).filter(|(_, _, o)| keep(o)).take(top + 1).collect();
             let more = page.len() > top;
             page.truncate(top);
             let next =
