@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod bad_input;
+mod binary;
 mod delta;
 mod directory;
 mod odata;
