@@ -18,6 +18,7 @@
 //! - [`odata`]: `$filter`, `$select`, `$orderby`, `$search`, `$top` parsing and evaluation.
 //! - [`schema`]: each entity's properties and what they support.
 //! - [`error`]: Graph's error envelope.
+//! - [`provisioning`]: the Entra provisioning service: jobs, cycles, escrow, quarantine, logs.
 //! - [`state`]: the shared state, switches and seeded generator.
 //!
 //! # Invariants
@@ -52,6 +53,7 @@ pub mod directory;
 pub mod error;
 pub mod middleware;
 pub mod odata;
+pub mod provisioning;
 pub mod routes;
 pub mod schema;
 pub mod server;

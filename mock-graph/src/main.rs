@@ -71,6 +71,7 @@ fn run() -> anyhow::Result<u8> {
             client_secret: client_secret.clone(),
         };
         let state = config.into_state();
+        mock_graph::server::spawn_ticker(&state);
         let tenant_id = state.world().tenant.id.clone();
         let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
         let address = listener.local_addr()?;

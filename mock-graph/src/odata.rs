@@ -472,10 +472,17 @@ fn lookup<'a>(object: &'a Map<String, Value>, binding: Option<(&str, &'a Value)>
             return value.get(sub).unwrap_or(&Value::Null);
         }
     }
-    object
-        .get(path)
-        .or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(path)).map(|(_, v)| v))
-        .unwrap_or(&Value::Null)
+    let mut segments = path.split('/');
+    let first = segments.next().unwrap_or_default();
+    let mut value = object
+        .get(first)
+        .or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(first)).map(|(_, v)| v))
+        .unwrap_or(&Value::Null);
+    // Complex properties are reached with `/`: `sourceIdentity/displayName`.
+    for segment in segments {
+        value = value.get(segment).unwrap_or(&Value::Null);
+    }
+    value
 }
 
 /// Evaluates a filter on an object.

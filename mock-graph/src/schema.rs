@@ -274,3 +274,38 @@ pub static APP_ROLE_ASSIGNMENT: Entity = Entity {
         p("resourceId", R, true, D, X, X),
     ],
 };
+
+/// `provisioningObjectSummary` (entra-provisioning.md §6.1): filterable on its ids, action, time and
+/// the nested identity and status fields the portal filters on.
+pub static PROVISIONING_OBJECT_SUMMARY: Entity = Entity {
+    resource: "ProvisioningObjectSummary",
+    odata_type: "#microsoft.graph.provisioningObjectSummary",
+    set: "auditLogs/provisioning",
+    properties: &[
+        p("id", R, true, D, X, X),
+        Property { range: D, ..p("activityDateTime", R, true, D, X, X) },
+        p("tenantId", R, true, D, X, X),
+        p("jobId", R, true, D, X, X),
+        p("cycleId", R, true, D, X, X),
+        p("changeId", R, true, D, X, X),
+        p("provisioningAction", R, true, D, X, X),
+        p("durationInMilliseconds", R, true, X, X, X),
+        p("sourceSystem", R, true, X, X, X),
+        p("targetSystem", R, true, X, X, X),
+        p("initiatedBy", R, true, X, X, X),
+        p("servicePrincipal", R, true, X, X, X),
+        p("sourceIdentity", R, true, X, X, X),
+        p("targetIdentity", R, true, X, X, X),
+        p("provisioningStatusInfo", R, true, X, X, X),
+        p("provisioningSteps", R, true, X, X, X),
+        p("modifiedProperties", R, true, X, X, X),
+        p("sourceIdentity/id", R, false, D, X, X),
+        p("sourceIdentity/displayName", R, false, D, D, X),
+        p("sourceIdentity/identityType", R, false, D, X, X),
+        p("targetIdentity/id", R, false, D, X, X),
+        p("targetIdentity/displayName", R, false, D, D, X),
+        p("servicePrincipal/id", R, false, D, X, X),
+        p("provisioningStatusInfo/status", R, false, D, X, X),
+        p("provisioningStatusInfo/errorInformation/errorCode", R, false, D, X, X),
+    ],
+};

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::auth;
-use crate::routes::{admin, apps, directory as dir};
+use crate::routes::{admin, apps, directory as dir, sync};
 use crate::state::{AppState, Tenant, World};
 
 /// Where the virtual clock starts unless told otherwise: 2026-01-01T00:00:00Z.
@@ -113,10 +113,51 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(apps::assigned_to_delete),
         )
         .route("/v1.0/servicePrincipals/{id}/appRoleAssignments", get(dir::principal_assignments))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/templates", get(sync::templates_list))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/jobs", get(sync::jobs_list).post(sync::jobs_create))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}", get(sync::jobs_get).delete(sync::jobs_delete))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/start", post(sync::jobs_start))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/pause", post(sync::jobs_pause))
+        .route("/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/restart", post(sync::jobs_restart))
+        .route(
+            "/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/schema",
+            get(sync::schema_get).put(sync::schema_put),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/schema/filterOperators",
+            get(sync::filter_operators),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/validateCredentials",
+            post(sync::validate_credentials),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/synchronization/jobs/{job}/provisionOnDemand",
+            post(sync::provision_on_demand),
+        )
+        .route("/v1.0/servicePrincipals/{id}/synchronization/secrets", get(sync::secrets_get).put(sync::secrets_put))
+        .route("/v1.0/auditLogs/provisioning", get(sync::provisioning_logs))
         .fallback(apps::alternate_key_or_unknown)
         .layer(from_fn_with_state(state.clone(), crate::middleware::graph))
         .with_state(state.clone());
     Router::new().nest("/_admin", admin::router(state)).merge(graph)
+}
+
+/// Under a real clock nobody advances time, so a ticker runs the cycles that fall due; under the
+/// virtual clock, `POST /_admin/clock/advance` runs them.
+pub fn spawn_ticker(state: &AppState) {
+    if state.world().clock.mode() != scenarios::clock::ClockMode::Real {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            interval.tick().await;
+            let now = state.world().clock.now();
+            crate::provisioning::run_due(&state, now).await;
+        }
+    });
 }
 
 /// Serves the router on a bound listener until `shutdown` resolves.
@@ -161,6 +202,7 @@ impl MockGraph {
         let address = listener.local_addr()?;
         let state = config.into_state();
         let (shutdown, stopped) = oneshot::channel::<()>();
+        spawn_ticker(&state);
         let served = state.clone();
         tokio::spawn(async move {
             let _ = serve(listener, served, async {

@@ -34,11 +34,24 @@ pub struct Switches {
     pub expand_cap: usize,
     /// How many exchanges the journal keeps.
     pub journal_capacity: usize,
+    /// Attempts per SCIM request answered 429 or 5xx, the first included (inferred: 3).
+    pub scim_attempts: u32,
+    /// Per-request timeout of the engine's SCIM client, in seconds.
+    pub scim_timeout_seconds: u64,
+    /// First retry after a quarantine, ISO-8601: `PT6H` per the docs, `PT5M` per a Graph example
+    /// (entra-provisioning.md §5.2).
+    pub quarantine_first_retry: String,
 }
 
 impl Default for Switches {
     fn default() -> Self {
-        Switches { expand_cap: 20, journal_capacity: 100_000 }
+        Switches {
+            expand_cap: 20,
+            journal_capacity: 100_000,
+            scim_attempts: 3,
+            scim_timeout_seconds: 30,
+            quarantine_first_retry: "PT6H".to_owned(),
+        }
     }
 }
 
@@ -69,6 +82,8 @@ pub struct World {
     pub fault_state: FaultState,
     /// Recorded exchanges, oldest first.
     pub journal: VecDeque<JournalEntry>,
+    /// The provisioning service.
+    pub provisioning: crate::provisioning::Provisioning,
     /// Sequence number of the last recorded exchange.
     pub journal_seq: u64,
 }
@@ -90,6 +105,24 @@ impl World {
             fault_state: FaultState::default(),
             journal: VecDeque::new(),
             journal_seq: 0,
+            provisioning: crate::provisioning::Provisioning::default(),
+        }
+    }
+
+    /// The engine's settings from the switches.
+    pub fn engine_settings(&self) -> crate::provisioning::cycle::Settings {
+        let first_retry = self
+            .switches
+            .quarantine_first_retry
+            .parse::<jiff::Span>()
+            .ok()
+            .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok())
+            .unwrap_or(jiff::SignedDuration::from_hours(6));
+        crate::provisioning::cycle::Settings {
+            attempts: self.switches.scim_attempts,
+            timeout: std::time::Duration::from_secs(self.switches.scim_timeout_seconds),
+            interval: jiff::SignedDuration::from_mins(40),
+            quarantine_first_retry: first_retry,
         }
     }
 

@@ -355,15 +355,19 @@ struct Advance {
     by: Option<String>,
 }
 
-/// `{"by":"PT40M"}`: an ISO-8601 duration.
+/// `{"by":"PT40M"}`: an ISO-8601 duration; the cycles due in between run first.
 async fn clock_advance(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: Advance = body(&bytes)?;
     let raw = request.by.ok_or_else(|| bad_request("missing \"by\", an ISO-8601 duration such as \"PT40M\""))?;
-    let mut world = state.world();
-    let by =
-        scenarios::clock::forward_by(world.clock.now(), &raw).map_err(|err| bad_request(format!("\"by\": {err}")))?;
-    world.clock.advance(by);
-    Ok(clock_json(&world))
+    let until = {
+        let world = state.world();
+        let now = world.clock.now();
+        let by = scenarios::clock::forward_by(now, &raw).map_err(|err| bad_request(format!("\"by\": {err}")))?;
+        now.saturating_add(by).unwrap_or(now)
+    };
+    // Every provisioning cycle that falls due runs, to completion, before the answer.
+    crate::provisioning::run_due(&state, until).await;
+    Ok(clock_json(&state.world()))
 }
 
 /// Makes every outstanding delta token answer `410 Gone`, as a service-side resync would (§4).

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod apps;
 pub mod directory;
+pub mod sync;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -70,7 +71,7 @@ pub fn project(entity: &Entity, object: &Map<String, Value>, select: Option<&[&'
             Some(names) => names.contains(&property.name),
             None => property.default,
         };
-        if wanted && property.name != "passwordProfile" {
+        if wanted && property.name != "passwordProfile" && !property.name.contains('/') {
             out.insert(property.name.to_owned(), object.get(property.name).cloned().unwrap_or(Value::Null));
         }
     }

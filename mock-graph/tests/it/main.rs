@@ -8,5 +8,6 @@ mod binary;
 mod delta;
 mod directory;
 mod odata;
+mod provisioning;
 mod sdk;
 mod support;

@@ -1,0 +1,658 @@
+//! Throughput benchmark of the mock over real loopback HTTP with keep-alive: seeding, listing and
+//! delta rounds, each beside an axum hello-world floor served from this process and measured in the
+//! same run. Absolute numbers depend on the machine; the ratios to the floor are what to quote
+//! (`shared/reference/performance-anchors.md`).
+//!
+//! For 1,000 and 100,000 users, each scale on a fresh [`MockGraph`], all requests sequential (one task,
+//! one `reqwest` client), as a sync engine issues them:
+//!
+//! 1. **seed**: every user in one `POST /_admin/seed`. The floor POSTs the same bytes to an echo
+//!    endpoint that sends them back, so the ratio is the cost of seeding beyond moving the bytes.
+//! 2. **list**: `GET /v1.0/users?$top=999`, following `@odata.nextLink` verbatim until it is absent.
+//!    The floor is the same number of `GET`s of a small JSON; the ratio is per-request latency.
+//! 3. **delta full**: `GET /v1.0/users/delta` through its nextLinks to a deltaLink, timed once.
+//! 4. **delta incremental**: rounds of 10 `PATCH /v1.0/users/{id}` (not timed), then the timed round:
+//!    `GET <deltaLink>` until a new deltaLink, which must return exactly the 10 changed users with
+//!    their new `jobTitle`. One floor `GET` precedes each round.
+//!
+//! Every status is checked; every listing must return each seeded user exactly once.
+//!
+//! Target (printed as PASS/MISS, never asserted): an incremental round flat within 2x between the
+//! smallest and largest scale, median ÷ median.
+//!
+//! ```text
+//! cargo bench -p mock-graph --bench throughput              # 1,000 and 100,000 users
+//! cargo bench -p mock-graph --bench throughput -- --quick   # smoke run: 1,000 and 10,000 users
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::error::Error as _;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use mock_graph::MockGraph;
+use reqwest::RequestBuilder;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// The tenant's verified domain; seeded UPNs must end in it.
+const DOMAIN: &str = "contoso.onmicrosoft.com";
+/// Page size asked of the list.
+const PAGE_TOP: usize = 999;
+/// Users changed before each incremental delta round.
+const CHANGES: usize = 10;
+/// Users per call if one seed call of the whole scale is refused.
+const SEED_CHUNK: usize = 20_000;
+/// Target of the issue: incremental delta median at the largest scale ÷ at the smallest.
+const FLATNESS_TARGET: f64 = 2.0;
+
+/// What one mode measures.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    /// User counts, smallest first.
+    scales: [usize; 2],
+    /// Floor echoes of the seed body; the row shows the median.
+    seed_floor_reps: usize,
+    /// Full listings are repeated until at least this many pages were timed …
+    list_min_pages: usize,
+    /// … and at least this many times.
+    list_min_reps: usize,
+    /// Timed incremental delta rounds.
+    rounds: usize,
+    /// Untimed incremental rounds first.
+    warmup_rounds: usize,
+    /// Floor and mock `GET`s to open and warm the connections.
+    warmup_requests: usize,
+}
+
+const FULL: Counts = Counts {
+    scales: [1_000, 100_000],
+    seed_floor_reps: 5,
+    list_min_pages: 300,
+    list_min_reps: 3,
+    rounds: 200,
+    warmup_rounds: 10,
+    warmup_requests: 200,
+};
+
+const QUICK: Counts = Counts {
+    scales: [1_000, 10_000],
+    seed_floor_reps: 3,
+    list_min_pages: 60,
+    list_min_reps: 1,
+    rounds: 40,
+    warmup_rounds: 3,
+    warmup_requests: 50,
+};
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (a name filter, say) does not apply here.
+    let quick = std::env::args().skip(1).any(|arg| arg == "--quick");
+    let counts = if quick { QUICK } else { FULL };
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let (rows, notes) = runtime.block_on(benchmark(counts));
+    drop(runtime);
+    if quick {
+        println!("quick mode: a smoke run at 1,000 and 10,000 users, too few rounds for the verdict to mean much");
+    }
+    print_table(&rows, counts.scales);
+    for note in notes {
+        println!("{note}");
+    }
+    println!();
+    println!(
+        "total benchmark time: {:.1} s ({} mode)",
+        started.elapsed().as_secs_f64(),
+        if quick { "quick" } else { "full" }
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// The client and the floor server it measures against.
+struct Http {
+    client: reqwest::Client,
+    /// `http://127.0.0.1:PORT/`: `{"ok":true}`.
+    floor_get: String,
+    /// `http://127.0.0.1:PORT/echo`: the request body back, whatever its size.
+    floor_echo: String,
+}
+
+impl Http {
+    /// Sends a request; returns the time until its whole body arrived, its status and its body, or
+    /// the transport error with its causes and the time it took to fail.
+    async fn try_send(request: RequestBuilder) -> Result<(Duration, u16, Bytes), (Duration, String)> {
+        let sent = Instant::now();
+        let failed = |err: reqwest::Error| {
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                let _ = write!(message, ": {cause}");
+                source = cause.source();
+            }
+            (sent.elapsed(), message)
+        };
+        let response = request.send().await.map_err(failed)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(failed)?;
+        Ok((sent.elapsed(), status, body))
+    }
+
+    /// [`Http::try_send`], panicking on a transport error or unless the status is `expect`.
+    async fn send(request: RequestBuilder, expect: u16, what: &str) -> (Duration, Bytes) {
+        let (elapsed, status, body) =
+            Self::try_send(request).await.unwrap_or_else(|(_, err)| panic!("{what}: request failed: {err}"));
+        assert_eq!(status, expect, "{what} answered {status}: {}", snippet(&body));
+        (elapsed, body)
+    }
+
+    /// One floor `GET` of a small JSON.
+    async fn floor(&self) -> Duration {
+        Self::send(self.client.get(&self.floor_get), 200, "floor GET").await.0
+    }
+
+    /// The body POSTed to the floor's echo endpoint and received back.
+    async fn echo(&self, body: &Bytes) -> Duration {
+        let request = self.client.post(&self.floor_echo).header(CONTENT_TYPE, "application/json").body(body.clone());
+        let (elapsed, back) = Self::send(request, 200, "floor echo").await;
+        assert_eq!(back.len(), body.len(), "the floor echoes every byte");
+        elapsed
+    }
+
+    /// A `GET` with a bearer token, answered 200 with JSON.
+    async fn get_json(&self, url: &str, auth: &HeaderValue, what: &str) -> (Duration, Value, usize) {
+        let (elapsed, body) = Self::send(self.client.get(url).header(AUTHORIZATION, auth.clone()), 200, what).await;
+        let value = serde_json::from_slice(&body).unwrap_or_else(|err| panic!("{what}: not JSON ({err})"));
+        (elapsed, value, body.len())
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(300).collect()
+}
+
+fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value")
+}
+
+/// The axum hello-world floor: `GET /` → `{"ok":true}`, `POST /echo` → the body back, unparsed.
+async fn start_floor() -> String {
+    let app = Router::new()
+        .route("/", get(|| async { Json(json!({"ok": true})) }))
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .layer(DefaultBodyLimit::disable());
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port for the floor");
+    let address = listener.local_addr().expect("the floor's address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}")
+}
+
+/// One walk through a paged collection: nextLinks followed verbatim until none is left.
+struct Walk {
+    /// Sum of the page latencies: time spent waiting on the server, client-side parsing excluded.
+    total: Duration,
+    /// Each page's latency, in order.
+    pages: Vec<Duration>,
+    /// Every item of every page.
+    items: Vec<Value>,
+    /// Response bytes over all pages.
+    bytes: usize,
+    /// The last page's `@odata.deltaLink`, if any.
+    delta_link: Option<String>,
+}
+
+/// Follows `@odata.nextLink` from `url` until a page has none; panics after `max_pages` pages.
+async fn walk(http: &Http, url: &str, auth: &HeaderValue, max_pages: usize, what: &str) -> Walk {
+    let mut walk = Walk { total: Duration::ZERO, pages: Vec::new(), items: Vec::new(), bytes: 0, delta_link: None };
+    let mut url = url.to_owned();
+    loop {
+        assert!(walk.pages.len() < max_pages, "{what}: still a nextLink after {max_pages} pages ({url})");
+        let (elapsed, mut page, bytes) = http.get_json(&url, auth, what).await;
+        walk.total += elapsed;
+        walk.pages.push(elapsed);
+        walk.bytes += bytes;
+        match page.get_mut("value").map(Value::take) {
+            Some(Value::Array(items)) => walk.items.extend(items),
+            _ => panic!("{what}: a page without a value array: {page}"),
+        }
+        match page.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => url = next.to_owned(),
+            None => {
+                walk.delta_link = page.get("@odata.deltaLink").and_then(Value::as_str).map(str::to_owned);
+                return walk;
+            }
+        }
+    }
+}
+
+/// The `id` of each item, in order.
+fn ids_of(items: &[Value]) -> Vec<&str> {
+    items.iter().map(|item| item.get("id").and_then(Value::as_str).expect("every item has an id")).collect()
+}
+
+/// Checks that a walk returned every seeded user exactly once.
+fn check_everyone(items: &[Value], seeded: &HashSet<&str>, what: &str) {
+    let returned = ids_of(items);
+    let distinct: HashSet<&str> = returned.iter().copied().collect();
+    assert_eq!(returned.len(), seeded.len(), "{what}: {} users returned, {} seeded", returned.len(), seeded.len());
+    assert_eq!(distinct.len(), returned.len(), "{what}: a user returned twice");
+    assert!(distinct == *seeded, "{what}: the returned ids are not the seeded ones");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------------------------
+
+fn upn(i: usize) -> String {
+    format!("user{i}@{DOMAIN}")
+}
+
+/// `{"users":[{"userPrincipalName":…,"displayName":…}, …]}` for users `range`.
+fn seed_body(range: Range<usize>) -> Bytes {
+    let users: Vec<Value> =
+        range.map(|i| json!({"userPrincipalName": upn(i), "displayName": format!("User {i}")})).collect();
+    Bytes::from(serde_json::to_vec(&json!({ "users": users })).expect("json"))
+}
+
+/// SplitMix64: enough randomness to pick users, and reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % n as u64) as usize
+    }
+
+    /// `k` distinct indices below `n`.
+    fn distinct(&mut self, k: usize, n: usize) -> Vec<usize> {
+        let mut seen = HashSet::new();
+        let mut picks = Vec::with_capacity(k);
+        while picks.len() < k.min(n) {
+            let i = self.below(n);
+            if seen.insert(i) {
+                picks.push(i);
+            }
+        }
+        picks
+    }
+}
+
+/// One line of the table.
+struct Row {
+    scale: usize,
+    op: String,
+    /// Requests of one operation (pages of a walk, calls of a seed).
+    reqs: usize,
+    /// One operation: the median where it was repeated.
+    total: Duration,
+    /// Per request (per round for incremental delta).
+    p50: Duration,
+    p99: Duration,
+    /// The floor's matching latency: echo of the same bytes for seeding, a small `GET` otherwise.
+    floor_p50: Duration,
+    /// Users per second of the operation, where that means something.
+    users_per_s: Option<f64>,
+}
+
+impl Row {
+    /// mock ÷ floor: whole operation for seeding, per-request p50 otherwise.
+    fn ratio(&self) -> f64 {
+        let mock = if self.op.starts_with("seed") { self.total } else { self.p50 };
+        mock.as_secs_f64() / self.floor_p50.as_secs_f64()
+    }
+}
+
+fn percentile(samples: &[Duration], q: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Measures every scale; returns the rows and notes on what each scale did.
+async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
+    let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build().expect("reqwest client");
+    let floor = start_floor().await;
+    let http = Http { client, floor_get: format!("{floor}/"), floor_echo: format!("{floor}/echo") };
+    eprintln!("floor: {floor}");
+    for _ in 0..counts.warmup_requests {
+        http.floor().await;
+    }
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let mut rng = Rng(0x5eed);
+    for scale in counts.scales {
+        measure_scale(&http, counts, scale, &mut rng, &mut rows, &mut notes).await;
+    }
+    notes.push(
+        "ratio = mock ÷ floor latency (1 = as fast as the floor): seed = whole call(s) vs echoing the same bytes; \
+         list / delta = per-request p50 vs a sequential floor GET p50; delta incremental p50/p99 are per round"
+            .to_owned(),
+    );
+    notes.push(
+        "mock ms = one operation (median where repeated), summed request latencies: client-side JSON parsing \
+         excluded; users/s = users ÷ mock ms"
+            .to_owned(),
+    );
+    (rows, notes)
+}
+
+/// Seeds, lists and deltas one fresh mock of `n` users.
+async fn measure_scale(
+    http: &Http,
+    counts: Counts,
+    n: usize,
+    rng: &mut Rng,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) {
+    let mock = MockGraph::start().await;
+    let uri = mock.uri();
+    let admin = bearer(mock.admin_token());
+    // The mock's clock is virtual and does not move: one token lasts the whole run.
+    let auth = bearer(&mock.access_token().await);
+    for _ in 0..counts.warmup_requests {
+        let request = http.client.get(format!("{uri}/v1.0/users?$top=1")).header(AUTHORIZATION, auth.clone());
+        Http::send(request, 200, "warm-up GET").await;
+    }
+
+    // 1. Seed: the floor echoes the same bytes first.
+    let body = seed_body(0..n);
+    let body_bytes = body.len();
+    let mut echoes = Vec::new();
+    for _ in 0..counts.seed_floor_reps {
+        echoes.push(http.echo(&body).await);
+    }
+    let seed_url = format!("{uri}/_admin/seed");
+    let seed_request = |body: &Bytes| {
+        http.client
+            .post(&seed_url)
+            .header(AUTHORIZATION, admin.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone())
+    };
+    let (calls, responses) =
+        match Http::try_send(seed_request(&body)).await {
+            Ok((elapsed, 200, response)) => (vec![elapsed], vec![response]),
+            outcome => {
+                // Refused as one call: say how, then seed in chunks so the rest can still be measured.
+                let (elapsed, answer) = match outcome {
+                    Ok((elapsed, status, response)) => (elapsed, format!("answered {status} {:?}", snippet(&response))),
+                    Err((elapsed, err)) => (elapsed, format!("failed in transport ({err})")),
+                };
+                seed_in_chunks(http, &seed_request, counts, n, &mut echoes, notes, &format!(
+                "MOCK PROBLEM at {n} users: one POST /_admin/seed of {body_bytes} bytes {answer} after {:.1} ms",
+                ms(elapsed)
+            ))
+            .await
+            }
+        };
+    let rss_seeded = proc_status_mib("VmRSS:");
+    let mut by_upn: HashMap<String, String> = HashMap::with_capacity(n);
+    let mut response_bytes = 0;
+    for response in &responses {
+        response_bytes += response.len();
+        let value: Value = serde_json::from_slice(response).expect("the seed answer is JSON");
+        let users = value.get("users").and_then(Value::as_object).expect("the seed answer has users");
+        by_upn.extend(users.iter().map(|(upn, id)| (upn.clone(), id.as_str().expect("an id").to_owned())));
+    }
+    let ids: Vec<String> = (0..n).map(|i| by_upn.remove(&upn(i)).expect("every seeded user has an id")).collect();
+    let seeded: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(seeded.len(), n, "seeded ids are distinct");
+    let seed_total: Duration = calls.iter().sum();
+    eprintln!("scale {n}: seeded in {:.1} ms ({} call(s), body {body_bytes} bytes)", ms(seed_total), calls.len());
+    rows.push(Row {
+        scale: n,
+        op: if calls.len() == 1 { "seed".to_owned() } else { format!("seed ({} calls)", calls.len()) },
+        reqs: calls.len(),
+        total: seed_total,
+        p50: median(&calls),
+        p99: percentile(&calls, 0.99),
+        floor_p50: median(&echoes),
+        users_per_s: Some(n as f64 / seed_total.as_secs_f64()),
+    });
+
+    // 2. List at $top=999: a first, checked walk, then floor-then-mock pairs.
+    let list_url = format!("{uri}/v1.0/users?$top={PAGE_TOP}");
+    let max_pages = n / PAGE_TOP + 10;
+    let first = walk(http, &list_url, &auth, max_pages, "list").await;
+    check_everyone(&first.items, &seeded, "list");
+    assert!(first.delta_link.is_none(), "a list has no deltaLink");
+    let pages = first.pages.len();
+    let page_bytes = first.bytes / pages;
+    drop(first);
+    let reps = counts.list_min_reps.max(counts.list_min_pages.div_ceil(pages));
+    let (mut totals, mut latencies, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        for _ in 0..pages {
+            floors.push(http.floor().await);
+        }
+        let run = walk(http, &list_url, &auth, max_pages, "list").await;
+        assert_eq!(run.items.len(), n, "list: every user, every time");
+        assert_eq!(run.pages.len(), pages, "list: the same pages every time");
+        totals.push(run.total);
+        latencies.extend(run.pages);
+    }
+    let list_total = median(&totals);
+    eprintln!("  list: {pages} pages x {reps} walks, median {:.1} ms", ms(list_total));
+    rows.push(Row {
+        scale: n,
+        op: format!("list $top={PAGE_TOP}"),
+        reqs: pages,
+        total: list_total,
+        p50: median(&latencies),
+        p99: percentile(&latencies, 0.99),
+        floor_p50: median(&floors),
+        users_per_s: Some(n as f64 / list_total.as_secs_f64()),
+    });
+
+    // 3. A full delta round, timed once; the floor after it, as many GETs as it had pages.
+    let delta_url = format!("{uri}/v1.0/users/delta");
+    let max_delta_pages = n / 100 + 10;
+    let full = walk(http, &delta_url, &auth, max_delta_pages, "delta full round").await;
+    check_everyone(&full.items, &seeded, "delta full round");
+    let mut link = full.delta_link.clone().expect("the full round ends in a deltaLink");
+    let floors: Vec<Duration> = {
+        let mut floors = Vec::new();
+        for _ in 0..full.pages.len() {
+            floors.push(http.floor().await);
+        }
+        floors
+    };
+    eprintln!("  delta full: {} pages, {:.1} ms", full.pages.len(), ms(full.total));
+    rows.push(Row {
+        scale: n,
+        op: "delta full".to_owned(),
+        reqs: full.pages.len(),
+        total: full.total,
+        p50: median(&full.pages),
+        p99: percentile(&full.pages, 0.99),
+        floor_p50: median(&floors),
+        users_per_s: Some(n as f64 / full.total.as_secs_f64()),
+    });
+    let full_pages = full.pages.len();
+    let full_bytes = full.bytes;
+    drop(full);
+
+    // 4. Incremental rounds: 10 untimed PATCHes, a floor GET, then the timed round.
+    let (mut rounds, mut floors, mut patches) = (Vec::new(), Vec::new(), Vec::new());
+    let mut round_pages = 0;
+    for round in 0..counts.warmup_rounds + counts.rounds {
+        let picks = rng.distinct(CHANGES, n);
+        let mut expected: HashMap<&str, String> = HashMap::new();
+        for (j, &i) in picks.iter().enumerate() {
+            let title = format!("round {round} change {j}");
+            let request = http
+                .client
+                .patch(format!("{uri}/v1.0/users/{}", ids[i]))
+                .header(AUTHORIZATION, auth.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&json!({ "jobTitle": title })).expect("json"));
+            patches.push(Http::send(request, 204, "PATCH user").await.0);
+            expected.insert(ids[i].as_str(), title);
+        }
+        let floor = http.floor().await;
+        let incremental = walk(http, &link, &auth, 10, "delta incremental round").await;
+        assert_eq!(
+            incremental.items.len(),
+            CHANGES,
+            "delta incremental round {round}: {} users returned after {CHANGES} changes",
+            incremental.items.len()
+        );
+        for item in &incremental.items {
+            let id = item.get("id").and_then(Value::as_str).expect("an id");
+            let title = expected.remove(id).unwrap_or_else(|| panic!("round {round}: unchanged user {id} returned"));
+            assert_eq!(item.get("jobTitle").and_then(Value::as_str), Some(title.as_str()), "round {round}: {item}");
+        }
+        link = incremental.delta_link.expect("an incremental round ends in a deltaLink");
+        if round >= counts.warmup_rounds {
+            rounds.push(incremental.total);
+            floors.push(floor);
+            round_pages = round_pages.max(incremental.pages.len());
+        }
+    }
+    let round_p50 = median(&rounds);
+    eprintln!("  delta incremental: {} rounds, median {:.0} µs", rounds.len(), round_p50.as_secs_f64() * 1e6);
+    rows.push(Row {
+        scale: n,
+        op: format!("delta +{CHANGES}"),
+        reqs: round_pages,
+        total: round_p50,
+        p50: round_p50,
+        p99: percentile(&rounds, 0.99),
+        floor_p50: median(&floors),
+        users_per_s: None,
+    });
+
+    let world = mock.state().world();
+    let journal = world.journal.len();
+    drop(world);
+    let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"));
+    notes.push(format!(
+        "{n} users: seed body {body_bytes} bytes, answer {response_bytes} bytes; list page ~{page_bytes} bytes; \
+         delta full round {full_pages} pages, {full_bytes} bytes; PATCH p50 {:.0} µs over {}; \
+         process VmRSS after seeding {}, at the end {} (journal {journal} entries)",
+        median(&patches).as_secs_f64() * 1e6,
+        patches.len(),
+        show(rss_seeded),
+        show(proc_status_mib("VmRSS:")),
+    ));
+}
+
+/// Seeds users `0..n` in calls of at most [`SEED_CHUNK`] users after one call of all of them failed
+/// (`problem` says how); the floor, in `echoes`, becomes the same chunks echoed. Returns each call's
+/// latency and answer.
+async fn seed_in_chunks(
+    http: &Http,
+    seed_request: &impl Fn(&Bytes) -> RequestBuilder,
+    counts: Counts,
+    n: usize,
+    echoes: &mut Vec<Duration>,
+    notes: &mut Vec<String>,
+    problem: &str,
+) -> (Vec<Duration>, Vec<Bytes>) {
+    let chunks: Vec<Bytes> = (0..n).step_by(SEED_CHUNK).map(|s| seed_body(s..(s + SEED_CHUNK).min(n))).collect();
+    notes.push(format!(
+        "{problem}; seeded instead in {} calls of at most {SEED_CHUNK} users (largest body {} bytes); \
+         the floor for that row echoes the same chunks",
+        chunks.len(),
+        chunks.iter().map(Bytes::len).max().unwrap_or(0)
+    ));
+    eprintln!("  {}", notes[notes.len() - 1]);
+    echoes.clear();
+    for _ in 0..counts.seed_floor_reps {
+        let mut total = Duration::ZERO;
+        for chunk in &chunks {
+            total += http.echo(chunk).await;
+        }
+        echoes.push(total);
+    }
+    let mut calls = Vec::new();
+    let mut responses = Vec::new();
+    for chunk in &chunks {
+        let (elapsed, response) = Http::send(seed_request(chunk), 200, "seed chunk").await;
+        calls.push(elapsed);
+        responses.push(response);
+    }
+    (calls, responses)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+fn print_table(rows: &[Row], scales: [usize; 2]) {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>7}  {:<15}  {:>4}  {:>10}  {:>11}  {:>11}  {:>12}  {:>7}  {:>9}",
+        "users", "op", "reqs", "mock ms", "mock p50 µs", "mock p99 µs", "floor p50 µs", "ratio", "users/s"
+    );
+    for row in rows {
+        let rate = row.users_per_s.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
+        let _ = writeln!(
+            out,
+            "{:>7}  {:<15}  {:>4}  {:>10.2}  {:>11}  {:>11}  {:>12}  {:>6.2}x  {:>9}",
+            row.scale,
+            row.op,
+            row.reqs,
+            ms(row.total),
+            row.p50.as_micros(),
+            row.p99.as_micros(),
+            row.floor_p50.as_micros(),
+            row.ratio(),
+            rate,
+        );
+    }
+    let [small, large] = scales;
+    let find = |scale| rows.iter().find(|r| r.scale == scale && r.op.starts_with("delta +"));
+    if let (Some(a), Some(b)) = (find(small), find(large)) {
+        let raw = b.p50.as_secs_f64() / a.p50.as_secs_f64();
+        let normalised = b.ratio() / a.ratio();
+        let _ = writeln!(
+            out,
+            "flatness, delta +{CHANGES} round: median at {large} / median at {small} users = {raw:.2} \
+             (floor-normalised {normalised:.2}); target ≤ {FLATNESS_TARGET:.0}: {}",
+            verdict(raw <= FLATNESS_TARGET)
+        );
+    }
+    print!("{out}");
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "MISS" }
+}
+
+/// A `/proc/self/status` field given in kB, in MiB.
+fn proc_status_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}

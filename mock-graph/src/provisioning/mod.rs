@@ -1,0 +1,71 @@
+//! The Entra provisioning service behind Graph's synchronization API (entra-provisioning.md):
+//! templates, jobs, secrets, Test Connection, cycles on the mock's clock, escrow, quarantine,
+//! provision on demand and provisioning logs.
+//!
+//! # Layout
+//! - [`template`]: the `aWSSingleSignon` template, its schema, reading mappings from a schema.
+//! - [`mapping`]: evaluating attribute mappings and expressions; SCIM paths.
+//! - [`job`]: the job, its status machine and connector data store.
+//! - [`cycle`]: one cycle: scope, match, export, memberships, deprovisioning, escrow, quarantine.
+//! - [`scim`]: the engine's own SCIM client, in Entra's dialects.
+//! - [`logs`]: `provisioningObjectSummary` entries.
+
+pub mod cycle;
+pub mod job;
+pub mod logs;
+pub mod mapping;
+pub mod scim;
+pub mod template;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::state::AppState;
+
+/// The provisioning service's state.
+#[derive(Debug, Clone, Default)]
+pub struct Provisioning {
+    /// Jobs by id.
+    pub jobs: BTreeMap<String, job::Job>,
+    /// Synchronization secrets by service principal id, as `{key, value}` pairs.
+    pub secrets: BTreeMap<String, Vec<(String, String)>>,
+    /// Provisioning log entries, oldest first.
+    pub logs: Vec<Value>,
+    /// When recent provision-on-demand calls came, for the 5 per 10 seconds limit (§5.4).
+    pub on_demand: VecDeque<Timestamp>,
+}
+
+/// Runs every cycle that falls due up to `until`, in time order, each at its scheduled instant on
+/// the mock's clock, to completion; then puts the clock at `until` (§4.1, ARCHITECTURE runtime model).
+pub async fn run_due(state: &AppState, until: Timestamp) {
+    loop {
+        let (due, settings) = {
+            let world = state.world();
+            let due = world
+                .provisioning
+                .jobs
+                .values()
+                .filter_map(|job| job.next_run.filter(|at| *at <= until).map(|at| (at, job.id.clone())))
+                .min();
+            (due, world.engine_settings())
+        };
+        let Some((at, job_id)) = due else { break };
+        {
+            let mut world = state.world();
+            if world.clock.now() < at {
+                world.clock.set(at);
+            }
+            // Taken off the schedule before running; the cycle sets the next one.
+            if let Some(job) = world.provisioning.jobs.get_mut(&job_id) {
+                job.next_run = None;
+            }
+        }
+        cycle::run_cycle(state, &job_id, &settings).await;
+    }
+    let mut world = state.world();
+    if world.clock.now() < until {
+        world.clock.set(until);
+    }
+}
