@@ -372,6 +372,7 @@ async fn measure_scale(
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) {
+    let rss_before = proc_status_mib("VmRSS:");
     let mock = MockGraph::start().await;
     let uri = mock.uri();
     let admin = bearer(mock.admin_token());
@@ -557,11 +558,14 @@ async fn measure_scale(
     notes.push(format!(
         "{n} users: seed body {body_bytes} bytes, answer {response_bytes} bytes; list page ~{page_bytes} bytes; \
          delta full round {full_pages} pages, {full_bytes} bytes; PATCH p50 {:.0} µs over {}; \
-         process VmRSS after seeding {}, at the end {} (journal {journal} entries)",
+         process VmRSS before this scale {}, after seeding {}, at the end {} (journal {journal} entries), \
+         VmHWM so far {}",
         median(&patches).as_secs_f64() * 1e6,
         patches.len(),
+        show(rss_before),
         show(rss_seeded),
         show(proc_status_mib("VmRSS:")),
+        show(proc_status_mib("VmHWM:")),
     ));
 }
 
@@ -600,6 +604,8 @@ async fn seed_in_chunks(
         calls.push(elapsed);
         responses.push(response);
     }
+    let each: Vec<String> = calls.iter().map(|d| format!("{:.0}", ms(*d))).collect();
+    notes.push(format!("  seed calls of {SEED_CHUNK} users, in order: {} ms", each.join(", ")));
     (calls, responses)
 }
 

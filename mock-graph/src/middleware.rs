@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jiff::Timestamp;
-use scenarios::{AppliedFault, FaultAction, JournalEntry, RecordedRequest, RecordedResponse, RequestInfo};
+use scenarios::{AppliedFault, FaultAction, RawExchange, RequestInfo};
 
 use crate::auth::{GRAPH_APP_ID, check_bearer};
 use crate::error::{GraphError, PendingError};
@@ -64,13 +64,17 @@ pub async fn graph(State(state): State<AppState>, request: Request, next: Next) 
     };
     // `client-request-id` echoes the client's, or equals `request-id` (§3.11, inferred).
     let client_request_id = client_request_id.unwrap_or_else(|| request_id.clone());
-    let recorded_request = RecordedRequest::redacted(
+    // Kept raw; bodies are parsed and redacted only when the journal is read.
+    let recorded_request = RawExchange::new(
+        0,
+        now,
+        0,
         parts.method.as_str(),
         &path,
         parts.uri.query(),
         parts.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-        body.as_ref().map(|b| b.as_ref()).unwrap_or_default(),
+        body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
+        None,
     );
     let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
 
@@ -113,7 +117,7 @@ pub async fn graph(State(state): State<AppState>, request: Request, next: Next) 
         }),
     };
     let Some(response) = response else {
-        record(&state, now, delay_ms, recorded_request, None, fault);
+        record(&state, now, delay_ms, recorded_request, fault);
         return dropped_connection();
     };
     let injected_retry = match fault.as_ref().map(|f| &f.action) {
@@ -123,12 +127,12 @@ pub async fn graph(State(state): State<AppState>, request: Request, next: Next) 
     let odata = path.starts_with("/v1.0");
     let (head, body) = finish(response, &request_id, &client_request_id, now, injected_retry, odata).into_parts();
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let recorded_response = RecordedResponse::redacted(
+    let recorded = recorded_request.with_response(
         head.status.as_u16(),
         head.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        &bytes,
+        bytes.to_vec(),
     );
-    record(&state, now, delay_ms, recorded_request, Some(recorded_response), fault);
+    record(&state, now, delay_ms, recorded, fault);
     Response::from_parts(head, Body::from(bytes))
 }
 
@@ -200,19 +204,13 @@ fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     }
 }
 
-fn record(
-    state: &AppState,
-    at: Timestamp,
-    delay_ms: u64,
-    request: RecordedRequest,
-    response: Option<RecordedResponse>,
-    fault: Option<AppliedFault>,
-) {
+fn record(state: &AppState, at: Timestamp, delay_ms: u64, mut exchange: RawExchange, fault: Option<AppliedFault>) {
     let mut world = state.world();
-    let elapsed_ms = u64::try_from(world.clock.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
+    exchange.elapsed_ms = u64::try_from(world.clock.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
     world.journal_seq += 1;
-    let entry = JournalEntry { seq: world.journal_seq, at, elapsed_ms, request, response, fault };
-    world.journal.push_back(entry);
+    exchange.seq = world.journal_seq;
+    exchange.fault = fault;
+    world.journal.push_back(exchange);
     while world.journal.len() > world.switches.journal_capacity {
         world.journal.pop_front();
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use scenarios::clock::Clock;
-use scenarios::{FaultPlan, FaultState, JournalEntry, SplitMix64};
+use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
 
 use crate::directory::Directory;
 
@@ -81,7 +81,7 @@ pub struct World {
     /// Per-rule counters of the fault plan.
     pub fault_state: FaultState,
     /// Recorded exchanges, oldest first.
-    pub journal: VecDeque<JournalEntry>,
+    pub journal: VecDeque<RawExchange>,
     /// The provisioning service.
     pub provisioning: crate::provisioning::Provisioning,
     /// Sequence number of the last recorded exchange.

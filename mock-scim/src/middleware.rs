@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jiff::Timestamp;
-use scenarios::{AppliedFault, FaultAction, JournalEntry, RecordedRequest, RecordedResponse, RequestInfo};
+use scenarios::{AppliedFault, FaultAction, RawExchange, RequestInfo};
 
 use crate::error::{PendingError, ScimError};
 use crate::state::{AppState, World};
@@ -97,13 +97,17 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
         let outcome = admit(&mut world, &path, &parts.headers, now);
         Admission { request_id, now, fault, outcome }
     };
-    let recorded_request = RecordedRequest::redacted(
+    // Kept raw; bodies are parsed and redacted only when the journal is read.
+    let recorded_request = RawExchange::new(
+        0,
+        admission.now,
+        0,
         parts.method.as_str(),
         &path,
         parts.uri.query(),
         parts.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-        body.as_ref().map(|b| b.as_ref()).unwrap_or_default(),
+        body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
+        None,
     );
 
     let mut delay_ms = 0;
@@ -141,7 +145,7 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
     }
 
     let Some(response) = response else {
-        record(&state, admission.now, delay_ms, recorded_request, None, admission.fault);
+        record(&state, admission.now, delay_ms, recorded_request, admission.fault);
         return dropped_connection();
     };
     let retry_after = response.extensions().get::<PendingError>().and_then(|e| e.0.retry_after);
@@ -150,12 +154,12 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
         head.headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let recorded_response = RecordedResponse::redacted(
+    let recorded = recorded_request.with_response(
         head.status.as_u16(),
         head.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        &bytes,
+        bytes.to_vec(),
     );
-    record(&state, admission.now, delay_ms, recorded_request, Some(recorded_response), admission.fault);
+    record(&state, admission.now, delay_ms, recorded, admission.fault);
     Response::from_parts(head, Body::from(bytes))
 }
 
@@ -201,19 +205,13 @@ async fn finish(state: &AppState, response: Response, request_id: &str, now: Tim
     response
 }
 
-fn record(
-    state: &AppState,
-    at: Timestamp,
-    delay_ms: u64,
-    request: RecordedRequest,
-    response: Option<RecordedResponse>,
-    fault: Option<AppliedFault>,
-) {
+fn record(state: &AppState, at: Timestamp, delay_ms: u64, mut exchange: RawExchange, fault: Option<AppliedFault>) {
     let mut world = state.world();
-    let elapsed_ms = u64::try_from(world.clock.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
+    exchange.elapsed_ms = u64::try_from(world.clock.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
     world.journal_seq += 1;
-    let entry = JournalEntry { seq: world.journal_seq, at, elapsed_ms, request, response, fault };
-    world.journal.push_back(entry);
+    exchange.seq = world.journal_seq;
+    exchange.fault = fault;
+    world.journal.push_back(exchange);
     while world.journal.len() > world.switches.journal_capacity {
         world.journal.pop_front();
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
-use scenarios::{FaultPlan, FaultState, JournalEntry, SplitMix64};
+use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
 
 use crate::clock::Clock;
 use crate::store::{Tenant, Token};
@@ -39,7 +39,7 @@ pub struct World {
     /// Per-rule counters of the fault plan.
     pub fault_state: FaultState,
     /// Recorded SCIM exchanges, oldest first, capped by `switches.journal_capacity`.
-    pub journal: VecDeque<JournalEntry>,
+    pub journal: VecDeque<RawExchange>,
     /// Sequence number of the last recorded exchange.
     pub journal_seq: u64,
     /// Per tenant: the clock second being counted and the requests in it, for the rate limit.

@@ -218,8 +218,139 @@ impl RecordedResponse {
     }
 }
 
+/// An exchange as a mock keeps it until someone reads the journal: headers with secrets already
+/// redacted, bodies as raw bytes. Parsing and redacting bodies on every request cost more than the
+/// request itself; [`RawExchange::to_entry`] does it once, when the journal is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawExchange {
+    /// 1-based order of arrival.
+    pub seq: u64,
+    /// Mock clock at arrival.
+    pub at: jiff::Timestamp,
+    /// Mock-clock time the exchange took.
+    pub elapsed_ms: u64,
+    /// Request method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Raw query string.
+    pub query: Option<String>,
+    /// Request headers, secrets redacted.
+    pub request_headers: Vec<(String, String)>,
+    /// Request body, raw.
+    pub request_body: Vec<u8>,
+    /// Status, headers (secrets redacted) and raw body of the response; `None` when dropped.
+    pub response: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
+    /// The fault applied, if any.
+    pub fault: Option<AppliedFault>,
+}
+
+impl RawExchange {
+    /// Keeps an exchange, redacting header secrets now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        seq: u64,
+        at: jiff::Timestamp,
+        elapsed_ms: u64,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: impl IntoIterator<Item = (String, String)>,
+        body: Vec<u8>,
+        fault: Option<AppliedFault>,
+    ) -> Self {
+        RawExchange {
+            seq,
+            at,
+            elapsed_ms,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            request_headers: headers
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = redact_header(&k, &v);
+                    (k, v)
+                })
+                .collect(),
+            request_body: body,
+            response: None,
+            fault,
+        }
+    }
+
+    /// Adds the response, redacting header secrets now.
+    pub fn with_response(
+        mut self,
+        status: u16,
+        headers: impl IntoIterator<Item = (String, String)>,
+        body: Vec<u8>,
+    ) -> Self {
+        let headers = headers
+            .into_iter()
+            .map(|(k, v)| {
+                let v = redact_header(&k, &v);
+                (k, v)
+            })
+            .collect();
+        self.response = Some((status, headers, body));
+        self
+    }
+
+    /// The journal entry: bodies parsed and redacted as [`RecordedRequest::redacted`] does.
+    pub fn to_entry(&self) -> JournalEntry {
+        let content_type =
+            self.request_headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+        let request = RecordedRequest::redacted(
+            &self.method,
+            &self.path,
+            self.query.as_deref(),
+            self.request_headers.iter().cloned(),
+            content_type,
+            &self.request_body,
+        );
+        let response = self
+            .response
+            .as_ref()
+            .map(|(status, headers, body)| RecordedResponse::redacted(*status, headers.iter().cloned(), body));
+        JournalEntry {
+            seq: self.seq,
+            at: self.at,
+            elapsed_ms: self.elapsed_ms,
+            request,
+            response,
+            fault: self.fault.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_raw_exchange_reads_back_redacted() {
+        let at: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let raw = super::RawExchange::new(
+            1,
+            at,
+            0,
+            "POST",
+            "/t",
+            None,
+            [
+                ("authorization".to_owned(), "Bearer abc".to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ],
+            br#"{"secretToken":"s","userName":"a"}"#.to_vec(),
+            None,
+        )
+        .with_response(201, [], br#"{"id":"1"}"#.to_vec());
+        assert_eq!(raw.request_headers[0].1, "Bearer <redacted>");
+        let entry = raw.to_entry();
+        let text = serde_json::to_string(&entry).unwrap();
+        assert!(!text.contains("abc") && !text.contains("\"s\""), "{text}");
+        assert!(text.contains("userName"));
+    }
+
     use super::*;
     use crate::fault::FaultAction;
     use serde_json::json;

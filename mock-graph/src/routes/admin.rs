@@ -9,7 +9,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use scenarios::{FaultPlan, FaultState};
+use scenarios::{FaultPlan, FaultState, RawExchange};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -330,7 +330,7 @@ async fn journal_get(
     let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
     let since = query.since.unwrap_or(0);
     let world = state.world();
-    let entries: Vec<_> = world.journal.iter().filter(|e| e.seq > since).collect();
+    let entries: Vec<_> = world.journal.iter().filter(|e| e.seq > since).map(RawExchange::to_entry).collect();
     serde_json::to_value(entries)
         .map(Json)
         .map_err(|err| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
-use scenarios::{FaultPlan, FaultState};
+use scenarios::{FaultPlan, FaultState, RawExchange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -242,7 +242,7 @@ async fn journal_get(
     let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
     let since = query.since.unwrap_or(0);
     let world = state.world();
-    let entries: Vec<_> = world.journal.iter().filter(|e| e.seq > since).collect();
+    let entries: Vec<_> = world.journal.iter().filter(|e| e.seq > since).map(RawExchange::to_entry).collect();
     serde_json::to_value(entries)
         .map(Json)
         .map_err(|err| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
