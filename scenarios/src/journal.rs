@@ -218,6 +218,9 @@ impl RecordedResponse {
     }
 }
 
+/// A response as [`RawExchange`] keeps it: status, headers (secrets redacted), raw body.
+pub type RawResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// An exchange as a mock keeps it until someone reads the journal: headers with secrets already
 /// redacted, bodies as raw bytes. Parsing and redacting bodies on every request cost more than the
 /// request itself; [`RawExchange::to_entry`] does it once, when the journal is read.
@@ -240,7 +243,7 @@ pub struct RawExchange {
     /// Request body, raw.
     pub request_body: Vec<u8>,
     /// Status, headers (secrets redacted) and raw body of the response; `None` when dropped.
-    pub response: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
+    pub response: Option<RawResponse>,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
 }
