@@ -256,6 +256,17 @@ impl Walk {
     fn full_pages(&self, size: usize) -> impl Iterator<Item = Duration> + '_ {
         self.pages.iter().zip(&self.sizes).filter(move |(_, n)| **n == size).map(|(d, _)| *d)
     }
+
+    /// Full pages of the first half of the walk and of the second: if a page cost more the further
+    /// it is, the second half would be the slower.
+    fn halves(&self, size: usize, early: &mut Vec<Duration>, late: &mut Vec<Duration>) {
+        let half = self.pages.len() / 2;
+        for (i, (d, n)) in self.pages.iter().zip(&self.sizes).enumerate() {
+            if *n == size {
+                if i < half { early.push(*d) } else { late.push(*d) }
+            }
+        }
+    }
 }
 
 /// The `id` of each item, in order.
@@ -354,6 +365,10 @@ fn median(samples: &[Duration]) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 /// Measures every scale; returns the rows and notes on what each scale did.
@@ -472,6 +487,7 @@ async fn measure_scale(
     drop(first);
     let reps = counts.list_min_reps.max(counts.list_min_pages.div_ceil(pages));
     let (mut totals, mut latencies, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut early, mut late) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         for _ in 0..pages {
             floors.push(http.floor().await);
@@ -481,6 +497,7 @@ async fn measure_scale(
         assert_eq!(run.pages.len(), pages, "list: the same pages every time");
         totals.push(run.total);
         latencies.extend(run.full_pages(PAGE_TOP));
+        run.halves(PAGE_TOP, &mut early, &mut late);
     }
     let list_total = median(&totals);
     eprintln!("  list: {pages} pages x {reps} walks, median {:.1} ms", ms(list_total));
@@ -509,6 +526,22 @@ async fn measure_scale(
         floors
     };
     let delta_latencies: Vec<Duration> = full.full_pages(DELTA_PAGE).collect();
+    let position_note = {
+        let (mut delta_early, mut delta_late) = (Vec::new(), Vec::new());
+        full.halves(DELTA_PAGE, &mut delta_early, &mut delta_late);
+        let show = |early: &[Duration], late: &[Duration]| {
+            if early.is_empty() || late.is_empty() {
+                "n/a (one full page)".to_owned()
+            } else {
+                format!("{:.0} / {:.0} µs", micros(median(early)), micros(median(late)))
+            }
+        };
+        format!(
+            "page p50, first half / second half of the walk: list {}, delta full {}",
+            show(&early, &late),
+            show(&delta_early, &delta_late)
+        )
+    };
     eprintln!("  delta full: {} pages, {:.1} ms", full.pages.len(), ms(full.total));
     rows.push(Row {
         scale: n,
@@ -562,7 +595,7 @@ async fn measure_scale(
         }
     }
     let round_p50 = median(&rounds);
-    eprintln!("  delta incremental: {} rounds, median {:.0} µs", rounds.len(), round_p50.as_secs_f64() * 1e6);
+    eprintln!("  delta incremental: {} rounds, median {:.0} µs", rounds.len(), micros(round_p50));
     rows.push(Row {
         scale: n,
         op: format!("delta +{CHANGES}"),
@@ -580,10 +613,10 @@ async fn measure_scale(
     let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"));
     notes.push(format!(
         "{n} users: seed body {body_bytes} bytes, answer {response_bytes} bytes; list page ~{page_bytes} bytes; \
-         delta full round {full_pages} pages, {full_bytes} bytes; PATCH p50 {:.0} µs over {}; \
+         delta full round {full_pages} pages, {full_bytes} bytes; {position_note}; PATCH p50 {:.0} µs over {}; \
          process VmRSS before this scale {}, after seeding {}, at the end {} (journal {journal} entries), \
          VmHWM so far {}",
-        median(&patches).as_secs_f64() * 1e6,
+        micros(median(&patches)),
         patches.len(),
         show(rss_before),
         show(rss_seeded),

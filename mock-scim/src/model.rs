@@ -354,14 +354,26 @@ impl Group {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+}
 
-    /// The JSON of a list entry: `"members": []` always (listgroups.html).
-    pub fn to_list_json(&self) -> serde_json::Value {
-        let mut value = self.to_json();
-        if let Some(object) = value.as_object_mut() {
-            object.insert("members".to_owned(), serde_json::Value::Array(Vec::new()));
+/// A group as a list shows it: `"members": []` always (listgroups.html).
+#[derive(Debug)]
+pub struct GroupInList<'a>(pub &'a Group);
+
+impl Serialize for GroupInList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let group = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &group.id)?;
+        if let Some(external) = &group.external_id {
+            map.serialize_entry("externalId", external)?;
         }
-        value
+        map.serialize_entry("meta", &group.meta)?;
+        map.serialize_entry("schemas", &[GROUP_URN])?;
+        map.serialize_entry("displayName", &group.display_name)?;
+        map.serialize_entry("members", &[(); 0])?;
+        map.end()
     }
 }
 

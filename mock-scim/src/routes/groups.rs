@@ -12,7 +12,7 @@ use super::{ListParams, Listing, json_body};
 use crate::error::ScimError;
 use crate::filter::{GroupQuery, group_query};
 use crate::middleware::ScimContext;
-use crate::model::GroupInput;
+use crate::model::{GroupInList, GroupInput};
 use crate::patch;
 use crate::state::AppState;
 use crate::switches::{GroupPut, ListApi};
@@ -32,7 +32,7 @@ pub async fn groups_create(
     let now = world.clock.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let group = tenant.create_group(id, now, input)?;
-    Ok((StatusCode::CREATED, Json(group.to_json())).into_response())
+    Ok((StatusCode::CREATED, Json(group)).into_response())
 }
 
 /// `GET /Groups/{id}` → 200 without `members` (getgroup.html).
@@ -43,7 +43,7 @@ pub async fn groups_get(
 ) -> Result<Response, ScimError> {
     let world = state.world();
     let group = world.tenants.get(&ctx.tenant).and_then(|t| t.group(&id)).ok_or_else(ScimError::group_not_found)?;
-    Ok(Json(group.to_json()).into_response())
+    Ok(Json(group).into_response())
 }
 
 /// `GET /Groups` with AWS's filters and paging; every entry has `"members": []` (listgroups.html).
@@ -59,7 +59,7 @@ pub async fn groups_list(
     let listing = Listing::new(&params, 'g', switches)?;
     let tenant = world.tenants.get(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let page = tenant.find_groups(&query, listing.after, listing.count, switches)?;
-    let resources = page.keys.iter().filter_map(|k| tenant.group_by_key(*k)).map(|g| g.to_list_json()).collect();
+    let resources: Vec<_> = page.keys.iter().filter_map(|k| tenant.group_by_key(*k)).map(GroupInList).collect();
     let filter = (query != GroupQuery::All).then_some(params.filter.as_deref()).flatten();
     Ok(Json(listing.body(&page, resources, 'g', filter)).into_response())
 }
@@ -106,7 +106,7 @@ pub async fn groups_replace(
     let now = world.clock.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let group = tenant.replace_group(&id, now, input)?;
-    Ok(Json(group.to_json()).into_response())
+    Ok(Json(group).into_response())
 }
 
 /// `DELETE /Groups/{id}` → 204 (deletegroup.html).

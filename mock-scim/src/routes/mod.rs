@@ -8,8 +8,9 @@ pub mod users;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri, header};
 use base64::Engine as _;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ScimError;
 use crate::model::LIST_URN;
@@ -101,24 +102,59 @@ impl Listing {
         Ok(Listing { after, count, cursor_mode: params.cursor.is_some() })
     }
 
-    /// The ListResponse body, in the field order of the captured fixtures.
-    pub fn body(&self, page: &Page, resources: Vec<Value>, kind: char, filter: Option<&str>) -> Value {
+    /// The ListResponse body, in the field order of the captured fixtures, serialized straight from
+    /// the stored resources.
+    pub fn body<'a, T: Serialize + 'a>(
+        &self,
+        page: &Page,
+        resources: Vec<T>,
+        kind: char,
+        filter: Option<&str>,
+    ) -> ListBody<T> {
         let n = resources.len();
         if self.cursor_mode {
             // No totalResults or startIndex; nextCursor only while more follow (listusers.html,
             // ListGroupsResponse_CursorPage{1,2}.json).
-            let mut body = json!({ "itemsPerPage": n });
-            if let (true, Some(last)) = (page.more, page.keys.last()) {
-                body["nextCursor"] = Value::String(encode_cursor(*last, kind, filter));
+            let next_cursor = match (page.more, page.keys.last()) {
+                (true, Some(last)) => Some(encode_cursor(*last, kind, filter)),
+                _ => None,
+            };
+            ListBody {
+                total_results: None,
+                items_per_page: n,
+                start_index: None,
+                next_cursor,
+                schemas: [LIST_URN],
+                resources,
             }
-            body["schemas"] = json!([LIST_URN]);
-            body["Resources"] = Value::Array(resources);
-            body
         } else {
             // totalResults equals what was returned, as in the legacy era (idp-scim-sync#45).
-            json!({ "totalResults": n, "itemsPerPage": n, "startIndex": 1, "schemas": [LIST_URN], "Resources": resources })
+            ListBody {
+                total_results: Some(n),
+                items_per_page: n,
+                start_index: Some(1),
+                next_cursor: None,
+                schemas: [LIST_URN],
+                resources,
+            }
         }
     }
+}
+
+/// A ListResponse (aws-scim.md §4.2).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBody<T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_results: Option<usize>,
+    items_per_page: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    schemas: [&'static str; 1],
+    #[serde(rename = "Resources")]
+    resources: Vec<T>,
 }
 
 /// A cursor binds the position to the resource kind and the filter, so a changed filter is caught.

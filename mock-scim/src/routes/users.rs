@@ -33,7 +33,7 @@ pub async fn users_create(
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.create_user(id, now, input, &switches)?;
-    Ok((StatusCode::CREATED, Json(user.to_json())).into_response())
+    Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
 /// `GET /Users/{id}` → 200, or 404 "Specified user does not exist."
@@ -44,7 +44,7 @@ pub async fn users_get(
 ) -> Result<Response, ScimError> {
     let world = state.world();
     let user = world.tenants.get(&ctx.tenant).and_then(|t| t.user(&id)).ok_or_else(ScimError::user_not_found)?;
-    Ok(Json(user.to_json()).into_response())
+    Ok(Json(user).into_response())
 }
 
 /// `GET /Users` with AWS's filters and paging (listusers.html).
@@ -60,7 +60,7 @@ pub async fn users_list(
     let listing = Listing::new(&params, 'u', switches)?;
     let tenant = world.tenants.get(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let page = tenant.find_users(&query, listing.after, listing.count, switches)?;
-    let resources = page.keys.iter().filter_map(|k| tenant.user_by_key(*k)).map(|u| u.to_json()).collect();
+    let resources: Vec<_> = page.keys.iter().filter_map(|k| tenant.user_by_key(*k)).collect();
     let filter = (query != UserQuery::All).then_some(params.filter.as_deref()).flatten();
     Ok(Json(listing.body(&page, resources, 'u', filter)).into_response())
 }
@@ -83,7 +83,7 @@ pub async fn users_replace(
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;
-    Ok(Json(user.to_json()).into_response())
+    Ok(Json(user).into_response())
 }
 
 /// `PATCH /Users/{id}` → 200 with the full user (patchuser.html).
@@ -107,7 +107,7 @@ pub async fn users_patch(
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;
-    Ok(Json(user.to_json()).into_response())
+    Ok(Json(user).into_response())
 }
 
 /// `DELETE /Users/{id}` → 204 (deleteuser.html).
