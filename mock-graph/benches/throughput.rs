@@ -29,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::error::Error as _;
 use std::fmt::Write as _;
 use std::ops::Range;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -96,8 +97,13 @@ const QUICK: Counts = Counts {
 
 fn main() {
     // `cargo bench` passes `--bench`; anything else (a name filter, say) does not apply here.
-    let quick = std::env::args().skip(1).any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
     let counts = if quick { QUICK } else { FULL };
+    if args.iter().any(|arg| arg == "--memory") {
+        memory_scenario(counts.scales[1]);
+        return;
+    }
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let (rows, notes) = runtime.block_on(benchmark(counts));
@@ -108,6 +114,23 @@ fn main() {
     print_table(&rows, counts.scales);
     for note in notes {
         println!("{note}");
+    }
+    println!();
+    let exe = std::env::current_exe().expect("path of this benchmark");
+    let mut child = Command::new(exe);
+    child.arg("--memory");
+    if quick {
+        child.arg("--quick");
+    }
+    match child.output() {
+        Ok(output) => {
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+            if !output.status.success() {
+                println!("memory scenario failed ({}):", output.status);
+                print!("{}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+        Err(err) => println!("could not start the memory scenario: {err}"),
     }
     println!();
     println!(
@@ -382,10 +405,79 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     }
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    let mut rng = Rng(0x5eed);
-    for scale in counts.scales {
-        measure_scale(&http, counts, scale, &mut rng, &mut rows, &mut notes).await;
+    let mut scales = Vec::new();
+    for n in counts.scales {
+        scales.push(measure_scale(&http, counts, n, &mut rows, &mut notes).await);
     }
+
+    // Incremental delta rounds, the scales taking turns round by round (the order alternating), so a
+    // slow spell of the machine weighs on both alike.
+    let mut rng = Rng(0x5eed);
+    for round in 0..counts.warmup_rounds + counts.rounds {
+        let timed = round >= counts.warmup_rounds;
+        for k in 0..scales.len() {
+            let k = if round % 2 == 0 { k } else { scales.len() - 1 - k };
+            incremental_round(&http, &mut scales[k], &mut rng, round, timed).await;
+        }
+    }
+    for scale in &scales {
+        let round_p50 = median(&scale.rounds);
+        eprintln!(
+            "scale {}: delta incremental: {} rounds, median {:.0} µs",
+            scale.n,
+            scale.rounds.len(),
+            micros(round_p50)
+        );
+        rows.push(Row {
+            scale: scale.n,
+            op: format!("delta +{CHANGES}"),
+            reqs: scale.round_pages,
+            total: round_p50,
+            p50: round_p50,
+            p99: percentile(&scale.rounds, 0.99),
+            floor_p50: median(&scale.floors),
+            users_per_s: None,
+        });
+    }
+
+    // Last, as it adds a user: one more seed call of a single user into each full directory.
+    for scale in &scales {
+        let body = seed_body(scale.n..scale.n + 1);
+        let mut echoes = Vec::new();
+        for _ in 0..counts.seed_floor_reps {
+            echoes.push(http.echo(&body).await);
+        }
+        let request = http
+            .client
+            .post(format!("{}/_admin/seed", scale.mock.uri()))
+            .header(AUTHORIZATION, scale.admin.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
+        let (elapsed, _) = Http::send(request, 200, "seed of one user").await;
+        let world = scale.mock.state().world();
+        let journal = world.journal.len();
+        drop(world);
+        notes.push(format!(
+            "{} users: {}; PATCH p50 {:.0} µs over {}; one more seed call of 1 user ({} bytes) into the {}-user \
+             directory: {:.1} ms (floor echo {:.0} µs); journal {journal} entries",
+            scale.n,
+            scale.note,
+            micros(median(&scale.patches)),
+            scale.patches.len(),
+            body.len(),
+            scale.n,
+            ms(elapsed),
+            micros(median(&echoes)),
+        ));
+    }
+    let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"));
+    notes.push(format!(
+        "process VmRSS at the end {}, VmHWM {} (client, floor and both mocks, journals included)",
+        show(proc_status_mib("VmRSS:")),
+        show(proc_status_mib("VmHWM:"))
+    ));
+    drop(scales);
+    rows.sort_by_key(|row| row.scale);
     notes.push(
         "ratio = mock ÷ floor latency (1 = as fast as the floor): seed = whole call(s) vs echoing the same bytes; \
          list / delta = per-request p50 vs a sequential floor GET p50; list and delta full p50/p99 are per full \
@@ -400,15 +492,30 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     (rows, notes)
 }
 
-/// Seeds, lists and deltas one fresh mock of `n` users.
-async fn measure_scale(
-    http: &Http,
-    counts: Counts,
+/// A seeded mock, kept for the incremental delta rounds.
+struct Scale {
     n: usize,
-    rng: &mut Rng,
-    rows: &mut Vec<Row>,
-    notes: &mut Vec<String>,
-) {
+    mock: MockGraph,
+    admin: HeaderValue,
+    auth: HeaderValue,
+    /// User ids in seeding order.
+    ids: Vec<String>,
+    /// Where the next incremental round starts.
+    link: String,
+    /// Timed incremental rounds.
+    rounds: Vec<Duration>,
+    /// The floor GET before each timed round.
+    floors: Vec<Duration>,
+    /// Every PATCH.
+    patches: Vec<Duration>,
+    /// The most pages a timed round took.
+    round_pages: usize,
+    /// What seeding, listing and the full delta round left to say.
+    note: String,
+}
+
+/// Seeds one fresh mock of `n` users, lists it, and takes a full delta round.
+async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Scale {
     let rss_before = proc_status_mib("VmRSS:");
     let mock = MockGraph::start().await;
     let uri = mock.uri();
@@ -435,22 +542,21 @@ async fn measure_scale(
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone())
     };
-    let (calls, responses) =
-        match Http::try_send(seed_request(&body)).await {
-            Ok((elapsed, 200, response)) => (vec![elapsed], vec![response]),
-            outcome => {
-                // Refused as one call: say how, then seed in chunks so the rest can still be measured.
-                let (elapsed, answer) = match outcome {
-                    Ok((elapsed, status, response)) => (elapsed, format!("answered {status} {:?}", snippet(&response))),
-                    Err((elapsed, err)) => (elapsed, format!("failed in transport ({err})")),
-                };
-                seed_in_chunks(http, &seed_request, counts, n, &mut echoes, notes, &format!(
+    let (calls, responses) = match Http::try_send(seed_request(&body)).await {
+        Ok((elapsed, 200, response)) => (vec![elapsed], vec![response]),
+        outcome => {
+            // Refused as one call: say how, then seed in chunks so the rest can still be measured.
+            let (elapsed, answer) = match outcome {
+                Ok((elapsed, status, response)) => (elapsed, format!("answered {status} {:?}", snippet(&response))),
+                Err((elapsed, err)) => (elapsed, format!("failed in transport ({err})")),
+            };
+            let problem = format!(
                 "MOCK PROBLEM at {n} users: one POST /_admin/seed of {body_bytes} bytes {answer} after {:.1} ms",
                 ms(elapsed)
-            ))
-            .await
-            }
-        };
+            );
+            seed_in_chunks(http, &seed_request, counts, n, &mut echoes, notes, &problem).await
+        }
+    };
     let rss_seeded = proc_status_mib("VmRSS:");
     let mut by_upn: HashMap<String, String> = HashMap::with_capacity(n);
     let mut response_bytes = 0;
@@ -460,6 +566,7 @@ async fn measure_scale(
         let users = value.get("users").and_then(Value::as_object).expect("the seed answer has users");
         by_upn.extend(users.iter().map(|(upn, id)| (upn.clone(), id.as_str().expect("an id").to_owned())));
     }
+    drop(responses);
     let ids: Vec<String> = (0..n).map(|i| by_upn.remove(&upn(i)).expect("every seeded user has an id")).collect();
     let seeded: HashSet<&str> = ids.iter().map(String::as_str).collect();
     assert_eq!(seeded.len(), n, "seeded ids are distinct");
@@ -517,30 +624,20 @@ async fn measure_scale(
     let max_delta_pages = n / DELTA_PAGE + 10;
     let full = walk(http, &delta_url, &auth, max_delta_pages, "delta full round").await;
     check_everyone(&full.items, &seeded, "delta full round");
-    let mut link = full.delta_link.clone().expect("the full round ends in a deltaLink");
-    let floors: Vec<Duration> = {
-        let mut floors = Vec::new();
-        for _ in 0..full.pages.len() {
-            floors.push(http.floor().await);
-        }
-        floors
-    };
+    let link = full.delta_link.clone().expect("the full round ends in a deltaLink");
+    let mut floors = Vec::new();
+    for _ in 0..full.pages.len() {
+        floors.push(http.floor().await);
+    }
     let delta_latencies: Vec<Duration> = full.full_pages(DELTA_PAGE).collect();
-    let position_note = {
-        let (mut delta_early, mut delta_late) = (Vec::new(), Vec::new());
-        full.halves(DELTA_PAGE, &mut delta_early, &mut delta_late);
-        let show = |early: &[Duration], late: &[Duration]| {
-            if early.is_empty() || late.is_empty() {
-                "n/a (one full page)".to_owned()
-            } else {
-                format!("{:.0} / {:.0} µs", micros(median(early)), micros(median(late)))
-            }
-        };
-        format!(
-            "page p50, first half / second half of the walk: list {}, delta full {}",
-            show(&early, &late),
-            show(&delta_early, &delta_late)
-        )
+    let (mut delta_early, mut delta_late) = (Vec::new(), Vec::new());
+    full.halves(DELTA_PAGE, &mut delta_early, &mut delta_late);
+    let halves = |early: &[Duration], late: &[Duration]| {
+        if early.is_empty() || late.is_empty() {
+            "n/a (one full page)".to_owned()
+        } else {
+            format!("{:.0} / {:.0} µs", micros(median(early)), micros(median(late)))
+        }
     };
     eprintln!("  delta full: {} pages, {:.1} ms", full.pages.len(), ms(full.total));
     rows.push(Row {
@@ -553,76 +650,72 @@ async fn measure_scale(
         floor_p50: median(&floors),
         users_per_s: Some(n as f64 / full.total.as_secs_f64()),
     });
-    let full_pages = full.pages.len();
-    let full_bytes = full.bytes;
-    drop(full);
 
-    // 4. Incremental rounds: 10 untimed PATCHes, a floor GET, then the timed round.
-    let (mut rounds, mut floors, mut patches) = (Vec::new(), Vec::new(), Vec::new());
-    let mut round_pages = 0;
-    for round in 0..counts.warmup_rounds + counts.rounds {
-        let picks = rng.distinct(CHANGES, n);
-        let mut expected: HashMap<&str, String> = HashMap::new();
-        for (j, &i) in picks.iter().enumerate() {
-            let title = format!("round {round} change {j}");
-            let request = http
-                .client
-                .patch(format!("{uri}/v1.0/users/{}", ids[i]))
-                .header(AUTHORIZATION, auth.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(serde_json::to_vec(&json!({ "jobTitle": title })).expect("json"));
-            patches.push(Http::send(request, 204, "PATCH user").await.0);
-            expected.insert(ids[i].as_str(), title);
-        }
-        let floor = http.floor().await;
-        let incremental = walk(http, &link, &auth, 10, "delta incremental round").await;
-        assert_eq!(
-            incremental.items.len(),
-            CHANGES,
-            "delta incremental round {round}: {} users returned after {CHANGES} changes",
-            incremental.items.len()
-        );
-        for item in &incremental.items {
-            let id = item.get("id").and_then(Value::as_str).expect("an id");
-            let title = expected.remove(id).unwrap_or_else(|| panic!("round {round}: unchanged user {id} returned"));
-            assert_eq!(item.get("jobTitle").and_then(Value::as_str), Some(title.as_str()), "round {round}: {item}");
-        }
-        link = incremental.delta_link.expect("an incremental round ends in a deltaLink");
-        if round >= counts.warmup_rounds {
-            rounds.push(incremental.total);
-            floors.push(floor);
-            round_pages = round_pages.max(incremental.pages.len());
-        }
-    }
-    let round_p50 = median(&rounds);
-    eprintln!("  delta incremental: {} rounds, median {:.0} µs", rounds.len(), micros(round_p50));
-    rows.push(Row {
-        scale: n,
-        op: format!("delta +{CHANGES}"),
-        reqs: round_pages,
-        total: round_p50,
-        p50: round_p50,
-        p99: percentile(&rounds, 0.99),
-        floor_p50: median(&floors),
-        users_per_s: None,
-    });
-
-    let world = mock.state().world();
-    let journal = world.journal.len();
-    drop(world);
     let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"));
-    notes.push(format!(
-        "{n} users: seed body {body_bytes} bytes, answer {response_bytes} bytes; list page ~{page_bytes} bytes; \
-         delta full round {full_pages} pages, {full_bytes} bytes; {position_note}; PATCH p50 {:.0} µs over {}; \
-         process VmRSS before this scale {}, after seeding {}, at the end {} (journal {journal} entries), \
-         VmHWM so far {}",
-        micros(median(&patches)),
-        patches.len(),
+    let note = format!(
+        "seed body {body_bytes} bytes, answer {response_bytes} bytes; list page ~{page_bytes} bytes; delta full \
+         round {} pages, {} bytes; page p50, first half / second half of the walk: list {}, delta full {}; \
+         process VmRSS before this scale {}, after seeding {}, after the full delta round {}",
+        full.pages.len(),
+        full.bytes,
+        halves(&early, &late),
+        halves(&delta_early, &delta_late),
         show(rss_before),
         show(rss_seeded),
         show(proc_status_mib("VmRSS:")),
-        show(proc_status_mib("VmHWM:")),
-    ));
+    );
+    drop(full);
+    Scale {
+        n,
+        mock,
+        admin,
+        auth,
+        ids,
+        link,
+        rounds: Vec::new(),
+        floors: Vec::new(),
+        patches: Vec::new(),
+        round_pages: 0,
+        note,
+    }
+}
+
+/// 10 untimed PATCHes, a floor GET, then an incremental delta round, timed and checked: exactly the
+/// 10 changed users, with their new `jobTitle`.
+async fn incremental_round(http: &Http, scale: &mut Scale, rng: &mut Rng, round: usize, timed: bool) {
+    let uri = scale.mock.uri();
+    let mut expected: HashMap<String, String> = HashMap::new();
+    for (j, i) in rng.distinct(CHANGES, scale.n).into_iter().enumerate() {
+        let title = format!("round {round} change {j}");
+        let request = http
+            .client
+            .patch(format!("{uri}/v1.0/users/{}", scale.ids[i]))
+            .header(AUTHORIZATION, scale.auth.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&json!({ "jobTitle": title })).expect("json"));
+        scale.patches.push(Http::send(request, 204, "PATCH user").await.0);
+        expected.insert(scale.ids[i].clone(), title);
+    }
+    let floor = http.floor().await;
+    let incremental = walk(http, &scale.link, &scale.auth, 10, "delta incremental round").await;
+    let n = scale.n;
+    assert_eq!(
+        incremental.items.len(),
+        CHANGES,
+        "{n} users, delta incremental round {round}: {} users returned after {CHANGES} changes",
+        incremental.items.len()
+    );
+    for item in &incremental.items {
+        let id = item.get("id").and_then(Value::as_str).expect("an id");
+        let title = expected.remove(id).unwrap_or_else(|| panic!("{n} users, round {round}: unchanged user {id}"));
+        assert_eq!(item.get("jobTitle").and_then(Value::as_str), Some(title.as_str()), "round {round}: {item}");
+    }
+    scale.link = incremental.delta_link.expect("an incremental round ends in a deltaLink");
+    if timed {
+        scale.rounds.push(incremental.total);
+        scale.floors.push(floor);
+        scale.round_pages = scale.round_pages.max(incremental.pages.len());
+    }
 }
 
 /// Seeds users `0..n` in calls of at most [`SEED_CHUNK`] users after one call of all of them failed
@@ -709,6 +802,37 @@ fn print_table(rows: &[Row], scales: [usize; 2]) {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "MISS" }
+}
+
+/// In a child process: `n` users straight into a fresh store, no HTTP, to tell the store's own size
+/// from what seeding over HTTP leaves behind.
+fn memory_scenario(n: usize) {
+    let before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
+    let started = Instant::now();
+    let state = mock_graph::Config::default().into_state();
+    let mut world = state.world();
+    for i in 0..n {
+        let user = json!({
+            "userPrincipalName": upn(i),
+            "displayName": format!("User {i}"),
+            "accountEnabled": true,
+            "mailNickname": format!("user{i}"),
+            "passwordProfile": {"password": "Seeded-Password-1", "forceChangePasswordNextSignIn": false},
+        });
+        let Value::Object(user) = user else { unreachable!("an object literal") };
+        let id = world.uuid();
+        let now = world.clock.now();
+        world.directory.create_user(id, now, user).expect("seeding a user");
+    }
+    let elapsed = started.elapsed();
+    let users = world.directory.users.len();
+    let rss = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
+    println!(
+        "memory (child process, no HTTP): {users} users created straight in a fresh store in {:.2} s; VmRSS {before:.0} \
+         -> {rss:.0} MiB, {:.1} KiB per user",
+        elapsed.as_secs_f64(),
+        (rss - before) * 1024.0 / users as f64
+    );
 }
 
 /// A `/proc/self/status` field given in kB, in MiB.

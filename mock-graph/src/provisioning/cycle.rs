@@ -1409,3 +1409,63 @@ pub async fn on_demand(
     }
     Ok(OnDemand { result, details, entries })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escrow_thresholds_follow_the_documented_examples() {
+        // entra-provisioning.md §5.2: 4,000 → no; 45,000 → yes; 30,000 fail + 5,000 ok → yes;
+        // 20,000 fail + 100,000 ok → no; 40,000 + 21,000 reference → yes (61,000).
+        assert_eq!(escrow_threshold(4_000, 0, 4_000), None);
+        assert!(escrow_threshold(45_000, 0, 200_000).is_some());
+        assert!(escrow_threshold(30_000, 0, 35_000).is_some());
+        assert_eq!(escrow_threshold(20_000, 0, 120_000), None);
+        assert_eq!(escrow_threshold(61_000, 21_000, 200_000), Some("EncounteredTotalEscrowThreshold"));
+    }
+
+    #[test]
+    fn quarantine_backs_off_from_the_first_retry_to_12_then_24_hours() {
+        let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, start, SignedDuration::from_mins(5));
+        assert_eq!(job.next_run, Some("2026-01-01T00:05:00Z".parse().unwrap()));
+        let again = job.next_run.unwrap();
+        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, again, SignedDuration::from_mins(5));
+        assert_eq!(job.next_run, Some("2026-01-01T12:05:00Z".parse().unwrap()));
+        let q = job.quarantine.as_ref().unwrap();
+        assert_eq!((q.series_count, q.series_began), (2, start));
+        let third = job.next_run.unwrap();
+        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, third, SignedDuration::from_mins(5));
+        assert_eq!(job.next_run, Some("2026-01-02T12:05:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn scoping_clauses_are_anded_within_and_ored_across_filters() {
+        let props = json!({"department": "Ops", "jobTitle": null, "accountEnabled": true}).as_object().unwrap().clone();
+        let object = SourceObject { properties: &props, soft_deleted: false };
+        let clause = |attribute: &str, operator: &str, values: &[&str]| Clause {
+            attribute: attribute.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let mapping = |scope| ObjectMapping { enabled: true, attributes: Vec::new(), members: false, scope };
+        assert!(passes(
+            &mapping(vec![vec![clause("department", "EQUALS", &["Ops"]), clause("accountEnabled", "IS TRUE", &[])]]),
+            &object
+        ));
+        assert!(!passes(
+            &mapping(vec![vec![clause("department", "EQUALS", &["Ops"]), clause("jobTitle", "IS NOT NULL", &[])]]),
+            &object
+        ));
+        assert!(passes(
+            &mapping(vec![vec![clause("department", "EQUALS", &["Sales"])], vec![clause("jobTitle", "IS NULL", &[])]]),
+            &object
+        ));
+        assert!(
+            !passes(&mapping(vec![vec![clause("jobTitle", "NOT EQUALS", &["x"])]]), &object),
+            "null fails every comparison"
+        );
+    }
+}

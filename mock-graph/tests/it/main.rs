@@ -7,6 +7,7 @@ mod bad_input;
 mod binary;
 mod delta;
 mod directory;
+mod engine;
 mod odata;
 mod provisioning;
 mod sdk;

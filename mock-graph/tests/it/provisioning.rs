@@ -8,24 +8,23 @@ use serde_json::{Value, json};
 const USER_ROLE: &str = "8774f594-1d59-4279-b9d9-59ef09a23530";
 
 /// A Graph client with a token, and the AWS side.
-struct World {
-    graph: MockGraph,
-    scim: MockScim,
-    http: reqwest::Client,
-    token: String,
+pub struct World {
+    pub graph: MockGraph,
+    pub scim: MockScim,
+    pub http: reqwest::Client,
 }
 
 impl World {
-    async fn new() -> World {
+    pub async fn new() -> World {
         let graph = MockGraph::start().await;
         let scim = MockScim::start().await;
-        let token = graph.access_token().await;
-        World { graph, scim, http: reqwest::Client::new(), token }
+        World { graph, scim, http: reqwest::Client::new() }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request =
-            self.http.request(method, format!("{}/v1.0{path}", self.graph.uri())).bearer_auth(&self.token);
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        // A fresh token each time: tests move the clock by hours, and tokens live an hour.
+        let token = self.graph.access_token().await;
+        let mut request = self.http.request(method, format!("{}/v1.0{path}", self.graph.uri())).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -34,13 +33,13 @@ impl World {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub async fn post(&self, path: &str, body: Value) -> Value {
         let (status, answer) = self.call(reqwest::Method::POST, path, Some(body)).await;
         assert!((200..300).contains(&status), "{path}: {status} {answer}");
         answer
     }
 
-    async fn user(&self, upn: &str, given: &str, surname: Option<&str>) -> String {
+    pub async fn user(&self, upn: &str, given: &str, surname: Option<&str>) -> String {
         let mut body = json!({"accountEnabled": true, "displayName": given, "givenName": given, "mailNickname": upn.split('@').next().unwrap(),
             "userPrincipalName": upn, "mail": upn, "passwordProfile": {"password": "x-Password-1"}});
         if let Some(surname) = surname {
@@ -49,7 +48,7 @@ impl World {
         self.post("/users", body).await["id"].as_str().unwrap().to_owned()
     }
 
-    async fn group(&self, name: &str, members: &[&str]) -> String {
+    pub async fn group(&self, name: &str, members: &[&str]) -> String {
         let nickname: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
         let id = self
             .post(
@@ -71,7 +70,13 @@ impl World {
     }
 
     /// Instantiates the AWS app, makes its job, saves the mock-scim tenant as its credentials.
-    async fn aws_app(&self) -> (String, String) {
+    pub async fn aws_app(&self) -> (String, String) {
+        let (base, token) = (self.scim.scim_endpoint(), self.scim.token().to_owned());
+        self.aws_app_with(&base, &token).await
+    }
+
+    /// The same, with any SCIM endpoint and token.
+    pub async fn aws_app_with(&self, base: &str, token: &str) -> (String, String) {
         let app = self
             .post(
                 "/applicationTemplates/21ed01d2-ec13-4e9e-86c1-cd546719ebc4/instantiate",
@@ -91,8 +96,8 @@ impl World {
         assert_eq!(job["schedule"]["state"], "Disabled");
         let job = job["id"].as_str().unwrap().to_owned();
         let secrets = json!({"value": [
-            {"key": "BaseAddress", "value": self.scim.scim_endpoint()},
-            {"key": "SecretToken", "value": self.scim.token()},
+            {"key": "BaseAddress", "value": base},
+            {"key": "SecretToken", "value": token},
             {"key": "SyncAll", "value": "false"}
         ]});
         let (status, _) = self
@@ -102,7 +107,7 @@ impl World {
         (sp, job)
     }
 
-    async fn assign(&self, sp: &str, principal: &str) {
+    pub async fn assign(&self, sp: &str, principal: &str) {
         self.post(
             &format!("/servicePrincipals/{sp}/appRoleAssignedTo"),
             json!({"principalId": principal, "resourceId": sp, "appRoleId": USER_ROLE}),
@@ -110,7 +115,7 @@ impl World {
         .await;
     }
 
-    async fn advance(&self, by: &str) {
+    pub async fn advance(&self, by: &str) {
         let answer = self
             .http
             .post(format!("{}/_admin/clock/advance", self.graph.uri()))
@@ -122,14 +127,14 @@ impl World {
         assert_eq!(answer.status(), 200);
     }
 
-    async fn logs(&self) -> Vec<Value> {
+    pub async fn logs(&self) -> Vec<Value> {
         self.call(reqwest::Method::GET, "/auditLogs/provisioning?$top=999", None).await.1["value"]
             .as_array()
             .unwrap()
             .clone()
     }
 
-    async fn aws_state(&self) -> Value {
+    pub async fn aws_state(&self) -> Value {
         self.http
             .get(format!("{}/_admin/tenants/{}/state", self.scim.uri(), self.scim.tenant_id()))
             .bearer_auth(self.scim.admin_token())
@@ -141,7 +146,7 @@ impl World {
             .unwrap()
     }
 
-    async fn aws_writes(&self) -> usize {
+    pub async fn aws_writes(&self) -> usize {
         let journal: Value = self
             .http
             .get(format!("{}/_admin/journal", self.scim.uri()))
@@ -156,7 +161,7 @@ impl World {
     }
 }
 
-fn entry<'a>(logs: &'a [Value], name: &str) -> &'a Value {
+pub fn entry<'a>(logs: &'a [Value], name: &str) -> &'a Value {
     logs.iter()
         .find(|e| e["sourceIdentity"]["displayName"] == name)
         .unwrap_or_else(|| panic!("no log entry for {name}: {logs:#?}"))
