@@ -208,6 +208,10 @@ pub fn delta(
             match &change.what {
                 ChangeKind::Upserted => entry.attributes = true,
                 ChangeKind::Deleted => entry.deleted = true,
+                ChangeKind::Purged => {
+                    entry.deleted = true;
+                    entry.purged = true;
+                }
                 ChangeKind::MemberAdded(id, odata_type) => {
                     entry.members.insert(id.clone(), (*odata_type, true));
                 }
@@ -232,7 +236,7 @@ pub fn delta(
             }
             let Some(object) = objects.get(key) else {
                 // Users are soft-deleted ("changed"), security groups deleted for good (§4).
-                let reason = if kind == "groups" { "deleted" } else { "changed" };
+                let reason = if kind == "groups" || change.purged { "deleted" } else { "changed" };
                 value.push(json!({ "id": change.id, "@removed": { "reason": reason } }));
                 continue;
             };
@@ -273,6 +277,7 @@ struct Affected {
     id: String,
     attributes: bool,
     deleted: bool,
+    purged: bool,
     /// Member id → (`@odata.type`, present at the end of the window).
     members: BTreeMap<String, (&'static str, bool)>,
 }

@@ -46,8 +46,10 @@ impl ObjectKind {
 pub enum ChangeKind {
     /// Created or updated.
     Upserted,
-    /// Deleted.
+    /// Deleted (for users: soft-deleted, restorable from deleted items).
     Deleted,
+    /// Permanently deleted from deleted items.
+    Purged,
     /// A member (id, `@odata.type`) joined this group.
     MemberAdded(String, &'static str),
     /// A member left this group.
@@ -107,6 +109,8 @@ pub struct Directory {
     pub(crate) assignments_by_principal: HashMap<Key, BTreeSet<Key>>,
     /// The change log, in sequence order.
     changes: Vec<Change>,
+    /// Soft-deleted users by id, restorable until purged (entra-provisioning.md §4.4).
+    pub deleted_users: BTreeMap<String, (Key, Map<String, Value>)>,
     /// The directory's verified domains; a UPN must end in one (microsoft-graph.md §2.1).
     pub domains: Vec<String>,
 }
@@ -331,7 +335,31 @@ impl Directory {
         }
         self.ids.remove(&id);
         self.log(ObjectKind::User, key, &id, ChangeKind::Deleted);
+        self.deleted_users.insert(id, (key, user));
         Ok(())
+    }
+
+    /// `DELETE /directory/deletedItems/{id}`: the hard delete that makes provisioning delete the
+    /// target user (entra-provisioning.md §4.4).
+    pub fn purge_user(&mut self, id: &str) -> Result<(), GraphError> {
+        let (key, _) = self.deleted_users.remove(id).ok_or_else(|| GraphError::not_found(id))?;
+        self.log(ObjectKind::User, key, id, ChangeKind::Purged);
+        Ok(())
+    }
+
+    /// `POST /directory/deletedItems/{id}/restore`: the user comes back with its id, without its
+    /// memberships and assignments (entra-provisioning.md §4.4).
+    pub fn restore_user(&mut self, id: &str) -> Result<Key, GraphError> {
+        let (_, user) = self.deleted_users.get(id).ok_or_else(|| GraphError::not_found(id))?.clone();
+        let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();
+        self.check_upn(&upn, None)?;
+        self.deleted_users.remove(id);
+        let key = self.key();
+        self.upns.insert(fold(&upn), key);
+        self.register(id, ObjectKind::User, key);
+        self.users.insert(key, user);
+        self.log(ObjectKind::User, key, id, ChangeKind::Upserted);
+        Ok(key)
     }
 
     /// Removes an object from every group and every assignment, logging each.

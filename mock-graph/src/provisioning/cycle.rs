@@ -86,6 +86,8 @@ struct UserWork {
     matching: Vec<(String, String)>,
     modified: Vec<(String, Option<String>, Option<String>)>,
     import_kind: &'static str,
+    /// Permanently deleted in Entra: the target user is deleted (§4.4).
+    purged: bool,
 }
 
 /// A group as the cycle will handle it.
@@ -255,6 +257,7 @@ impl Scope<'_> {
             matching,
             modified,
             import_kind,
+            purged: false,
         }
     }
 
@@ -297,6 +300,7 @@ fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Ve
     let dir = &world.directory;
     let mut users: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut groups: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut purged = BTreeSet::new();
     let mut deltas = 0;
     let mut reference_deltas = 0;
     match job.watermark {
@@ -330,6 +334,11 @@ fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Ve
                 match (change.kind, &change.what) {
                     (ObjectKind::User, ChangeKind::Deleted) => {
                         users.insert(change.id.clone(), "Delete");
+                        deltas += 1;
+                    }
+                    (ObjectKind::User, ChangeKind::Purged) => {
+                        users.insert(change.id.clone(), "Delete");
+                        purged.insert(change.id.clone());
                         deltas += 1;
                     }
                     (ObjectKind::User, _) => {
@@ -383,6 +392,9 @@ fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Ve
         .iter()
         .map(|(id, kind)| scope.user(dir.user_key(id).filter(|_| key_of(id).is_some()), id, kind))
         .collect();
+    for work in &mut user_work {
+        work.purged = purged.contains(&work.id) && dir.lookup(&work.id).is_none();
+    }
     user_work.sort_by_key(|w| (w.key.is_none(), w.key, w.id.clone()));
     let mut group_work: Vec<GroupWork> =
         groups.iter().map(|(id, kind)| scope.group(dir.group_key(id), id, kind)).collect();
@@ -567,10 +579,36 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
         error: None,
         modified: work.modified.clone(),
     };
+    if work.purged {
+        // Hard-deleted in Entra: DELETE in the target, for a user still managed (§4.4).
+        let Some(link) = link.filter(|l| l.managed) else { return };
+        let replies = target.send(Method::DELETE, &format!("Users/{}", link.target_id), &[], None).await;
+        out.exports += replies.len();
+        let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+        draft.action = "delete";
+        if reply.ok() || reply.status() == Some(404) {
+            draft.status = "success";
+            draft.steps.push(Step::new(
+                "EntryExportDelete",
+                "export",
+                "success",
+                format!("User '{}' was deleted in {TARGET_NAME}", work.upn),
+            ));
+            plan.links_users.remove(&work.id);
+            plan.escrows.remove(&work.id);
+            out.exported += 1;
+            out.drafts.push(draft);
+        } else {
+            fail(plan, out, draft, "delete", "User", &work.upn, &work.id, &reply);
+        }
+        return;
+    }
+    let already_disabled =
+        |link: &UserLink| link.exported.get("active").is_some_and(|v| v.eq_ignore_ascii_case("false"));
     if !work.in_scope {
         match link {
             // Leaving scope (unassigned, disabled, deleted) disables a managed user (§4.4).
-            Some(link) if link.managed && !plan.secrets.skip_out_of_scope_deletions => {
+            Some(link) if link.managed && !already_disabled(&link) && !plan.secrets.skip_out_of_scope_deletions => {
                 if plan.secrets.delete_threshold.is_some() && !plan.deletes_approved && out.staged_deletes {
                     draft.action = "stagedDelete";
                     draft.status = "skipped";
@@ -595,7 +633,9 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                         format!("User '{}' was updated in {TARGET_NAME}", work.upn),
                     ));
                     let mut link = link;
-                    link.managed = false;
+                    // An unassigned user is no longer managed: no DELETE follows later; a disabled or
+                    // soft-deleted one still is (§4.4).
+                    link.managed = !matches!(work.why_out, "not assigned" | "out of the scoping filter");
                     link.exported.insert("active".into(), "False".into());
                     plan.links_users.insert(work.id.clone(), link);
                     plan.escrows.remove(&work.id);

@@ -463,3 +463,52 @@ pub async fn groups_delta(
 ) -> Result<Response, GraphError> {
     delta(&state, &ctx, &uri, "groups").await
 }
+
+/// `GET /directory/deletedItems/microsoft.graph.user`: soft-deleted users.
+pub async fn deleted_users_list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let items = world.directory.deleted_users.values().map(|(key, user)| (*key, ObjectKind::User, user)).collect();
+    let collection = Collection {
+        entity: &USER,
+        entities: USERS,
+        set: "users",
+        typed: true,
+        relationship: false,
+        items: Source::List(items),
+        expand_from: None,
+        expand_cap: 0,
+        item_entity: None,
+    };
+    list(&ctx, &headers, uri.path(), &options, collection)
+}
+
+/// `DELETE /directory/deletedItems/{id}` → 204: the permanent delete (entra-provisioning.md §4.4).
+pub async fn deleted_items_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    state.world().directory.purge_user(&id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /directory/deletedItems/{id}/restore` → 200 with the restored object.
+pub async fn deleted_items_restore(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let mut world = state.world();
+    let key = world.directory.restore_user(&id)?;
+    let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(&id))?;
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(&ctx, "directoryObjects/$entity")));
+    body.insert("@odata.type".into(), json!(ObjectKind::User.odata_type()));
+    body.extend(super::project(&USER, user, None));
+    Ok(json_response(StatusCode::OK, Value::Object(body)))
+}

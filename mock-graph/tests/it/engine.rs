@@ -363,3 +363,29 @@ async fn a_user_created_by_hand_in_aws_is_matched_not_duplicated() {
     assert_eq!(aws["users"][0]["displayName"], "Annie", "updated to the source's value");
     assert_eq!(entry(&w.logs().await, "annie@contoso.onmicrosoft.com")["provisioningAction"], "update");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_user_is_disabled_then_deleted_when_purged() {
+    let w = World::new().await;
+    let annie = w.user("annie@contoso.onmicrosoft.com", "Annie", Some("Easley")).await;
+    let sre = w.group("SRE", &[&annie]).await;
+    let (sp, job) = w.aws_app().await;
+    w.assign(&sp, &sre).await;
+    w.call(reqwest::Method::POST, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/start"), None).await;
+    w.advance("PT1M").await;
+    w.call(reqwest::Method::DELETE, &format!("/users/{annie}"), None).await;
+    w.advance("PT40M").await;
+    let aws = w.aws_state().await;
+    assert_eq!(aws["users"][0]["active"], false, "a soft delete disables");
+    assert_eq!(aws["groups"][0]["members"], json!([]), "and the membership goes");
+    let deleted = w.call(reqwest::Method::GET, "/directory/deletedItems/microsoft.graph.user", None).await.1;
+    assert_eq!(deleted["value"][0]["id"], annie.as_str());
+    let writes = w.aws_writes().await;
+    w.advance("PT40M").await;
+    assert_eq!(w.aws_writes().await, writes, "a disabled user is not disabled again");
+    let (status, _) = w.call(reqwest::Method::DELETE, &format!("/directory/deletedItems/{annie}"), None).await;
+    assert_eq!(status, 204);
+    w.advance("PT40M").await;
+    assert_eq!(w.aws_state().await["users"], json!([]), "the purge deletes in AWS");
+    assert_eq!(w.logs().await[0]["provisioningAction"], "delete");
+}

@@ -1,0 +1,2 @@
+//! The provisioning engine benchmark (being written).
+fn main() {}
