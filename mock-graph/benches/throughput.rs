@@ -13,9 +13,17 @@
 //! 3. **delta full**: `GET /v1.0/users/delta` through its nextLinks to a deltaLink, timed once.
 //! 4. **delta incremental**: rounds of 10 `PATCH /v1.0/users/{id}` (not timed), then the timed round:
 //!    `GET <deltaLink>` until a new deltaLink, which must return exactly the 10 changed users with
-//!    their new `jobTitle`. One floor `GET` precedes each round.
+//!    their new `jobTitle`. One floor `GET` precedes each round. Both scales' mocks stay up and take
+//!    turns round by round, so a slow spell of the machine weighs on both alike.
 //!
-//! Every status is checked; every listing must return each seeded user exactly once.
+//! Every status is checked; every listing must return each seeded user exactly once. If the mock
+//! refuses the single seed call, the refusal is printed as a MOCK PROBLEM and the users are seeded in
+//! calls of 20,000 (the floor then echoes the same chunks). Last, one more seed call of a single user
+//! into each full directory shows whether a seed call costs the size of what is already there.
+//!
+//! A child process (this binary with `--memory`) then creates the largest scale's users straight in
+//! a fresh store, without HTTP, and reports its resident memory: the store's own size, beside the
+//! VmRSS this process shows after seeding over HTTP.
 //!
 //! Target (printed as PASS/MISS, never asserted): an incremental round flat within 2x between the
 //! smallest and largest scale, median ÷ median.

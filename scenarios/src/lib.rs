@@ -44,6 +44,7 @@ pub mod clock;
 pub mod fault;
 pub mod journal;
 pub mod rng;
+pub mod scenario;
 
 pub use fault::*;
 pub use journal::*;

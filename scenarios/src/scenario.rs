@@ -1,0 +1,810 @@
+//! The scenario file format: a situation written down as TOML — the Entra directory, the AWS side
+//! before the run, faults, the steps an administrator takes, and what must come out.
+//!
+//! Files are read into serde shadow types with `deny_unknown_fields`, then checked as a whole:
+//! every problem is reported with its file, line and path (`steps[3].principal: no user or group
+//! 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?`), and a file with any
+//! problem is refused whole.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::fault::FaultRule;
+
+/// A scenario file's content.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, unique within a library.
+    pub name: String,
+    /// What the situation is, in a sentence or two.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for both mocks' ids.
+    #[serde(default)]
+    pub seed: u64,
+    /// Where the mocks' virtual clocks start (default 2026-01-01T00:00:00Z).
+    #[serde(default)]
+    pub start: Option<Timestamp>,
+    /// The Entra directory before the first step.
+    #[serde(default)]
+    pub directory: Directory,
+    /// Users and groups assigned to the AWS app before the first step.
+    #[serde(default)]
+    pub assignments: Vec<Spanned<String>>,
+    /// The AWS side before the first step.
+    #[serde(default)]
+    pub aws: Aws,
+    /// Faults the AWS SCIM endpoint throws (the mock-scim fault plan).
+    #[serde(default)]
+    pub faults: Vec<FaultRule>,
+    /// What happens, in order, each with the line it starts on.
+    #[serde(default, deserialize_with = "steps")]
+    pub steps: Vec<StepAt>,
+}
+
+/// A step and where it is written.
+#[derive(Debug, Clone)]
+pub struct StepAt {
+    /// The step.
+    pub step: Step,
+    /// Byte range in the file, for line numbers.
+    pub span: std::ops::Range<usize>,
+    /// A problem reading the step (unknown action or key, wrong type), reported with the others.
+    pub error: Option<String>,
+}
+
+/// Steps are internally tagged by `action`, which loses spans inside; each is read as a table first,
+/// keeping its own span, then as a [`Step`].
+fn steps<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<StepAt>, D::Error> {
+    let raw: Vec<Spanned<toml::Table>> = Vec::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|table| {
+            let span = table.span();
+            match Step::deserialize(toml::Value::Table(table.into_inner())) {
+                Ok(step) => StepAt { step, span, error: None },
+                Err(err) => StepAt { step: Step::Start, span, error: Some(err.message().trim().to_owned()) },
+            }
+        })
+        .collect())
+}
+
+/// The Entra directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// Users generated in bulk: `user0001@…` and so on.
+    #[serde(default)]
+    pub generated: Option<Generated>,
+}
+
+/// An Entra user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// userPrincipalName.
+    pub upn: Spanned<String>,
+    /// givenName.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// surname (leave it out for a user without surname).
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// displayName (default: given name and surname, or the UPN).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// mail (default: the UPN).
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// accountEnabled (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Any other Graph user property, as Graph names it (`department`, `jobTitle`, `otherMails`, …).
+    #[serde(default)]
+    pub properties: BTreeMap<String, toml::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A user created by a step: the same fields as [`User`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// userPrincipalName.
+    pub upn: String,
+    /// givenName.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// surname.
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// displayName.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// mail.
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// accountEnabled (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Other Graph properties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, toml::Value>,
+}
+
+/// An Entra group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// displayName.
+    pub name: Spanned<String>,
+    /// Direct members: user UPNs or group names (nested).
+    #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+}
+
+/// Users made in bulk, for size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generated {
+    /// How many.
+    pub users: usize,
+    /// Groups `group001…` each with `members_per_group` of the generated users.
+    #[serde(default)]
+    pub groups: usize,
+    /// Members per generated group.
+    #[serde(default)]
+    pub members_per_group: usize,
+    /// Whether the generated groups are assigned.
+    #[serde(default)]
+    pub assign_groups: bool,
+}
+
+/// The AWS side before the run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aws {
+    /// mock-scim behaviour switches, as its admin API names them (`listApi = "legacy"`, …).
+    #[serde(default)]
+    pub switches: BTreeMap<String, toml::Value>,
+    /// Users created by hand in the AWS console.
+    #[serde(default)]
+    pub users: Vec<AwsUser>,
+    /// Groups created by hand in the AWS console.
+    #[serde(default)]
+    pub groups: Vec<AwsGroup>,
+}
+
+/// A user made by hand in AWS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsUser {
+    /// userName.
+    pub user_name: String,
+    /// name.givenName.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// name.familyName.
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// displayName.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The primary email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// externalId.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// A group made by hand in AWS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsGroup {
+    /// displayName.
+    pub name: String,
+    /// externalId.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// One thing that happens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Create a user in Entra.
+    CreateUser {
+        /// The user.
+        #[serde(flatten)]
+        user: Box<NewUser>,
+    },
+    /// Change a user's Graph properties.
+    UpdateUser {
+        /// Whose.
+        user: String,
+        /// Properties to set, as Graph names them.
+        set: BTreeMap<String, toml::Value>,
+    },
+    /// Delete a user (soft delete).
+    DeleteUser {
+        /// Whom.
+        user: String,
+    },
+    /// Delete a deleted user permanently.
+    PurgeUser {
+        /// Whom.
+        user: String,
+    },
+    /// Create a group.
+    CreateGroup {
+        /// displayName.
+        name: String,
+        /// Direct members: UPNs or group names.
+        #[serde(default)]
+        members: Vec<String>,
+    },
+    /// Rename a group.
+    RenameGroup {
+        /// Which.
+        group: String,
+        /// Its new name.
+        to: String,
+    },
+    /// Delete a group.
+    DeleteGroup {
+        /// Which.
+        group: String,
+    },
+    /// Add a member.
+    AddMember {
+        /// To which group.
+        group: String,
+        /// Whom: a UPN or a group name.
+        member: String,
+    },
+    /// Remove a member.
+    RemoveMember {
+        /// From which group.
+        group: String,
+        /// Whom.
+        member: String,
+    },
+    /// Assign a user or group to the AWS app.
+    Assign {
+        /// Whom: a UPN or a group name.
+        principal: String,
+    },
+    /// Remove an assignment.
+    Unassign {
+        /// Whom.
+        principal: String,
+    },
+    /// Save provisioning settings: the tenant URL and token come from the AWS mock.
+    Configure {
+        /// A token other than the AWS one (a wrong token).
+        #[serde(default)]
+        token: Option<String>,
+        /// "Sync all users and groups".
+        #[serde(default)]
+        sync_all: Option<bool>,
+        /// `SkipOutOfScopeDeletions`.
+        #[serde(default)]
+        skip_out_of_scope_deletions: Option<bool>,
+        /// Append `?aadOptscim062020` to the tenant URL.
+        #[serde(default)]
+        aad_opt_scim_062020: Option<bool>,
+        /// The accidental-deletion threshold.
+        #[serde(default)]
+        delete_threshold: Option<u64>,
+    },
+    /// Replace a user attribute mapping, or add one (`source` an attribute, `expression` a function).
+    MapUserAttribute {
+        /// The SCIM target path.
+        target: String,
+        /// A source attribute.
+        #[serde(default)]
+        source: Option<String>,
+        /// An expression.
+        #[serde(default)]
+        expression: Option<String>,
+    },
+    /// Test Connection.
+    TestConnection {
+        /// `success` or `failure`.
+        expect: Outcome,
+        /// The error code a failure must carry.
+        #[serde(default)]
+        error_code: Option<String>,
+    },
+    /// Start provisioning.
+    Start,
+    /// Pause provisioning.
+    Pause,
+    /// Restart, with a reset scope such as `"Full"` or `"ForceDeletes"`.
+    Restart {
+        /// The reset scope.
+        #[serde(default)]
+        reset_scope: Option<String>,
+    },
+    /// Let time pass on the Entra side: cycles due run.
+    Advance {
+        /// An ISO-8601 duration such as `PT40M`.
+        by: String,
+    },
+    /// Let time pass on the AWS side (token expiry).
+    AdvanceAws {
+        /// An ISO-8601 duration.
+        by: String,
+    },
+    /// Provision one user, or one group with chosen members, on demand.
+    ProvisionOnDemand {
+        /// A UPN or group name.
+        subject: String,
+        /// For a group: up to five member UPNs.
+        #[serde(default)]
+        members: Vec<String>,
+        /// `Success`, `Failure` or `Skipped`.
+        #[serde(default)]
+        expect_result: Option<String>,
+    },
+    /// Check the state of things.
+    Expect(Box<Expectation>),
+}
+
+/// `success` or `failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It worked.
+    Success,
+    /// It did not.
+    Failure,
+}
+
+/// What must be true at this point.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// AWS users, exactly (by userName).
+    #[serde(default)]
+    pub aws_users: Option<Vec<String>>,
+    /// AWS users that must exist (others may).
+    #[serde(default)]
+    pub aws_users_include: Vec<String>,
+    /// AWS users that must not exist.
+    #[serde(default)]
+    pub aws_users_exclude: Vec<String>,
+    /// AWS users that must be inactive.
+    #[serde(default)]
+    pub aws_inactive: Vec<String>,
+    /// AWS groups with their members' userNames, exactly.
+    #[serde(default)]
+    pub aws_groups: Option<BTreeMap<String, Vec<String>>>,
+    /// AWS groups that must exist, with at least these members.
+    #[serde(default)]
+    pub aws_groups_include: BTreeMap<String, Vec<String>>,
+    /// AWS groups that must not exist.
+    #[serde(default)]
+    pub aws_groups_exclude: Vec<String>,
+    /// Provisioning log entries that must exist (since the start).
+    #[serde(default)]
+    pub log: Vec<LogExpectation>,
+    /// The job's status.
+    #[serde(default)]
+    pub job: Option<JobExpectation>,
+    /// Requests AWS received since the previous expectation.
+    #[serde(default)]
+    pub requests: Vec<RequestExpectation>,
+    /// No POST, PUT, PATCH or DELETE reached AWS since the previous expectation.
+    #[serde(default)]
+    pub no_writes: bool,
+}
+
+/// A provisioning log entry that must exist.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogExpectation {
+    /// The source identity's display name (UPN for users).
+    pub identity: String,
+    /// `create`, `update`, `delete`, `disable`, `stagedDelete`, `other`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// `success`, `failure`, `skipped`, `warning`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The error code.
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// Text the reason contains.
+    #[serde(default)]
+    pub reason_contains: Option<String>,
+}
+
+/// The job's status.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobExpectation {
+    /// `NotRun`, `Active`, `Paused`, `Quarantine`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The quarantine reason.
+    #[serde(default)]
+    pub quarantine_reason: Option<String>,
+    /// `lastExecution.countEscrowed`.
+    #[serde(default)]
+    pub escrowed: Option<u64>,
+    /// `lastExecution.state`.
+    #[serde(default)]
+    pub last_state: Option<String>,
+}
+
+/// Requests AWS received.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExpectation {
+    /// HTTP method.
+    pub method: String,
+    /// Text the path contains.
+    #[serde(default)]
+    pub path_contains: Option<String>,
+    /// How many (default: at least one).
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// JSON fields the body must contain, compared as JSON.
+    #[serde(default)]
+    pub body: Option<toml::Value>,
+}
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The path in the document (`steps[3].principal`).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}: {}", self.file, self.path, self.message),
+            None => write!(f, "{}: {}: {}", self.file, self.path, self.message),
+        }
+    }
+}
+
+/// A scenario file refused, with every problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct LoadError {
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+/// The line of the first non-blank character at or after `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    let skipped = text[offset..].bytes().take_while(u8::is_ascii_whitespace).count();
+    text[..offset + skipped].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Levenshtein distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    known
+        .map(|k| (distance(&name.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| format!("; did you mean '{k}'?"))
+        .unwrap_or_default()
+}
+
+impl Scenario {
+    /// Reads and checks a scenario; `file` names it in problems.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|err| {
+            let line = err.span().map(|s| line_of(text, s.start));
+            LoadError {
+                problems: vec![Problem {
+                    file: file.to_owned(),
+                    line,
+                    path: "(document)".into(),
+                    message: err.message().trim().to_owned(),
+                }],
+            }
+        })?;
+        let problems = scenario.check(file, text);
+        if problems.is_empty() { Ok(scenario) } else { Err(LoadError { problems }) }
+    }
+
+    /// Every semantic problem: references to users or groups that do not exist at that point,
+    /// duplicate names, impossible durations.
+    fn check(&self, file: &str, text: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut push = |span: Option<std::ops::Range<usize>>, path: String, message: String| {
+            problems.push(Problem { file: file.to_owned(), line: span.map(|s| line_of(text, s.start)), path, message });
+        };
+        if self.name.trim().is_empty() {
+            push(None, "name".into(), "must not be empty".into());
+        }
+        let mut users: Vec<String> = Vec::new();
+        let mut groups: Vec<String> = Vec::new();
+        for (i, user) in self.directory.users.iter().enumerate() {
+            let upn = user.upn.get_ref();
+            if !upn.contains('@') {
+                push(
+                    Some(user.upn.span()),
+                    format!("directory.users[{i}].upn"),
+                    format!("'{upn}' is not a userPrincipalName (name@domain)"),
+                );
+            }
+            if users.iter().any(|u| u.eq_ignore_ascii_case(upn)) {
+                push(Some(user.upn.span()), format!("directory.users[{i}].upn"), format!("duplicate user '{upn}'"));
+            }
+            users.push(upn.clone());
+        }
+        if let Some(generated) = &self.directory.generated {
+            for n in 0..generated.users {
+                users.push(generated_upn(n));
+            }
+            for g in 0..generated.groups {
+                groups.push(generated_group(g));
+            }
+            if generated.members_per_group > generated.users {
+                push(
+                    None,
+                    "directory.generated.members_per_group".into(),
+                    format!("{} members per group but only {} users", generated.members_per_group, generated.users),
+                );
+            }
+        }
+        for (i, group) in self.directory.groups.iter().enumerate() {
+            let name = group.name.get_ref();
+            if groups.iter().any(|g| g == name) {
+                push(
+                    Some(group.name.span()),
+                    format!("directory.groups[{i}].name"),
+                    format!("duplicate group '{name}'"),
+                );
+            }
+            groups.push(name.clone());
+        }
+        let known = |users: &[String], groups: &[String], name: &str| {
+            users.iter().any(|u| u.eq_ignore_ascii_case(name)) || groups.iter().any(|g| g == name)
+        };
+        let missing = |users: &[String], groups: &[String], name: &str, what: &str| {
+            format!("no {what} '{name}' in the directory{}", suggestion(name, users.iter().chain(groups.iter())))
+        };
+        for (i, group) in self.directory.groups.iter().enumerate() {
+            for (j, member) in group.members.iter().enumerate() {
+                if !known(&users, &groups, member.get_ref()) {
+                    push(
+                        Some(member.span()),
+                        format!("directory.groups[{i}].members[{j}]"),
+                        missing(&users, &groups, member.get_ref(), "user or group"),
+                    );
+                }
+            }
+        }
+        for (i, principal) in self.assignments.iter().enumerate() {
+            if !known(&users, &groups, principal.get_ref()) {
+                push(
+                    Some(principal.span()),
+                    format!("assignments[{i}]"),
+                    missing(&users, &groups, principal.get_ref(), "user or group"),
+                );
+            }
+        }
+        for (i, rule) in self.faults.iter().enumerate() {
+            let plan = crate::fault::FaultPlan { seed: self.seed, rules: vec![rule.clone()] };
+            if let Err(err) = plan.validate() {
+                for problem in err.problems {
+                    push(
+                        None,
+                        format!("faults[{i}]"),
+                        problem.trim_start_matches("rules[0]").trim_start_matches('.').to_owned(),
+                    );
+                }
+            }
+        }
+        for (i, step_at) in self.steps.iter().enumerate() {
+            let at = |field: &str| format!("steps[{i}].{field}");
+            if let Some(error) = &step_at.error {
+                push(Some(step_at.span.clone()), format!("steps[{i}]"), error.clone());
+                continue;
+            }
+            let step_span = step_at.span.clone();
+            // Checks a reference against the users and groups that exist at this step.
+            let refer = |field: &str, name: &str, users: &[String], groups: &[String], what: &str| {
+                let ok = match what {
+                    "user" => users.iter().any(|u| u.eq_ignore_ascii_case(name)),
+                    "group" => groups.iter().any(|g| g == name),
+                    _ => known(users, groups, name),
+                };
+                (!ok).then(|| {
+                    (
+                        Some(step_span.clone()),
+                        at(field),
+                        missing(users, groups, name, if what == "any" { "user or group" } else { what }),
+                    )
+                })
+            };
+            let mut found: Vec<(Option<std::ops::Range<usize>>, String, String)> = Vec::new();
+            match &step_at.step {
+                Step::CreateUser { user } => {
+                    let upn = &user.upn;
+                    if users.iter().any(|u| u.eq_ignore_ascii_case(upn)) {
+                        found.push((Some(step_span.clone()), at("upn"), format!("duplicate user '{upn}'")));
+                    }
+                    users.push(upn.clone());
+                }
+                Step::UpdateUser { user, .. } | Step::DeleteUser { user } | Step::PurgeUser { user } => {
+                    found.extend(refer("user", user, &users, &groups, "user"));
+                }
+                Step::CreateGroup { name, members } => {
+                    for (j, member) in members.iter().enumerate() {
+                        found.extend(refer(&format!("members[{j}]"), member, &users, &groups, "any"));
+                    }
+                    groups.push(name.clone());
+                }
+                Step::RenameGroup { group, to } => {
+                    found.extend(refer("group", group, &users, &groups, "group"));
+                    groups.push(to.clone());
+                }
+                Step::DeleteGroup { group } => found.extend(refer("group", group, &users, &groups, "group")),
+                Step::AddMember { group, member } | Step::RemoveMember { group, member } => {
+                    found.extend(refer("group", group, &users, &groups, "group"));
+                    found.extend(refer("member", member, &users, &groups, "any"));
+                }
+                Step::Assign { principal } | Step::Unassign { principal } => {
+                    found.extend(refer("principal", principal, &users, &groups, "any"));
+                }
+                Step::ProvisionOnDemand { subject, members, .. } => {
+                    found.extend(refer("subject", subject, &users, &groups, "any"));
+                    for (j, member) in members.iter().enumerate() {
+                        found.extend(refer(&format!("members[{j}]"), member, &users, &groups, "user"));
+                    }
+                    if members.len() > 5 {
+                        found.push((
+                            Some(step_span.clone()),
+                            at("members"),
+                            format!("provision on demand takes at most 5 members, got {}", members.len()),
+                        ));
+                    }
+                }
+                Step::Advance { by } | Step::AdvanceAws { by } => {
+                    if let Err(err) = parse_duration(by) {
+                        found.push((Some(step_span.clone()), at("by"), err));
+                    }
+                }
+                Step::MapUserAttribute { source, expression, target } => {
+                    if source.is_some() == expression.is_some() {
+                        found.push((
+                            Some(step_span.clone()),
+                            at("source"),
+                            "give exactly one of source or expression".into(),
+                        ));
+                    }
+                    if target.trim().is_empty() {
+                        found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
+                    }
+                }
+                _ => {}
+            }
+            for (span, path, message) in found {
+                push(span, path, message);
+            }
+        }
+        problems
+    }
+}
+
+/// Reads an ISO-8601 duration for a step: positive, at most ten years.
+pub fn parse_duration(raw: &str) -> Result<SignedDuration, String> {
+    let start: Timestamp = "2026-01-01T00:00:00Z".parse().map_err(|e| format!("{e}"))?;
+    let by = crate::clock::forward_by(start, raw)?;
+    if by > SignedDuration::from_hours(24 * 3653) {
+        return Err(format!("{raw:?} is more than ten years"));
+    }
+    Ok(by)
+}
+
+/// The UPN of the n-th generated user.
+pub fn generated_upn(n: usize) -> String {
+    format!("user{n:05}@contoso.onmicrosoft.com")
+}
+
+/// The name of the n-th generated group.
+pub fn generated_group(n: usize) -> String {
+    format!("group{n:04}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+name = "seed"
+[[directory.users]]
+upn = "annie@contoso.com"
+given_name = "Annie"
+surname = "Easley"
+
+[[directory.groups]]
+name = "SRE"
+members = ["annie@contoso.com"]
+
+[[steps]]
+action = "assign"
+principal = "SRE"
+
+[[steps]]
+action = "advance"
+by = "PT40M"
+"#;
+
+    #[test]
+    fn a_good_file_parses() {
+        let scenario = Scenario::parse("seed.toml", SEED).unwrap();
+        assert_eq!(scenario.steps.len(), 2);
+    }
+
+    #[test]
+    fn a_misspelt_user_is_located_with_a_suggestion() {
+        let text = SEED.replace("principal = \"SRE\"", "principal = \"anie@contoso.com\"");
+        let err = Scenario::parse("seed.toml", &text).unwrap_err();
+        assert_eq!(
+            err.problems[0].to_string(),
+            "seed.toml:12: steps[0].principal: no user or group 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = SEED.replace("principal = \"SRE\"", "principal = \"nobody\"").replace("PT40M", "forty minutes")
+            + "\n[[directory.groups]]\nname = \"SRE\"\n";
+        let err = Scenario::parse("x.toml", &text).unwrap_err();
+        let paths: Vec<_> = err.problems.iter().map(|p| p.path.clone()).collect();
+        assert_eq!(paths, ["directory.groups[1].name", "steps[0].principal", "steps[1].by"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused_with_their_line() {
+        let err = Scenario::parse("x.toml", "name = \"x\"\nseed = \"seven\"\n").unwrap_err();
+        assert_eq!(err.problems[0].line, Some(2));
+        let err = Scenario::parse("x.toml", "name = \"x\"\n[[steps]]\naction = \"jump\"\n").unwrap_err();
+        assert!(err.problems[0].message.contains("jump"), "{err}");
+    }
+}
