@@ -29,6 +29,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -149,19 +150,32 @@ fn main() {
         if quick {
             command.arg("--quick");
         }
-        match command.output() {
-            Ok(output) => {
-                let text = String::from_utf8_lossy(&output.stdout);
-                print!("{text}");
-                verdicts.extend(text.lines().filter(|l| l.contains("PASS") || l.contains("MISS")).map(str::to_owned));
-                if !output.status.success() {
-                    failed = true;
-                    println!("scenario {which} FAILED ({}); its panic message is on stderr", output.status);
-                }
-            }
+        // The child's lines are relayed as they come, and the verdicts kept for the summary.
+        let mut child = match command.stdout(Stdio::piped()).spawn() {
+            Ok(child) => child,
             Err(err) => {
                 failed = true;
                 println!("could not start scenario {which}: {err}");
+                continue;
+            }
+        };
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{line}");
+                if line.contains("PASS") || line.contains("MISS") {
+                    verdicts.push(line);
+                }
+            }
+        }
+        match child.wait() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                failed = true;
+                println!("scenario {which} FAILED ({status}); its panic message is on stderr");
+            }
+            Err(err) => {
+                failed = true;
+                println!("scenario {which}: could not wait for the child: {err}");
             }
         }
     }
@@ -368,6 +382,7 @@ async fn seed(api: &Api, graph: &MockGraph, shape: Shape) -> Seeded {
         let answer = api.expect(Method::POST, &url, &admin, Some(json!({ "users": users })), 200).await;
         seeded_users += answer["users"].as_object().map_or(0, |m| m.len());
         calls += 1;
+        eprintln!("  seeded {seeded_users} users; {}", memory());
     }
     assert_eq!(seeded_users, shape.users, "every user seeded");
     let mut batch = Vec::new();
@@ -383,6 +398,7 @@ async fn seed(api: &Api, graph: &MockGraph, shape: Shape) -> Seeded {
             seeded_groups += answer["groups"].as_object().map_or(0, |m| m.len());
             batch_bytes = 0;
             calls += 1;
+            eprintln!("  seeded {seeded_groups} groups; {}", memory());
         }
     }
     assert_eq!(seeded_groups, shape.groups, "every group seeded");

@@ -194,6 +194,69 @@ impl Directory {
         &self.changes[start..end.max(start)]
     }
 
+    /// A point to roll back to: the change log's length. Objects created after it are undone by
+    /// [`Directory::rollback`].
+    pub fn mark(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Undoes every change logged after `mark`, newest first: created objects, memberships and
+    /// assignments go; the log is cut back. Used by bulk seeding, which is all or nothing. Only
+    /// creations, memberships and assignments are undone: seeding makes nothing else.
+    pub fn rollback(&mut self, mark: usize) {
+        let undo: Vec<Change> = self.changes[mark.min(self.changes.len())..].iter().rev().cloned().collect();
+        for change in undo {
+            match (&change.what, change.kind) {
+                (ChangeKind::Assigned(id), _) => {
+                    if let Some(key) = self.assignment_key(id) {
+                        self.remove_assignment(key);
+                    }
+                }
+                (ChangeKind::MemberAdded(member, _), _) => {
+                    if let Some((_, member_key)) = self.lookup(member) {
+                        if let Some(set) = self.members.get_mut(&change.key) {
+                            set.remove(&member_key);
+                        }
+                        if let Some(set) = self.member_of.get_mut(&member_key) {
+                            set.remove(&change.key);
+                        }
+                    }
+                }
+                (ChangeKind::Upserted, ObjectKind::User) => {
+                    if let Some(user) = self.users.remove(&change.key) {
+                        if let Some(upn) = user.get("userPrincipalName").and_then(Value::as_str) {
+                            self.upns.remove(&fold(upn));
+                        }
+                        self.ids.remove(&change.id);
+                    }
+                }
+                (ChangeKind::Upserted, ObjectKind::Group) => {
+                    self.groups.remove(&change.key);
+                    self.members.remove(&change.key);
+                    self.ids.remove(&change.id);
+                }
+                (ChangeKind::Upserted, ObjectKind::ServicePrincipal) => {
+                    if let Some(sp) = self.service_principals.remove(&change.key) {
+                        if let Some(app_id) = sp.get("appId").and_then(Value::as_str) {
+                            self.sp_by_app_id.remove(app_id);
+                        }
+                    }
+                    self.ids.remove(&change.id);
+                }
+                (ChangeKind::Upserted, ObjectKind::Application) => {
+                    if let Some(app) = self.applications.remove(&change.key) {
+                        if let Some(app_id) = app.get("appId").and_then(Value::as_str) {
+                            self.app_by_app_id.remove(app_id);
+                        }
+                    }
+                    self.ids.remove(&change.id);
+                }
+                _ => {}
+            }
+        }
+        self.changes.truncate(mark);
+    }
+
     /// Kind and key of an object id.
     pub fn lookup(&self, id: &str) -> Option<(ObjectKind, Key)> {
         self.ids.get(id).copied()

@@ -54,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route("/reset", post(reset))
         .fallback(|| async { AdminError(StatusCode::NOT_FOUND, "no such admin endpoint".into()) })
         .layer(from_fn_with_state(state.clone(), require_admin));
-    Router::new().route("/health", get(|| async { Json(json!({ "status": "ok" })) })).merge(guarded).with_state(state)
+    // Bulk seeding sends 100,000 users in one call: far above axum's 2 MiB default.
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .merge(guarded)
+        .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
+        .with_state(state)
 }
 
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -136,10 +141,13 @@ fn resolve(dir: &Directory, reference: &str) -> Option<(ObjectKind, u64)> {
 async fn seed(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: Seed = body(&bytes)?;
     let mut world = state.world();
-    let saved = (world.directory.clone(), world.rng.clone());
+    // All or nothing without copying the directory: on error, what this call created is undone.
+    let mark = world.directory.mark();
+    let rng = world.rng.clone();
     let outcome = apply_seed(&mut world, request);
     if outcome.is_err() {
-        (world.directory, world.rng) = saved;
+        world.directory.rollback(mark);
+        world.rng = rng;
     }
     outcome.map(Json)
 }

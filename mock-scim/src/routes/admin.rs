@@ -59,7 +59,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reset", post(reset))
         .fallback(|| async { not_found("no such admin endpoint") })
         .layer(from_fn_with_state(state.clone(), require_admin));
-    Router::new().route("/health", get(health)).merge(guarded).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .merge(guarded)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(state)
 }
 
 /// Every admin route but health needs `Authorization: Bearer <admin token>`.

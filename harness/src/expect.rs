@@ -1,0 +1,291 @@
+//! Checking expectations, and explaining each miss: expected and actual side by side, with the
+//! provisioning log entries and the SCIM exchanges that explain it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use scenarios::scenario::Expectation;
+use serde_json::Value;
+
+use crate::runner::{Context, StepError};
+
+fn names(values: &[String]) -> String {
+    if values.is_empty() { "(none)".to_owned() } else { values.join(", ") }
+}
+
+/// A log entry in one line: `create failure SystemForCrossDomainIdentityManagementBadRequest: reason`.
+fn log_line(entry: &Value) -> String {
+    let status = &entry["provisioningStatusInfo"];
+    let mut line = format!(
+        "{} {} {}",
+        entry["sourceIdentity"]["displayName"].as_str().unwrap_or("?"),
+        entry["provisioningAction"].as_str().unwrap_or("?"),
+        status["status"].as_str().unwrap_or("?")
+    );
+    if let Some(code) = status["errorInformation"]["errorCode"].as_str() {
+        line.push_str(&format!(" {code}: {}", status["errorInformation"]["reason"].as_str().unwrap_or("")));
+    }
+    line
+}
+
+/// The log entries about some identities, as context for a miss.
+fn log_context(logs: &[Value], identities: &BTreeSet<String>) -> String {
+    let lines: Vec<String> = logs
+        .iter()
+        .rev()
+        .filter(|e| {
+            e["sourceIdentity"]["displayName"]
+                .as_str()
+                .is_some_and(|n| identities.iter().any(|i| i.eq_ignore_ascii_case(n)))
+        })
+        .map(|e| format!("\n      log: {}", log_line(e)))
+        .collect();
+    if lines.is_empty() { "\n      log: no provisioning log entry mentions them".to_owned() } else { lines.concat() }
+}
+
+/// Checks an expectation; every miss explained.
+pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<String>, StepError> {
+    let mut misses = Vec::new();
+    let aws = ctx.aws_state().await?;
+    let logs = ctx.logs().await?;
+    let users: BTreeMap<String, &Value> = aws["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some((u["userName"].as_str()?.to_owned(), u)))
+        .collect();
+    let user_names: BTreeMap<String, String> = aws["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some((u["id"].as_str()?.to_owned(), u["userName"].as_str()?.to_owned())))
+        .collect();
+    let groups: BTreeMap<String, Vec<String>> = aws["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| {
+            let members =
+                g["members"].as_array()?.iter().filter_map(|m| user_names.get(m.as_str()?).cloned()).collect();
+            Some((g["displayName"].as_str()?.to_owned(), members))
+        })
+        .collect();
+    let actual_users: Vec<String> = users.keys().cloned().collect();
+    let has_user = |name: &str| users.keys().any(|u| u.eq_ignore_ascii_case(name));
+    if let Some(expected) = &expectation.aws_users {
+        let expected_set: BTreeSet<String> = expected.iter().map(|u| u.to_lowercase()).collect();
+        let actual_set: BTreeSet<String> = actual_users.iter().map(|u| u.to_lowercase()).collect();
+        if expected_set != actual_set {
+            let missing: BTreeSet<String> = expected_set.difference(&actual_set).cloned().collect();
+            let unexpected: Vec<String> = actual_set.difference(&expected_set).cloned().collect();
+            misses.push(format!(
+                "AWS users differ.\n      expected: {}\n      actual:   {}\n      missing: {}; unexpected: {}{}",
+                names(expected),
+                names(&actual_users),
+                names(&missing.iter().cloned().collect::<Vec<_>>()),
+                names(&unexpected),
+                log_context(&logs, &missing.union(&unexpected.iter().cloned().collect()).cloned().collect())
+            ));
+        }
+    }
+    for name in &expectation.aws_users_include {
+        if !has_user(name) {
+            misses.push(format!(
+                "AWS should have user '{name}', but has: {}{}",
+                names(&actual_users),
+                log_context(&logs, &BTreeSet::from([name.clone()]))
+            ));
+        }
+    }
+    for name in &expectation.aws_users_exclude {
+        if has_user(name) {
+            misses.push(format!(
+                "AWS should not have user '{name}', but does{}",
+                log_context(&logs, &BTreeSet::from([name.clone()]))
+            ));
+        }
+    }
+    for name in &expectation.aws_inactive {
+        match users.iter().find(|(u, _)| u.eq_ignore_ascii_case(name)) {
+            Some((_, user)) if user["active"] == false => {}
+            Some((_, user)) => misses.push(format!(
+                "AWS user '{name}' should be inactive, but active is {}{}",
+                user["active"],
+                log_context(&logs, &BTreeSet::from([name.clone()]))
+            )),
+            None => misses.push(format!("AWS should have an inactive user '{name}', but has no such user")),
+        }
+    }
+    let group_list: Vec<String> = groups.keys().cloned().collect();
+    let compare_members =
+        |name: &str, expected: &[String], exact: bool, misses: &mut Vec<String>| match groups.get(name) {
+            None => misses.push(format!(
+                "AWS should have group '{name}', but has: {}{}",
+                names(&group_list),
+                log_context(&logs, &BTreeSet::from([name.to_owned()]))
+            )),
+            Some(actual) => {
+                let expected_set: BTreeSet<String> = expected.iter().map(|m| m.to_lowercase()).collect();
+                let actual_set: BTreeSet<String> = actual.iter().map(|m| m.to_lowercase()).collect();
+                let ok = if exact { expected_set == actual_set } else { expected_set.is_subset(&actual_set) };
+                if !ok {
+                    misses.push(format!(
+                        "AWS group '{name}' members differ.\n      expected{}: {}\n      actual: {}{}",
+                        if exact { "" } else { " at least" },
+                        names(expected),
+                        names(actual),
+                        log_context(&logs, &BTreeSet::from([name.to_owned()]))
+                    ));
+                }
+            }
+        };
+    if let Some(expected) = &expectation.aws_groups {
+        let expected_names: BTreeSet<&String> = expected.keys().collect();
+        let actual_names: BTreeSet<&String> = groups.keys().collect();
+        if expected_names != actual_names {
+            let involved: BTreeSet<String> =
+                expected_names.symmetric_difference(&actual_names).map(|s| (*s).clone()).collect();
+            misses.push(format!(
+                "AWS groups differ.\n      expected: {}\n      actual:   {}{}",
+                names(&expected.keys().cloned().collect::<Vec<_>>()),
+                names(&group_list),
+                log_context(&logs, &involved)
+            ));
+        }
+        for (name, members) in expected {
+            if groups.contains_key(name) {
+                compare_members(name, members, true, &mut misses);
+            }
+        }
+    }
+    for (name, members) in &expectation.aws_groups_include {
+        compare_members(name, members, false, &mut misses);
+    }
+    for name in &expectation.aws_groups_exclude {
+        if groups.contains_key(name) {
+            misses.push(format!(
+                "AWS should not have group '{name}', but does{}",
+                log_context(&logs, &BTreeSet::from([name.clone()]))
+            ));
+        }
+    }
+    for wanted in &expectation.log {
+        let matches = |e: &&Value| {
+            let status = &e["provisioningStatusInfo"];
+            e["sourceIdentity"]["displayName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&wanted.identity))
+                && wanted.action.as_ref().is_none_or(|a| e["provisioningAction"] == a.as_str())
+                && wanted.status.as_ref().is_none_or(|s| status["status"] == s.as_str())
+                && wanted.error_code.as_ref().is_none_or(|c| status["errorInformation"]["errorCode"] == c.as_str())
+                && wanted.reason_contains.as_ref().is_none_or(|r| {
+                    status["errorInformation"]["reason"].as_str().is_some_and(|reason| reason.contains(r.as_str()))
+                })
+        };
+        if !logs.iter().any(|e| matches(&e)) {
+            let mut wanted_text = vec![format!("identity '{}'", wanted.identity)];
+            wanted_text.extend(wanted.action.iter().map(|a| format!("action {a}")));
+            wanted_text.extend(wanted.status.iter().map(|s| format!("status {s}")));
+            wanted_text.extend(wanted.error_code.iter().map(|c| format!("error {c}")));
+            wanted_text.extend(wanted.reason_contains.iter().map(|r| format!("reason containing {r:?}")));
+            misses.push(format!(
+                "no provisioning log entry with {}{}",
+                wanted_text.join(", "),
+                log_context(&logs, &BTreeSet::from([wanted.identity.clone()]))
+            ));
+        }
+    }
+    if let Some(job) = &expectation.job {
+        let actual = ctx.job().await?;
+        let status = &actual["status"];
+        let mut check = |what: &str, expected: Option<String>, found: &Value| {
+            if let Some(expected) = expected {
+                if found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string()) != expected {
+                    misses.push(format!("job {what} should be {expected}, is {found}"));
+                }
+            }
+        };
+        check("status code", job.code.clone(), &status["code"]);
+        check("quarantine reason", job.quarantine_reason.clone(), &status["quarantine"]["reason"]);
+        check(
+            "lastExecution.countEscrowed",
+            job.escrowed.map(|n| n.to_string()),
+            &status["lastExecution"]["countEscrowed"],
+        );
+        check("lastExecution.state", job.last_state.clone(), &status["lastExecution"]["state"]);
+    }
+    if !expectation.requests.is_empty() || expectation.no_writes {
+        let exchanges = ctx.journal_since(ctx.journal_mark).await?;
+        if expectation.no_writes {
+            let writes: Vec<String> = exchanges
+                .iter()
+                .filter(|e| e["request"]["method"] != "GET")
+                .map(|e| {
+                    format!(
+                        "\n      {} {} → {}",
+                        e["request"]["method"].as_str().unwrap_or("?"),
+                        e["request"]["path"].as_str().unwrap_or("?"),
+                        e["response"]["status"]
+                    )
+                })
+                .collect();
+            if !writes.is_empty() {
+                misses.push(format!(
+                    "AWS should have received no writes, but got {}:{}",
+                    writes.len(),
+                    writes.concat()
+                ));
+            }
+        }
+        for wanted in &expectation.requests {
+            let body = wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null));
+            let found = exchanges
+                .iter()
+                .filter(|e| e["request"]["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&wanted.method)))
+                .filter(|e| {
+                    wanted
+                        .path_contains
+                        .as_ref()
+                        .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
+                })
+                .filter(|e| body.as_ref().is_none_or(|b| contains(&e["request"]["body"], b)))
+                .count();
+            let ok = match wanted.count {
+                Some(count) => found == count,
+                None => found > 0,
+            };
+            if !ok {
+                let seen: Vec<String> = exchanges
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "\n      {} {} → {}",
+                            e["request"]["method"].as_str().unwrap_or("?"),
+                            e["request"]["path"].as_str().unwrap_or("?"),
+                            e["response"]["status"]
+                        )
+                    })
+                    .collect();
+                misses.push(format!(
+                    "AWS should have received {} {} request(s){}{}, got {found}; received:{}",
+                    wanted.count.map_or("at least one".to_owned(), |c| c.to_string()),
+                    wanted.method,
+                    wanted.path_contains.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
+                    body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
+                    if seen.is_empty() { " nothing".to_owned() } else { seen.concat() }
+                ));
+            }
+        }
+    }
+    if let Some(last) = ctx.journal_since(ctx.journal_mark).await?.last() {
+        ctx.journal_mark = last["seq"].as_u64().unwrap_or(ctx.journal_mark);
+    }
+    Ok(misses)
+}
+
+/// Whether `actual` contains `expected`: objects by their keys, arrays element by element, scalars
+/// equal.
+fn contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| contains(av, v))),
+        (Value::Array(a), Value::Array(e)) => e.iter().all(|ev| a.iter().any(|av| contains(av, ev))),
+        _ => actual == expected,
+    }
+}

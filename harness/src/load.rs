@@ -1,0 +1,91 @@
+//! Finding and reading scenario files: files or folders (recursively, `*.toml` but `Cargo.toml`),
+//! every file checked, every problem of every file reported before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use scenarios::scenario::{LoadError, Problem, Scenario};
+
+/// A scenario and the file it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// Its content.
+    pub scenario: Scenario,
+}
+
+/// Finds the scenario files under the given paths, in sorted order.
+pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            walk(path, &mut files, &mut problems);
+            if files.len() == before {
+                problems.push(problem(path, "(folder)", "no scenario files (*.toml) here"));
+            }
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            problems.push(problem(path, "(file)", "no such file or folder"));
+        }
+    }
+    files.sort();
+    files.dedup();
+    if problems.is_empty() { Ok(files) } else { Err(problems) }
+}
+
+fn problem(path: &Path, at: &str, message: &str) -> Problem {
+    Problem { file: path.display().to_string(), line: None, path: at.to_owned(), message: message.to_owned() }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            problems.push(problem(dir, "(folder)", &format!("cannot be read: {err}")));
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            if !matches!(name, "src" | "target" | "tests") && !name.starts_with('.') {
+                walk(&path, files, problems);
+            }
+        } else if name.ends_with(".toml") && name != "Cargo.toml" {
+            files.push(path);
+        }
+    }
+}
+
+/// Reads and checks files; all problems of all files, or every scenario.
+pub fn load(files: &[PathBuf]) -> Result<Vec<Loaded>, Vec<Problem>> {
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Err(err) => problems.push(problem(path, "(file)", &format!("cannot be read: {err}"))),
+            Ok(text) => match Scenario::parse(&name, &text) {
+                Ok(scenario) => loaded.push(Loaded { path: path.clone(), scenario }),
+                Err(LoadError { problems: found }) => problems.extend(found),
+            },
+        }
+    }
+    let mut names: Vec<(&str, &Path)> = Vec::new();
+    for item in &loaded {
+        if let Some((_, other)) = names.iter().find(|(n, _)| *n == item.scenario.name) {
+            problems.push(problem(
+                &item.path,
+                "name",
+                &format!("duplicate scenario name '{}' (also in {})", item.scenario.name, other.display()),
+            ));
+        }
+        names.push((&item.scenario.name, &item.path));
+    }
+    if problems.is_empty() { Ok(loaded) } else { Err(problems) }
+}

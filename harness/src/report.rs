@@ -1,0 +1,71 @@
+//! Reports: human (one line per scenario, every failure explained, a summary line), JSON, JUnit.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::runner::ScenarioResult;
+
+/// The human report.
+pub fn human(results: &[(String, ScenarioResult)], total: std::time::Duration) -> String {
+    let mut out = String::new();
+    for (file, result) in results {
+        let verdict = if result.passed() { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "{verdict}  {}  ({} ms)  {file}", result.name, result.duration.as_millis());
+        for failure in &result.failures {
+            let _ = writeln!(out, "    {failure}");
+        }
+    }
+    let passed = results.iter().filter(|(_, r)| r.passed()).count();
+    let failed = results.len() - passed;
+    let _ = writeln!(out, "\nscenarios: {passed} passed, {failed} failed in {} ms", total.as_millis());
+    out
+}
+
+/// The JSON report.
+pub fn json(results: &[(String, ScenarioResult)], total: std::time::Duration) -> String {
+    let scenarios: Vec<_> = results
+        .iter()
+        .map(|(file, r)| json!({"name": r.name, "file": file, "passed": r.passed(), "durationMs": r.duration.as_millis() as u64, "failures": r.failures}))
+        .collect();
+    let passed = results.iter().filter(|(_, r)| r.passed()).count();
+    let report = json!({"passed": passed, "failed": results.len() - passed, "durationMs": total.as_millis() as u64, "scenarios": scenarios});
+    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The JUnit XML report.
+pub fn junit(results: &[(String, ScenarioResult)], total: std::time::Duration) -> String {
+    let failed = results.iter().filter(|(_, r)| !r.passed()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"scenarios\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\">",
+        results.len(),
+        total.as_secs_f64()
+    );
+    for (file, r) in results {
+        let _ = write!(
+            out,
+            "  <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
+            xml_escape(&r.name),
+            xml_escape(file),
+            r.duration.as_secs_f64()
+        );
+        if r.passed() {
+            out.push_str("/>\n");
+        } else {
+            let _ = writeln!(
+                out,
+                ">\n    <failure message=\"{} failure(s)\">{}</failure>\n  </testcase>",
+                r.failures.len(),
+                xml_escape(&r.failures.join("\n"))
+            );
+        }
+    }
+    out.push_str("</testsuite>\n");
+    out
+}

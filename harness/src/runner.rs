@@ -1,0 +1,565 @@
+//! Runs one scenario: starts its own mock-graph and mock-scim in-process on `127.0.0.1:0`, builds the
+//! situation, carries each step out over HTTP — Graph's own API for everything Graph has, the admin
+//! APIs only for what the clouds do in their consoles — and checks every expectation.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use mock_graph::MockGraph;
+use mock_scim::MockScim;
+use reqwest::Method;
+use scenarios::scenario::{Outcome, Scenario, Step, generated_group, generated_upn};
+use serde_json::{Map, Value, json};
+
+use crate::expect;
+
+/// The AWS app's `User` role (entra-provisioning.md §1).
+const USER_ROLE: &str = "8774f594-1d59-4279-b9d9-59ef09a23530";
+/// The AWS rule, for provision on demand (entra-provisioning.md §1).
+const RULE_ID: &str = "03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8";
+const APP_NAME: &str = "AWS IAM Identity Center";
+
+/// What came of one scenario.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario's name.
+    pub name: String,
+    /// Wall time.
+    pub duration: Duration,
+    /// Every miss, explained; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+impl ScenarioResult {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// The two mocks and what the runner learnt about them.
+pub struct Context {
+    graph: MockGraph,
+    scim: MockScim,
+    http: reqwest::Client,
+    sp: String,
+    job: String,
+    /// UPN or group name → object id.
+    ids: BTreeMap<String, String>,
+    /// The AWS journal position of the last expectation.
+    pub journal_mark: u64,
+}
+
+/// A step that could not be carried out.
+#[derive(Debug)]
+pub struct StepError(pub String);
+
+impl Context {
+    async fn graph(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value), StepError> {
+        // A fresh token each call: scenarios move the clock by hours and tokens live one.
+        let token = self.graph.access_token().await;
+        let mut request =
+            self.http.request(method.clone(), format!("{}/v1.0{path}", self.graph.uri())).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    /// A Graph call that must succeed.
+    async fn graph_ok(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, StepError> {
+        let (status, answer) = self.graph(method.clone(), path, body).await?;
+        if (200..300).contains(&status) {
+            Ok(answer)
+        } else {
+            Err(StepError(format!("Graph answered {status} to {method} {path}: {answer}")))
+        }
+    }
+
+    async fn admin(&self, scim: bool, method: Method, path: &str, body: Option<Value>) -> Result<Value, StepError> {
+        let (base, token) = if scim {
+            (self.scim.uri(), self.scim.admin_token().to_owned())
+        } else {
+            (self.graph.uri(), self.graph.admin_token().to_owned())
+        };
+        let mut request = self.http.request(method.clone(), format!("{base}{path}")).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(StepError(format!(
+                "{} admin API answered {status} to {method} {path}: {text}",
+                if scim { "mock-scim" } else { "mock-graph" }
+            )));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn id(&self, name: &str) -> Result<String, StepError> {
+        self.ids
+            .get(name)
+            .or_else(|| self.ids.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+            .cloned()
+            .ok_or_else(|| StepError(format!("no user or group '{name}'")))
+    }
+
+    fn job_path(&self, tail: &str) -> String {
+        format!("/servicePrincipals/{}/synchronization/jobs/{}{tail}", self.sp, self.job)
+    }
+
+    /// AWS as its console shows it: users by userName, groups with their members' userNames.
+    pub async fn aws_state(&self) -> Result<Value, StepError> {
+        self.admin(true, Method::GET, &format!("/_admin/tenants/{}/state", self.scim.tenant_id()), None).await
+    }
+
+    /// Provisioning log entries, newest first.
+    pub async fn logs(&self) -> Result<Vec<Value>, StepError> {
+        let mut all = Vec::new();
+        let mut path = "/auditLogs/provisioning?$top=999".to_owned();
+        loop {
+            let page = self.graph_ok(Method::GET, &path, None).await?;
+            all.extend(page["value"].as_array().cloned().unwrap_or_default());
+            match page["@odata.nextLink"].as_str() {
+                Some(next) => path = next.trim_start_matches(&format!("{}/v1.0", self.graph.uri())).to_owned(),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// The job as Graph shows it.
+    pub async fn job(&self) -> Result<Value, StepError> {
+        self.graph_ok(Method::GET, &self.job_path(""), None).await
+    }
+
+    /// AWS exchanges after a journal position.
+    pub async fn journal_since(&self, seq: u64) -> Result<Vec<Value>, StepError> {
+        let journal = self.admin(true, Method::GET, &format!("/_admin/journal?since={seq}"), None).await?;
+        Ok(journal.as_array().cloned().unwrap_or_default())
+    }
+}
+
+fn toml_to_json(value: &toml::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn user_body(
+    upn: &str,
+    given: &Option<String>,
+    surname: &Option<String>,
+    display: &Option<String>,
+    mail: &Option<String>,
+    enabled: bool,
+    properties: &BTreeMap<String, toml::Value>,
+) -> Value {
+    let display = display.clone().unwrap_or_else(|| match (given, surname) {
+        (Some(g), Some(s)) => format!("{g} {s}"),
+        (Some(g), None) => g.clone(),
+        _ => upn.to_owned(),
+    });
+    let mut body = json!({
+        "userPrincipalName": upn,
+        "displayName": display,
+        "accountEnabled": enabled,
+        "mail": mail.clone().unwrap_or_else(|| upn.to_owned()),
+        "mailNickname": upn.split('@').next().unwrap_or(upn).replace('#', "_"),
+        "passwordProfile": {"password": "Scenario-Password-1", "forceChangePasswordNextSignIn": false}
+    });
+    if let Some(given) = given {
+        body["givenName"] = json!(given);
+    }
+    if let Some(surname) = surname {
+        body["surname"] = json!(surname);
+    }
+    for (key, value) in properties {
+        body[key] = toml_to_json(value);
+    }
+    body
+}
+
+/// Builds the situation: mocks, AWS side, faults, directory, the AWS app and its job.
+async fn setup(scenario: &Scenario) -> Result<Context, StepError> {
+    let start = scenario.start.unwrap_or(mock_graph::server::DEFAULT_START);
+    let graph = MockGraph::start_with(mock_graph::Config {
+        seed: scenario.seed,
+        clock: scenarios::clock::Clock::virtual_at(start),
+        ..mock_graph::Config::default()
+    })
+    .await
+    .map_err(|e| StepError(format!("mock-graph could not start: {e}")))?;
+    let scim = MockScim::start_with(mock_scim::Config {
+        seed: scenario.seed,
+        clock: scenarios::clock::Clock::virtual_at(start),
+        ..mock_scim::Config::default()
+    })
+    .await
+    .map_err(|e| StepError(format!("mock-scim could not start: {e}")))?;
+    let mut ctx = Context {
+        graph,
+        scim,
+        http: reqwest::Client::new(),
+        sp: String::new(),
+        job: String::new(),
+        ids: BTreeMap::new(),
+        journal_mark: 0,
+    };
+    if !scenario.aws.switches.is_empty() {
+        let switches: Map<String, Value> =
+            scenario.aws.switches.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+        ctx.admin(true, Method::PATCH, "/_admin/switches", Some(Value::Object(switches))).await?;
+    }
+    for user in &scenario.aws.users {
+        let mut body = json!({"userName": user.user_name, "displayName": user.display_name.clone().unwrap_or_else(|| user.user_name.clone()),
+            "name": {"givenName": user.given_name.clone().unwrap_or_else(|| "Given".into()), "familyName": user.family_name.clone().unwrap_or_else(|| "Family".into())},
+            "emails": [{"value": user.email.clone().unwrap_or_else(|| user.user_name.clone()), "type": "work", "primary": true}], "active": true});
+        if let Some(external) = &user.external_id {
+            body["externalId"] = json!(external);
+        }
+        scim_console(&ctx, "Users", body).await?;
+    }
+    for group in &scenario.aws.groups {
+        let mut body = json!({"displayName": group.name});
+        if let Some(external) = &group.external_id {
+            body["externalId"] = json!(external);
+        }
+        scim_console(&ctx, "Groups", body).await?;
+    }
+    if !scenario.faults.is_empty() {
+        ctx.admin(true, Method::PUT, "/_admin/faults", Some(json!({"seed": scenario.seed, "rules": scenario.faults})))
+            .await?;
+    }
+    // The directory, in one admin call (a tenant's existing state, not something an admin clicks).
+    let mut users: Vec<Value> = scenario
+        .directory
+        .users
+        .iter()
+        .map(|u| {
+            user_body(u.upn.get_ref(), &u.given_name, &u.surname, &u.display_name, &u.mail, u.enabled, &u.properties)
+        })
+        .collect();
+    let mut groups: Vec<Value> =
+        scenario.directory.groups.iter().map(|g| json!({"displayName": g.name.get_ref(), "members": g.members.iter().map(|m| m.get_ref()).collect::<Vec<_>>()})).collect();
+    let mut assignments: Vec<Value> =
+        scenario.assignments.iter().map(|p| json!({"principal": p.get_ref(), "application": APP_NAME})).collect();
+    if let Some(generated) = &scenario.directory.generated {
+        for n in 0..generated.users {
+            let upn = generated_upn(n);
+            users.push(user_body(
+                &upn,
+                &Some(format!("Given{n}")),
+                &Some(format!("Family{n}")),
+                &None,
+                &None,
+                true,
+                &BTreeMap::new(),
+            ));
+        }
+        for g in 0..generated.groups {
+            let members: Vec<String> = (0..generated.members_per_group)
+                .map(|m| generated_upn((g * generated.members_per_group + m) % generated.users.max(1)))
+                .collect();
+            groups.push(json!({"displayName": generated_group(g), "members": members}));
+            if generated.assign_groups {
+                assignments.push(json!({"principal": generated_group(g), "application": APP_NAME}));
+            }
+        }
+    }
+    let seeded = ctx
+        .admin(false, Method::POST, "/_admin/seed", Some(json!({"users": users, "groups": groups, "applications": [{"displayName": APP_NAME}], "assignments": assignments})))
+        .await?;
+    for kind in ["users", "groups"] {
+        for (name, id) in seeded[kind].as_object().into_iter().flatten() {
+            ctx.ids.insert(name.clone(), id.as_str().unwrap_or_default().to_owned());
+        }
+    }
+    ctx.sp = seeded["applications"][APP_NAME]["servicePrincipalId"].as_str().unwrap_or_default().to_owned();
+    // The job, as the portal makes it when "Automatic" is chosen.
+    let job = ctx
+        .graph_ok(
+            Method::POST,
+            &format!("/servicePrincipals/{}/synchronization/jobs", ctx.sp),
+            Some(json!({"templateId": "aWSSingleSignon"})),
+        )
+        .await?;
+    ctx.job = job["id"].as_str().unwrap_or_default().to_owned();
+    Ok(ctx)
+}
+
+/// What an admin does by hand in the AWS console, done over SCIM with the tenant's token.
+async fn scim_console(ctx: &Context, resource: &str, body: Value) -> Result<(), StepError> {
+    let response = ctx
+        .http
+        .post(format!("{}{resource}", ctx.scim.scim_endpoint()))
+        .bearer_auth(ctx.scim.token())
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| StepError(e.to_string()))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(StepError(format!(
+            "the AWS side refused {resource} {body}: {status} {}",
+            response.text().await.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label: &str) -> Result<(), StepError> {
+    match step {
+        Step::CreateUser { user } => {
+            let body = user_body(
+                &user.upn,
+                &user.given_name,
+                &user.surname,
+                &user.display_name,
+                &user.mail,
+                user.enabled,
+                &user.properties,
+            );
+            let created = ctx.graph_ok(Method::POST, "/users", Some(body)).await?;
+            ctx.ids.insert(user.upn.clone(), created["id"].as_str().unwrap_or_default().to_owned());
+        }
+        Step::UpdateUser { user, set } => {
+            let body: Map<String, Value> = set.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+            ctx.graph_ok(Method::PATCH, &format!("/users/{}", ctx.id(user)?), Some(Value::Object(body))).await?;
+        }
+        Step::DeleteUser { user } => {
+            ctx.graph_ok(Method::DELETE, &format!("/users/{}", ctx.id(user)?), None).await?;
+        }
+        Step::PurgeUser { user } => {
+            ctx.graph_ok(Method::DELETE, &format!("/directory/deletedItems/{}", ctx.id(user)?), None).await?;
+        }
+        Step::CreateGroup { name, members } => {
+            let nickname: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+            let nickname = if nickname.is_empty() { "group".to_owned() } else { nickname };
+            let group = ctx
+                .graph_ok(Method::POST, "/groups", Some(json!({"displayName": name, "mailEnabled": false, "mailNickname": nickname, "securityEnabled": true})))
+                .await?;
+            let id = group["id"].as_str().unwrap_or_default().to_owned();
+            ctx.ids.insert(name.clone(), id.clone());
+            for member in members {
+                let reference = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", ctx.id(member)?)});
+                ctx.graph_ok(Method::POST, &format!("/groups/{id}/members/$ref"), Some(reference)).await?;
+            }
+        }
+        Step::RenameGroup { group, to } => {
+            let id = ctx.id(group)?;
+            ctx.graph_ok(Method::PATCH, &format!("/groups/{id}"), Some(json!({"displayName": to}))).await?;
+            ctx.ids.insert(to.clone(), id);
+        }
+        Step::DeleteGroup { group } => {
+            ctx.graph_ok(Method::DELETE, &format!("/groups/{}", ctx.id(group)?), None).await?;
+        }
+        Step::AddMember { group, member } => {
+            let reference =
+                json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", ctx.id(member)?)});
+            ctx.graph_ok(Method::POST, &format!("/groups/{}/members/$ref", ctx.id(group)?), Some(reference)).await?;
+        }
+        Step::RemoveMember { group, member } => {
+            ctx.graph_ok(Method::DELETE, &format!("/groups/{}/members/{}/$ref", ctx.id(group)?, ctx.id(member)?), None)
+                .await?;
+        }
+        Step::Assign { principal } => {
+            let body = json!({"principalId": ctx.id(principal)?, "resourceId": ctx.sp, "appRoleId": USER_ROLE});
+            ctx.graph_ok(Method::POST, &format!("/servicePrincipals/{}/appRoleAssignedTo", ctx.sp), Some(body)).await?;
+        }
+        Step::Unassign { principal } => {
+            let principal_id = ctx.id(principal)?;
+            let list = ctx
+                .graph_ok(Method::GET, &format!("/servicePrincipals/{}/appRoleAssignedTo?$top=999", ctx.sp), None)
+                .await?;
+            let ids: Vec<String> = list["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["principalId"] == principal_id.as_str())
+                .filter_map(|a| a["id"].as_str().map(str::to_owned))
+                .collect();
+            if ids.is_empty() {
+                return Err(StepError(format!("'{principal}' is not assigned")));
+            }
+            for id in ids {
+                ctx.graph_ok(Method::DELETE, &format!("/servicePrincipals/{}/appRoleAssignedTo/{id}", ctx.sp), None)
+                    .await?;
+            }
+        }
+        Step::Configure { token, sync_all, skip_out_of_scope_deletions, aad_opt_scim_062020, delete_threshold } => {
+            let mut base = ctx.scim.scim_endpoint();
+            if aad_opt_scim_062020.unwrap_or(false) {
+                base.push_str("?aadOptscim062020");
+            }
+            let mut value = vec![
+                json!({"key": "BaseAddress", "value": base}),
+                json!({"key": "SecretToken", "value": token.clone().unwrap_or_else(|| ctx.scim.token().to_owned())}),
+                json!({"key": "SyncAll", "value": if sync_all.unwrap_or(false) { "true" } else { "false" }}),
+                json!({"key": "SkipOutOfScopeDeletions", "value": if skip_out_of_scope_deletions.unwrap_or(false) { "True" } else { "False" }}),
+            ];
+            let notifications = match delete_threshold {
+                Some(n) => json!({"Enabled": false, "DeleteThresholdEnabled": true, "DeleteThresholdValue": n}),
+                None => json!({"Enabled": false, "DeleteThresholdEnabled": false}),
+            };
+            value.push(json!({"key": "SyncNotificationSettings", "value": notifications.to_string()}));
+            ctx.graph_ok(
+                Method::PUT,
+                &format!("/servicePrincipals/{}/synchronization/secrets", ctx.sp),
+                Some(json!({"value": value})),
+            )
+            .await?;
+        }
+        Step::MapUserAttribute { target, source, expression } => {
+            let mut schema = ctx.graph_ok(Method::GET, &ctx.job_path("/schema"), None).await?;
+            let mapping = match (source, expression) {
+                (Some(source), _) => {
+                    json!({"defaultValue": null, "flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
+                    "source": {"expression": format!("[{source}]"), "name": source, "type": "Attribute", "parameters": []}})
+                }
+                (None, Some(expression)) => {
+                    json!({"defaultValue": null, "flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
+                    "source": {"expression": expression, "name": "", "type": "Function", "parameters": []}})
+                }
+                (None, None) => return Err(StepError("a mapping needs a source or an expression".into())),
+            };
+            let objects = schema["synchronizationRules"][0]["objectMappings"]
+                .as_array_mut()
+                .ok_or_else(|| StepError("the schema has no object mappings".into()))?;
+            let users = objects
+                .iter_mut()
+                .find(|o| o["sourceObjectName"] == "User")
+                .ok_or_else(|| StepError("no user mapping".into()))?;
+            let mappings =
+                users["attributeMappings"].as_array_mut().ok_or_else(|| StepError("no attribute mappings".into()))?;
+            match mappings.iter_mut().find(|m| m["targetAttributeName"] == target.as_str()) {
+                Some(existing) => *existing = mapping,
+                None => mappings.push(mapping),
+            }
+            ctx.graph_ok(Method::PUT, &ctx.job_path("/schema"), Some(schema)).await?;
+        }
+        Step::TestConnection { expect, error_code } => {
+            let (status, answer) = ctx
+                .graph(Method::POST, &ctx.job_path("/validateCredentials"), Some(json!({"useSavedCredentials": true})))
+                .await?;
+            let worked = status == 204;
+            match (expect, worked) {
+                (Outcome::Success, false) => failures
+                    .push(format!("{label}: Test Connection should succeed, but Graph answered {status}: {answer}")),
+                (Outcome::Failure, true) => {
+                    failures.push(format!("{label}: Test Connection should fail, but it succeeded"))
+                }
+                (Outcome::Failure, false) => {
+                    if let Some(code) = error_code {
+                        if answer["error"]["code"] != code.as_str() {
+                            failures.push(format!(
+                                "{label}: Test Connection failed with {} instead of {code}: {}",
+                                answer["error"]["code"], answer["error"]["message"]
+                            ));
+                        }
+                    }
+                }
+                (Outcome::Success, true) => {}
+            }
+        }
+        Step::Start => {
+            ctx.graph_ok(Method::POST, &ctx.job_path("/start"), None).await?;
+        }
+        Step::Pause => {
+            ctx.graph_ok(Method::POST, &ctx.job_path("/pause"), None).await?;
+        }
+        Step::Restart { reset_scope } => {
+            let body = reset_scope
+                .as_ref()
+                .map(|scope| json!({"criteria": {"resetScope": scope}}))
+                .unwrap_or_else(|| json!({}));
+            ctx.graph_ok(Method::POST, &ctx.job_path("/restart"), Some(body)).await?;
+        }
+        Step::Advance { by } => {
+            ctx.admin(false, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
+        }
+        Step::AdvanceAws { by } => {
+            ctx.admin(true, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
+        }
+        Step::ProvisionOnDemand { subject, members, expect_result } => {
+            let id = ctx.id(subject)?;
+            let is_group = ctx.graph(Method::GET, &format!("/groups/{id}"), None).await?.0 == 200;
+            let mut subject_json = json!({"objectId": id, "objectTypeName": if is_group { "Group" } else { "User" }});
+            if !members.is_empty() {
+                let links: Result<Vec<Value>, StepError> =
+                    members.iter().map(|m| Ok(json!({"objectId": ctx.id(m)?, "objectTypeName": "User"}))).collect();
+                subject_json["links"] = json!({"members": links?});
+            }
+            let rule = if is_group { format!("{RULE_ID}#V2") } else { RULE_ID.to_owned() };
+            let (status, answer) = ctx
+                .graph(
+                    Method::POST,
+                    &ctx.job_path("/provisionOnDemand"),
+                    Some(json!({"parameters": [{"ruleId": rule, "subjects": [subject_json]}]})),
+                )
+                .await?;
+            let result =
+                answer["key"].as_str().and_then(|k| serde_json::from_str::<Value>(k).ok()).map(|k| k["result"].clone());
+            if let Some(expected) = expect_result {
+                match result {
+                    Some(result) if result == expected.as_str() => {}
+                    other => failures.push(format!("{label}: provision on demand of '{subject}' should give {expected}, gave {} (HTTP {status}: {answer})", other.unwrap_or(Value::Null))),
+                }
+            } else if status != 200 {
+                return Err(StepError(format!("provision on demand answered {status}: {answer}")));
+            }
+        }
+        Step::Expect(expectation) => {
+            let misses = expect::check(ctx, expectation).await?;
+            failures.extend(misses.into_iter().map(|m| format!("{label}: {m}")));
+        }
+    }
+    Ok(())
+}
+
+fn describe(step: &Step) -> &'static str {
+    match step {
+        Step::CreateUser { .. } => "create_user",
+        Step::UpdateUser { .. } => "update_user",
+        Step::DeleteUser { .. } => "delete_user",
+        Step::PurgeUser { .. } => "purge_user",
+        Step::CreateGroup { .. } => "create_group",
+        Step::RenameGroup { .. } => "rename_group",
+        Step::DeleteGroup { .. } => "delete_group",
+        Step::AddMember { .. } => "add_member",
+        Step::RemoveMember { .. } => "remove_member",
+        Step::Assign { .. } => "assign",
+        Step::Unassign { .. } => "unassign",
+        Step::Configure { .. } => "configure",
+        Step::MapUserAttribute { .. } => "map_user_attribute",
+        Step::TestConnection { .. } => "test_connection",
+        Step::Start => "start",
+        Step::Pause => "pause",
+        Step::Restart { .. } => "restart",
+        Step::Advance { .. } => "advance",
+        Step::AdvanceAws { .. } => "advance_aws",
+        Step::ProvisionOnDemand { .. } => "provision_on_demand",
+        Step::Expect(_) => "expect",
+    }
+}
+
+/// Runs a scenario to the end; a step that cannot be carried out stops it, as a failure.
+pub async fn run(scenario: &Scenario) -> ScenarioResult {
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    match setup(scenario).await {
+        Err(StepError(message)) => failures.push(format!("setup: {message}")),
+        Ok(mut ctx) => {
+            for (i, at) in scenario.steps.iter().enumerate() {
+                let label = format!("steps[{i}] ({})", describe(&at.step));
+                if let Err(StepError(message)) = step(&mut ctx, &at.step, &mut failures, &label).await {
+                    failures.push(format!("{label}: {message}"));
+                    break;
+                }
+            }
+        }
+    }
+    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures }
+}
