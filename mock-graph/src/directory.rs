@@ -236,18 +236,18 @@ impl Directory {
                     self.ids.remove(&change.id);
                 }
                 (ChangeKind::Upserted, ObjectKind::ServicePrincipal) => {
-                    if let Some(sp) = self.service_principals.remove(&change.key) {
-                        if let Some(app_id) = sp.get("appId").and_then(Value::as_str) {
-                            self.sp_by_app_id.remove(app_id);
-                        }
+                    if let Some(sp) = self.service_principals.remove(&change.key)
+                        && let Some(app_id) = sp.get("appId").and_then(Value::as_str)
+                    {
+                        self.sp_by_app_id.remove(app_id);
                     }
                     self.ids.remove(&change.id);
                 }
                 (ChangeKind::Upserted, ObjectKind::Application) => {
-                    if let Some(app) = self.applications.remove(&change.key) {
-                        if let Some(app_id) = app.get("appId").and_then(Value::as_str) {
-                            self.app_by_app_id.remove(app_id);
-                        }
+                    if let Some(app) = self.applications.remove(&change.key)
+                        && let Some(app_id) = app.get("appId").and_then(Value::as_str)
+                    {
+                        self.app_by_app_id.remove(app_id);
                     }
                     self.ids.remove(&change.id);
                 }
