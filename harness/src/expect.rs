@@ -196,10 +196,10 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         let actual = ctx.job().await?;
         let status = &actual["status"];
         let mut check = |what: &str, expected: Option<String>, found: &Value| {
-            if let Some(expected) = expected {
-                if found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string()) != expected {
-                    misses.push(format!("job {what} should be {expected}, is {found}"));
-                }
+            if let Some(expected) = expected
+                && found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string()) != expected
+            {
+                misses.push(format!("job {what} should be {expected}, is {found}"));
             }
         };
         check("status code", job.code.clone(), &status["code"]);

@@ -24,15 +24,13 @@ pub mod load;
 pub mod report;
 pub mod runner;
 
-use std::path::PathBuf;
-
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own mocks; results in input order.
 pub async fn run_all(loaded: Vec<load::Loaded>, parallelism: usize) -> Vec<(String, runner::ScenarioResult)> {
     use futures::StreamExt as _;
     let mut results: Vec<(usize, String, runner::ScenarioResult)> =
         futures::stream::iter(loaded.into_iter().enumerate())
             .map(|(i, item)| async move {
-                let file = display(&item.path);
+                let file = item.path.display().to_string();
                 (i, file, runner::run(&item.scenario).await)
             })
             .buffer_unordered(parallelism.max(1))
@@ -40,8 +38,4 @@ pub async fn run_all(loaded: Vec<load::Loaded>, parallelism: usize) -> Vec<(Stri
             .await;
     results.sort_by_key(|(i, _, _)| *i);
     results.into_iter().map(|(_, file, result)| (file, result)).collect()
-}
-
-fn display(path: &PathBuf) -> String {
-    path.display().to_string()
 }

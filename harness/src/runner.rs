@@ -452,13 +452,13 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                     failures.push(format!("{label}: Test Connection should fail, but it succeeded"))
                 }
                 (Outcome::Failure, false) => {
-                    if let Some(code) = error_code {
-                        if answer["error"]["code"] != code.as_str() {
-                            failures.push(format!(
-                                "{label}: Test Connection failed with {} instead of {code}: {}",
-                                answer["error"]["code"], answer["error"]["message"]
-                            ));
-                        }
+                    if let Some(code) = error_code
+                        && answer["error"]["code"] != code.as_str()
+                    {
+                        failures.push(format!(
+                            "{label}: Test Connection failed with {} instead of {code}: {}",
+                            answer["error"]["code"], answer["error"]["message"]
+                        ));
                     }
                 }
                 (Outcome::Success, true) => {}
