@@ -582,7 +582,11 @@ async fn verify_target(api: &Api, scim: &MockScim, shape: Shape) -> String {
 
 /// In-process sizes that explain the memory: the engine's provisioning log and mock-scim's journal.
 fn retained(graph: &MockGraph, scim: &MockScim) -> String {
-    let logs = graph.state().world().provisioning.logs.len();
+    let (logs, log_bytes) = {
+        let world = graph.state().world();
+        let logs = &world.provisioning.logs;
+        (logs.len(), logs.iter().map(|entry| entry.to_string().len()).sum::<usize>())
+    };
     let (entries, bytes) = {
         let world = scim.state().world();
         let bytes: usize =
@@ -590,7 +594,9 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
         (world.journal.len(), bytes)
     };
     format!(
-        "retained: {logs} provisioning log entries in mock-graph; {entries} exchanges in mock-scim's journal ({:.1} MiB of bodies)",
+        "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text); {entries} exchanges in \
+         mock-scim's journal ({:.1} MiB of bodies)",
+        log_bytes as f64 / 1_048_576.0,
         bytes as f64 / 1_048_576.0
     )
 }
