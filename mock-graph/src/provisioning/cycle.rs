@@ -1212,8 +1212,10 @@ fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, i
         }
     }
     // Staged deletions wait for approval: the watermark stays, so they are evaluated again (§5.3).
+    // An approval (`ForceDeletes`) is spent by the cycle that used it.
     if !out.staged_deletes {
         job.watermark = Some(seq);
+        job.deletes_approved = false;
     }
     job.quarantine = None;
     if job.code != Code::Paused {

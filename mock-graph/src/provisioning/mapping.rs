@@ -141,6 +141,17 @@ impl SourceObject<'_> {
     pub fn attribute(&self, name: &str) -> Option<String> {
         let graph = match name {
             "IsSoftDeleted" => return Some(if self.soft_deleted { "True" } else { "False" }.to_owned()),
+            // B2B guests: `alias_theirdomain#EXT#@yourdomain` → `alias@theirdomain` (entra §2.5).
+            "userPrincipalName" => {
+                let upn = self.properties.get("userPrincipalName")?.as_str()?;
+                return Some(match upn.split_once("#EXT#") {
+                    Some((local, _)) => match local.rsplit_once('_') {
+                        Some((alias, domain)) => format!("{alias}@{domain}"),
+                        None => local.to_owned(),
+                    },
+                    None => upn.to_owned(),
+                });
+            }
             "objectId" => "id",
             "telephoneNumber" => return first_string(self.properties.get("businessPhones")),
             "physicalDeliveryOfficeName" => "officeLocation",
