@@ -545,7 +545,9 @@ impl Scenario {
                 }],
             }
         })?;
-        let problems = scenario.check(file, text);
+        let mut problems = scenario.check(file, text);
+        // In file order, so a reader can walk the file top to bottom.
+        problems.sort_by_key(|p| p.line.unwrap_or(0));
         if problems.is_empty() { Ok(scenario) } else { Err(LoadError { problems }) }
     }
 
@@ -797,7 +799,7 @@ by = "PT40M"
             + "\n[[directory.groups]]\nname = \"SRE\"\n";
         let err = Scenario::parse("x.toml", &text).unwrap_err();
         let paths: Vec<_> = err.problems.iter().map(|p| p.path.clone()).collect();
-        assert_eq!(paths, ["directory.groups[1].name", "steps[0].principal", "steps[1].by"]);
+        assert_eq!(paths, ["steps[0].principal", "steps[1].by", "directory.groups[1].name"], "in file order");
     }
 
     #[test]
