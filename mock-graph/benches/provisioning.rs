@@ -31,6 +31,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -637,6 +639,110 @@ fn summary_of(execution: &Value) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Where a cycle's time goes
+// ---------------------------------------------------------------------------------------------
+
+/// mock-scim's journal sequence number sampled while a cycle runs: (time since the advance was sent,
+/// SCIM exchanges so far). Reading it takes mock-scim's lock for a moment, once per period.
+struct Timeline {
+    samples: Vec<(Duration, u64)>,
+    since: u64,
+    total: Duration,
+}
+
+impl Timeline {
+    /// Runs `job.advance(by)` while sampling every `period`.
+    async fn advance(job: &Job<'_>, scim: &MockScim, by: &str, period: Duration) -> Timeline {
+        let since = journal_seq(scim);
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let sampler = {
+            let (state, samples, stop) = (scim.state().clone(), Arc::clone(&samples), Arc::clone(&stop));
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(period).await;
+                    let seq = state.world().journal_seq;
+                    samples.lock().expect("samples").push((started.elapsed(), seq));
+                }
+            })
+        };
+        let total = job.advance(by).await;
+        stop.store(true, Ordering::Relaxed);
+        let _ = sampler.await;
+        let mut samples = std::mem::take(&mut *samples.lock().expect("samples"));
+        samples.push((started.elapsed().max(total), journal_seq(scim)));
+        Timeline { samples, since, total }
+    }
+
+    /// The first sample at which at least `n` exchanges had happened.
+    fn reached(&self, n: u64) -> Option<Duration> {
+        self.samples.iter().find(|(_, seq)| *seq >= self.since + n).map(|(at, _)| *at)
+    }
+
+    /// Before the first SCIM request, during the requests, after the last one; and the request rate
+    /// in each tenth of the requests, to show whether a cycle slows down as it goes.
+    fn describe(&self, period: Duration) -> Vec<String> {
+        let made = self.samples.last().map_or(0, |(_, seq)| seq - self.since);
+        let (Some(first), Some(last)) = (self.reached(1), self.reached(made.max(1))) else {
+            return vec![format!("no SCIM request was seen in {:.3} s", self.total.as_secs_f64())];
+        };
+        let last = last.min(self.total);
+        let mut lines = vec![format!(
+            "where the time goes (journal sampled every {} ms, times ± one period): before the first SCIM request \
+             (reading and scoping the directory) ≤ {:.3} s; first to last request {:.3} s; after the last request \
+             (recording links, status and logs) ≥ {:.3} s",
+            period.as_millis(),
+            first.as_secs_f64(),
+            last.saturating_sub(first).as_secs_f64(),
+            self.total.saturating_sub(last).as_secs_f64()
+        )];
+        if made >= 1_000 {
+            let tenths: Vec<String> = (0..10)
+                .map(|t| {
+                    let (from, to) = (made * t / 10, made * (t + 1) / 10);
+                    let start = if t == 0 { first } else { self.reached(from).unwrap_or(first) };
+                    let end = self.reached(to).unwrap_or(last);
+                    let seconds = end.saturating_sub(start).as_secs_f64().max(period.as_secs_f64());
+                    format!("{:.0}", (to - from) as f64 / seconds)
+                })
+                .collect();
+            lines
+                .push(format!("SCIM requests per second in each tenth of the cycle's requests: {}", tenths.join(", ")));
+        }
+        lines
+    }
+}
+
+/// mock-scim's own latency at this scale: `n` sequential `GET /Users?filter=userName eq "…"` for
+/// provisioned users, from this process's client, in µs (mean, p50).
+async fn scim_filter_latency(api: &Api, scim: &MockScim, shape: Shape, n: usize) -> (f64, f64) {
+    let mut latencies = Vec::with_capacity(n);
+    for k in 0..n {
+        let user = upn(shape.member(k * 7919 % shape.groups.max(1), k % shape.members));
+        let url = format!("{}Users", scim.scim_endpoint());
+        let sent = Instant::now();
+        let response = api
+            .http
+            .get(&url)
+            .bearer_auth(scim.token())
+            .query(&[("filter", format!("userName eq \"{user}\""))])
+            .send()
+            .await
+            .expect("a SCIM GET");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("a SCIM body");
+        latencies.push(sent.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(status, 200);
+        if k % 100 == 0 {
+            let body: Value = serde_json::from_slice(&body).expect("a SCIM list");
+            assert_eq!(body["totalResults"], 1, "{user}: {body}");
+        }
+    }
+    (mean(&latencies), percentile(&latencies, 0.5))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Scenarios
 // ---------------------------------------------------------------------------------------------
 
@@ -650,6 +756,12 @@ fn describe(shape: Shape) -> String {
         shape.in_scope_users()
     )
 }
+
+/// Sampling period of the timeline during an initial cycle, and during an incremental one.
+const INITIAL_PERIOD: Duration = Duration::from_millis(10);
+const INCREMENTAL_PERIOD: Duration = Duration::from_millis(1);
+/// Direct `GET /Users?filter=` requests to mock-scim after the cycles.
+const SCIM_PROBES: usize = 1_000;
 
 async fn scenario_a(plan: Plan) {
     let shape = plan.a;
@@ -665,14 +777,14 @@ async fn scenario_a(plan: Plan) {
 
     measure_floor(&api, &floor, &echo, plan.floor_warmup).await;
     let before = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
-    let since = journal_seq(&scim);
     eprintln!("scenario A: running the initial cycle");
-    let cycle = job.advance("PT1M").await;
+    let timeline = Timeline::advance(&job, &scim, "PT1M", INITIAL_PERIOD).await;
+    let cycle = timeline.total;
     let memory_after_cycle = memory();
     let after = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
 
-    let requests = journal_since(&api, &scim, since).await;
-    let made = journal_seq(&scim) - since;
+    let requests = journal_since(&api, &scim, timeline.since).await;
+    let made = journal_seq(&scim) - timeline.since;
     let execution = job.last_execution().await;
     let per_request = cycle.as_secs_f64() * 1e6 / requests.total.max(1) as f64;
     let mut pooled = before.clone();
@@ -688,6 +800,9 @@ async fn scenario_a(plan: Plan) {
         requests.breakdown()
     );
     println!("  engine's own count: {}", summary_of(&execution));
+    for line in timeline.describe(INITIAL_PERIOD) {
+        println!("  {line}");
+    }
     println!("  floor before the cycle: {}", before.describe());
     println!("  floor after the cycle:  {}", after.describe());
     println!(
@@ -705,6 +820,12 @@ async fn scenario_a(plan: Plan) {
     println!("  {}", microsoft_estimate(shape, cycle));
     println!("  memory right after the cycle: {memory_after_cycle}");
     println!("  {}", retained(&graph, &scim));
+    let (scim_mean, scim_p50) = scim_filter_latency(&api, &scim, shape, SCIM_PROBES).await;
+    println!(
+        "  mock-scim alone at this scale, {SCIM_PROBES} sequential GET /Users?filter=userName eq from this process: \
+         mean {scim_mean:.0} µs, p50 {scim_p50:.0} µs ({:.2}x the pooled floor GET mean)",
+        scim_mean / mean(&pooled.get)
+    );
 
     assert_eq!(requests.total as u64, made, "the journal kept every exchange of the cycle");
     assert_eq!(execution["state"], "Succeeded", "the initial cycle: {execution}");
@@ -715,7 +836,7 @@ async fn scenario_a(plan: Plan) {
         "the engine's countExports matches the writes in mock-scim's journal"
     );
     println!("  {}", verify_target(&api, &scim, shape).await);
-    println!("  memory at the end of scenario A: {}", memory());
+    println!("  memory at the end of scenario A (after reading the journal and mock-scim's state): {}", memory());
 }
 
 async fn scenario_b(plan: Plan) {
@@ -732,45 +853,57 @@ async fn scenario_b(plan: Plan) {
     let job = Job::create(&api, &graph, &scim, &seeded.sp).await;
 
     measure_floor(&api, &floor, &echo, plan.floor_warmup).await;
-    let floor_before = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
-    let since = journal_seq(&scim);
+    let mut floor_pooled = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
     eprintln!("scenario B: running the initial cycle ({} users in scope)", shape.in_scope_users());
-    let initial = job.advance("PT1M").await;
+    let timeline = Timeline::advance(&job, &scim, "PT1M", INITIAL_PERIOD).await;
+    let initial = timeline.total;
     let memory_after_initial = memory();
+    floor_pooled.extend(measure_floor(&api, &floor, &echo, plan.floor_requests).await);
     let initial_execution = job.last_execution().await;
-    let made = journal_seq(&scim) - since;
+    let made = journal_seq(&scim) - timeline.since;
     let writes = initial_execution["countExports"].as_u64().unwrap_or(0);
     let gets = made.saturating_sub(writes);
     let per_request = initial.as_secs_f64() * 1e6 / made.max(1) as f64;
-    let floor_per_request = floor_before.weighted(gets as usize, writes as usize);
+    let floor_per_request = floor_pooled.weighted(gets as usize, writes as usize);
     println!(
-        "  initial cycle: {:.2} s wall for {made} SCIM requests ({writes} writes by the engine's count) = {per_request:.0} µs per request, \
-         {:.2}x the floor measured before it ({floor_per_request:.0} µs for this mix; {})",
+        "  initial cycle: {:.2} s wall for {made} SCIM requests ({gets} GET, {writes} writes by the engine's count; \
+         mock-scim's journal keeps only the last {SCENARIO_B_JOURNAL}) = {per_request:.0} µs per request, {:.2}x the floor \
+         ({floor_per_request:.0} µs for this mix, pooled before+after)",
         initial.as_secs_f64(),
         per_request / floor_per_request,
-        floor_before.describe()
     );
     println!("  engine's own count: {}", summary_of(&initial_execution));
+    for line in timeline.describe(INITIAL_PERIOD) {
+        println!("  {line}");
+    }
+    println!("  floor: {}", floor_pooled.describe());
     println!("  {}", microsoft_estimate(shape, initial));
     println!("  memory right after the initial cycle: {memory_after_initial}");
 
-    let since = journal_seq(&scim);
     eprintln!("scenario B: running the incremental cycle");
-    let incremental = job.advance("PT40M").await;
+    let timeline = Timeline::advance(&job, &scim, "PT40M", INCREMENTAL_PERIOD).await;
+    let incremental = timeline.total;
     let memory_after_incremental = memory();
-    let requests = journal_since(&api, &scim, since).await;
+    let requests = journal_since(&api, &scim, timeline.since).await;
+    let made = journal_seq(&scim) - timeline.since;
     let execution = job.last_execution().await;
     let ran = execution["activityIdentifier"] != initial_execution["activityIdentifier"];
     println!(
-        "  incremental cycle (clock/advance PT40M, nothing changed, {} users in the directory): {:.1} ms wall; \
-         {} SCIM requests ({}), {} writes",
+        "  incremental cycle (clock/advance PT40M, nothing changed, {} users in the directory, {} provisioned): \
+         {:.1} ms wall; {} SCIM requests ({}), {} writes",
         shape.users,
+        shape.in_scope_users(),
         incremental.as_secs_f64() * 1e3,
         requests.total,
         requests.breakdown(),
         requests.writes
     );
     println!("  engine's own count: {}", summary_of(&execution));
+    for line in timeline.describe(INCREMENTAL_PERIOD) {
+        println!("  {line}");
+    }
+    let idle = job.advance("PT1M").await;
+    println!("  for comparison, clock/advance PT1M with no cycle due: {:.1} ms", idle.as_secs_f64() * 1e3);
     println!(
         "  B: no-change incremental cycle writes: {}; target 0: {}",
         requests.writes,
@@ -784,11 +917,17 @@ async fn scenario_b(plan: Plan) {
     );
     println!("  memory right after the incremental cycle: {memory_after_incremental}");
     println!("  {} (journal capacity set to {SCENARIO_B_JOURNAL})", retained(&graph, &scim));
+    let (scim_mean, scim_p50) = scim_filter_latency(&api, &scim, shape, SCIM_PROBES).await;
+    println!(
+        "  mock-scim alone at this scale, {SCIM_PROBES} sequential GET /Users?filter=userName eq from this process: \
+         mean {scim_mean:.0} µs, p50 {scim_p50:.0} µs ({:.2}x the pooled floor GET mean)",
+        scim_mean / mean(&floor_pooled.get)
+    );
 
     assert!(ran, "PT40M ran a second cycle: {execution}");
     assert_eq!(initial_execution["state"], "Succeeded", "the initial cycle: {initial_execution}");
     assert_eq!(initial_execution["countEscrowed"], 0, "nothing escrowed: {initial_execution}");
-    assert_eq!(requests.total as u64, journal_seq(&scim) - since, "the journal kept every exchange of the cycle");
+    assert_eq!(requests.total as u64, made, "the journal kept every exchange of the incremental cycle");
     println!("  {}", verify_target(&api, &scim, shape).await);
-    println!("  memory at the end of scenario B: {}", memory());
+    println!("  memory at the end of scenario B (after reading mock-scim's state): {}", memory());
 }

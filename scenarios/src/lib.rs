@@ -1,5 +1,5 @@
-//! The shared vocabulary both mocks use: fault plans and the journal record; the scenario file
-//! format comes later.
+//! The shared vocabulary of the harness and both mocks: the scenario file format and its
+//! validation, the clock, fault plans and the journal record.
 //!
 //! Everything here is pure and deterministic: no IO, no async. Time arrives as a [`jiff::Timestamp`]
 //! from the mock's [`clock::Clock`] (whose virtual mode is the default; only its opt-in real mode
@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //!
+//! - [`scenario`]: the scenario file format — its reference and a full example are that module's doc.
 //! - [`clock`]: the mocks' virtual or real clock, and ISO-8601 advances (`PT40M`).
 //! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
 //! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),

@@ -5,6 +5,88 @@
 //! every problem is reported with its file, line and path (`steps[3].principal: no user or group
 //! 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?`), and a file with any
 //! problem is refused whole.
+//!
+//! # Reference
+//!
+//! Top level: `name` (required, unique in a library), `description`, `seed` (ids on both mocks),
+//! `start` (RFC 3339; default 2026-01-01T00:00:00Z), `assignments` (UPNs or group names assigned to
+//! the AWS app before the first step), then the tables below. Top-level keys come before any table.
+//!
+//! - `[[directory.users]]`: `upn`, `given_name`, `surname` (leave out for a user without one),
+//!   `display_name`, `mail` (default: the UPN), `enabled` (default true), `properties` (any Graph
+//!   property: `{ department = "Ops", otherMails = ["a@b"] }`).
+//! - `[[directory.groups]]`: `name`, `members` (UPNs or group names: nesting).
+//! - `[directory.generated]`: `users`, `groups`, `members_per_group`, `assign_groups` — bulk users
+//!   `user00000@contoso.onmicrosoft.com`… and groups `group0000`….
+//! - `[aws.switches]`: mock-scim switches as its admin API names them (`listApi`, `charset`, …);
+//!   `[[aws.users]]` (`user_name`, `given_name`, `family_name`, `display_name`, `email`,
+//!   `external_id`) and `[[aws.groups]]` (`name`, `external_id`): made by hand in the AWS console.
+//! - `[[faults]]`: rules of the mock-scim fault plan (`method`, `path`, `nth = { from, to, every }`,
+//!   `probability`, `window`, `action = { kind = "status", status = 429, retryAfter = 3 }`,
+//!   `latency`/`drop`/`timeout`).
+//! - `[[steps]]`, each with an `action`:
+//!   `create_user` (the fields of a directory user), `update_user` (`user`, `set = {…}` Graph
+//!   properties), `delete_user`, `purge_user` (`user`), `create_group` (`name`, `members`),
+//!   `rename_group` (`group`, `to`), `delete_group` (`group`), `add_member`/`remove_member` (`group`,
+//!   `member`), `assign`/`unassign` (`principal`), `configure` (`token`, `sync_all`,
+//!   `skip_out_of_scope_deletions`, `aad_opt_scim_062020`, `delete_threshold`; the tenant URL and
+//!   token come from the AWS mock), `map_user_attribute` (`target`, and `source` or `expression`),
+//!   `test_connection` (`expect = "success" | "failure"`, `error_code`), `start`, `pause`, `restart`
+//!   (`reset_scope`), `advance` (`by`, ISO 8601: both clocks move, due cycles run), `advance_aws`
+//!   (`by`: the AWS clock only), `provision_on_demand` (`subject`, `members`, `expect_result`),
+//!   `expect` (below).
+//! - `expect` checks, all optional: `aws_users` (exactly) / `aws_users_include` /
+//!   `aws_users_exclude` / `aws_inactive`, `aws_groups = { Name = [member UPNs] }` (exactly) /
+//!   `aws_groups_include` / `aws_groups_exclude`, `log = [{ identity, action, status, error_code,
+//!   reason_contains }]`, `job = { code, quarantine_reason, escrowed, last_state }`, and, for AWS's
+//!   requests since the previous `expect`, `requests = [{ method, path_contains, count, body }]` and
+//!   `no_writes = true`.
+//!
+//! # Example
+//!
+//! ```
+//! let text = r#"
+//! name = "seed story"
+//! assignments = ["Administrator", "SRE"]
+//!
+//! [[directory.users]]
+//! upn = "annie@contoso.onmicrosoft.com"
+//! given_name = "Annie"
+//! surname = "Easley"
+//!
+//! [[directory.groups]]
+//! name = "Administrator"
+//! members = ["annie@contoso.onmicrosoft.com"]
+//!
+//! [[directory.groups]]
+//! name = "SRE"
+//! members = ["annie@contoso.onmicrosoft.com"]
+//!
+//! [[steps]]
+//! action = "configure"
+//!
+//! [[steps]]
+//! action = "start"
+//!
+//! [[steps]]
+//! action = "advance"
+//! by = "PT40M"
+//!
+//! [[steps]]
+//! action = "expect"
+//! aws_groups = { SRE = ["annie@contoso.onmicrosoft.com"] }
+//! log = [{ identity = "Administrator", status = "failure" }]
+//! "#;
+//! let scenario = scenarios::scenario::Scenario::parse("seed.toml", text).unwrap();
+//! assert_eq!(scenario.steps.len(), 4);
+//!
+//! let wrong = text.replace(r#"assignments = ["Administrator", "SRE"]"#, r#"assignments = ["Administrators"]"#);
+//! let err = scenarios::scenario::Scenario::parse("seed.toml", &wrong).unwrap_err();
+//! assert_eq!(
+//!     err.problems[0].to_string(),
+//!     "seed.toml:3: assignments[0]: no user or group 'Administrators' in the directory; did you mean 'Administrator'?"
+//! );
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
