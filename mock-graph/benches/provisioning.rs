@@ -584,10 +584,12 @@ async fn verify_target(api: &Api, scim: &MockScim, shape: Shape) -> String {
 
 /// In-process sizes that explain the memory: the engine's provisioning log and mock-scim's journal.
 fn retained(graph: &MockGraph, scim: &MockScim) -> String {
-    let (logs, log_bytes) = {
+    let (logs, log_bytes, log_heap) = {
         let world = graph.state().world();
         let logs = &world.provisioning.logs;
-        (logs.len(), logs.iter().map(|entry| entry.to_string().len()).sum::<usize>())
+        let text: usize = logs.iter().map(|entry| entry.to_string().len()).sum();
+        let heap: usize = logs.capacity() * size_of::<Value>() + logs.iter().map(value_heap).sum::<usize>();
+        (logs.len(), text, heap)
     };
     let (entries, bytes) = {
         let world = scim.state().world();
@@ -596,11 +598,30 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
         (world.journal.len(), bytes)
     };
     format!(
-        "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text); {entries} exchanges in \
-         mock-scim's journal ({:.1} MiB of bodies)",
+        "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text, about {:.0} MiB of heap as \
+         serde_json values); {entries} exchanges in mock-scim's journal ({:.1} MiB of bodies)",
         log_bytes as f64 / 1_048_576.0,
+        log_heap as f64 / 1_048_576.0,
         bytes as f64 / 1_048_576.0
     )
+}
+
+/// Rough heap footprint of a `serde_json::Value` (with `preserve_order`): every allocation's
+/// capacity plus 16 bytes of allocator overhead; an object entry costs its hash, key and value
+/// (64 bytes) plus about 10 bytes of index. An estimate, to say where memory goes.
+fn value_heap(value: &Value) -> usize {
+    const ALLOC: usize = 16;
+    match value {
+        Value::String(s) if s.capacity() > 0 => s.capacity() + ALLOC,
+        Value::Array(items) => {
+            items.capacity() * size_of::<Value>() + ALLOC + items.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(map) => {
+            2 * ALLOC
+                + map.iter().map(|(key, value)| 64 + 10 + key.capacity() + ALLOC + value_heap(value)).sum::<usize>()
+        }
+        _ => 0,
+    }
 }
 
 fn microsoft_estimate(shape: Shape, ours: Duration) -> String {
@@ -762,6 +783,8 @@ const INITIAL_PERIOD: Duration = Duration::from_millis(10);
 const INCREMENTAL_PERIOD: Duration = Duration::from_millis(1);
 /// Direct `GET /Users?filter=` requests to mock-scim after the cycles.
 const SCIM_PROBES: usize = 1_000;
+/// No-change incremental cycles run in scenario B, each timed.
+const INCREMENTAL_CYCLES: usize = 5;
 
 async fn scenario_a(plan: Plan) {
     let shape = plan.a;
@@ -904,16 +927,38 @@ async fn scenario_b(plan: Plan) {
     }
     let idle = job.advance("PT1M").await;
     println!("  for comparison, clock/advance PT1M with no cycle due: {:.1} ms", idle.as_secs_f64() * 1e3);
+    // More no-change cycles, each its own PT40M advance, so one slow spell of the machine cannot
+    // decide the verdict alone, nor hide a slow cycle.
+    let mut times = vec![incremental];
+    let mut writes = requests.writes;
+    let mut last_activity = execution["activityIdentifier"].clone();
+    for _ in 1..INCREMENTAL_CYCLES {
+        let since = journal_seq(&scim);
+        let took = job.advance("PT40M").await;
+        let again = journal_since(&api, &scim, since).await;
+        let execution = job.last_execution().await;
+        assert_ne!(execution["activityIdentifier"], last_activity, "each PT40M advance runs one cycle");
+        last_activity = execution["activityIdentifier"].clone();
+        writes += again.writes;
+        times.push(took);
+    }
+    let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();
+    let slowest = times.iter().copied().max().unwrap_or_default();
     println!(
-        "  B: no-change incremental cycle writes: {}; target 0: {}",
-        requests.writes,
-        verdict(requests.writes == 0)
+        "  {} no-change incremental cycles in a row: {} ms (median {:.1} ms, slowest {:.1} ms), {writes} writes in all",
+        times.len(),
+        ms.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(", "),
+        percentile(&ms, 0.5),
+        slowest.as_secs_f64() * 1e3
     );
+    println!("  B: no-change incremental cycle writes: {writes} in {} cycles; target 0: {}", times.len(), verdict(writes == 0));
     println!(
-        "  B: no-change incremental cycle time: {:.1} ms; target < {} ms: {}",
+        "  B: no-change incremental cycle time: first {:.1} ms, slowest of {} {:.1} ms; target < {} ms: {}",
         incremental.as_secs_f64() * 1e3,
+        times.len(),
+        slowest.as_secs_f64() * 1e3,
         INCREMENTAL_TARGET.as_millis(),
-        verdict(incremental < INCREMENTAL_TARGET)
+        verdict(slowest < INCREMENTAL_TARGET)
     );
     println!("  memory right after the incremental cycle: {memory_after_incremental}");
     println!("  {} (journal capacity set to {SCENARIO_B_JOURNAL})", retained(&graph, &scim));
