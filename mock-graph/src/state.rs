@@ -41,6 +41,8 @@ pub struct Switches {
     /// First retry after a quarantine, ISO-8601: `PT6H` per the docs, `PT5M` per a Graph example
     /// (entra-provisioning.md §5.2).
     pub quarantine_first_retry: String,
+    /// Whether the engine waits out a SCIM `Retry-After` (on the mock's clock) before retrying.
+    pub honour_retry_after: bool,
 }
 
 impl Default for Switches {
@@ -51,6 +53,7 @@ impl Default for Switches {
             scim_attempts: 3,
             scim_timeout_seconds: 30,
             quarantine_first_retry: "PT6H".to_owned(),
+            honour_retry_after: true,
         }
     }
 }
@@ -123,6 +126,7 @@ impl World {
             timeout: std::time::Duration::from_secs(self.switches.scim_timeout_seconds),
             interval: jiff::SignedDuration::from_mins(40),
             quarantine_first_retry: first_retry,
+            honour_retry_after: self.switches.honour_retry_after,
         }
     }
 

@@ -70,6 +70,8 @@ pub struct Settings {
     pub interval: SignedDuration,
     /// First retry after a quarantine (§5.2: 6 hours by the docs; a Graph example shows 5 minutes).
     pub quarantine_first_retry: SignedDuration,
+    /// Whether a `Retry-After` is waited out (on the mock's clock) before retrying (§5.1: undocumented).
+    pub honour_retry_after: bool,
 }
 
 /// A user as the cycle will handle it.
@@ -403,7 +405,13 @@ fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Ve
 }
 
 /// Reads the world into a plan, or explains why the job cannot run.
-fn plan(world: &mut World, job_id: &str, settings: &Settings, only: Option<&Subjects>) -> Option<Plan> {
+fn plan(
+    world: &mut World,
+    job_id: &str,
+    settings: &Settings,
+    only: Option<&Subjects>,
+    waiter: Option<super::scim::Waiter>,
+) -> Option<Plan> {
     let cycle_id = world.uuid();
     let now = world.clock.now();
     let seq = world.directory.last_seq();
@@ -439,7 +447,10 @@ fn plan(world: &mut World, job_id: &str, settings: &Settings, only: Option<&Subj
         }
     };
     let target = match (&secrets.base_address, &secrets.secret_token) {
-        (Some(base), Some(token)) => Target::new(base, token, settings.timeout, settings.attempts),
+        (Some(base), Some(token)) => Target::new(base, token, settings.timeout, settings.attempts).map(|mut target| {
+            target.waiter = waiter;
+            target
+        }),
         _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
     };
     let context = ContextOwned {
@@ -478,6 +489,21 @@ pub struct Subjects {
     pub users: Vec<String>,
     /// Entra group ids.
     pub groups: Vec<String>,
+}
+
+/// Waits out a `Retry-After` by moving the mock's virtual clock forward, when the engine honours it;
+/// under a real clock the retry goes at once (the cycle never sleeps).
+fn retry_waiter(state: &AppState, settings: &Settings) -> Option<super::scim::Waiter> {
+    if !settings.honour_retry_after {
+        return None;
+    }
+    let state = state.clone();
+    Some(std::sync::Arc::new(move |seconds: u64| {
+        let mut world = state.world();
+        if world.clock.mode() == scenarios::clock::ClockMode::Virtual {
+            world.clock.advance(SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(0)));
+        }
+    }))
 }
 
 /// What a cycle did, to be recorded.
@@ -1109,7 +1135,7 @@ pub fn escrow_threshold(failures: usize, reference_failures: usize, events: usiz
 pub async fn run_cycle(state: &AppState, job_id: &str, settings: &Settings) {
     let plan = {
         let mut world = state.world();
-        plan(&mut world, job_id, settings, None)
+        plan(&mut world, job_id, settings, None, retry_waiter(state, settings))
     };
     let Some(mut plan) = plan else { return };
     let guid = state.world().uuid();
@@ -1310,7 +1336,7 @@ pub async fn on_demand(
 ) -> Result<OnDemand, String> {
     let plan = {
         let mut world = state.world();
-        plan(&mut world, job_id, settings, Some(&subjects))
+        plan(&mut world, job_id, settings, Some(&subjects), retry_waiter(state, settings))
     };
     let Some(mut plan) = plan else { return Err("the job is not configured".into()) };
     let restore = |state: &AppState, plan: Plan| {

@@ -20,7 +20,7 @@ pub enum Dialect {
 }
 
 /// A SCIM target, from the job's `BaseAddress` and `SecretToken` secrets.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     /// The base URL, ending in `/`, without the flag.
     pub base: String,
@@ -31,6 +31,21 @@ pub struct Target {
     client: reqwest::Client,
     /// Attempts for a request answered 429 or 5xx, the first included.
     pub attempts: u32,
+    /// Called with a `Retry-After` before the next attempt, when the engine honours it.
+    pub waiter: Option<Waiter>,
+}
+
+/// Waits out a `Retry-After` (on the mock's clock).
+pub type Waiter = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("base", &self.base)
+            .field("dialect", &self.dialect)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What came back.
@@ -98,7 +113,7 @@ impl Target {
         };
         let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
         let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
-        Ok(Target { base, token: token.to_owned(), dialect, client, attempts: attempts.max(1) })
+        Ok(Target { base, token: token.to_owned(), dialect, client, attempts: attempts.max(1), waiter: None })
     }
 
     /// Sends one request, retrying 429 and 5xx up to `attempts` times; returns every reply, the
@@ -140,9 +155,16 @@ impl Target {
                 Err(err) => Reply::Transport(format!("An error occured while sending the request: {err}")),
             };
             let again = reply.retryable();
+            let wait = match &reply {
+                Reply::Http { retry_after: Some(seconds), .. } => Some(*seconds),
+                _ => None,
+            };
             replies.push(reply);
             if !again {
                 break;
+            }
+            if let (Some(seconds), Some(waiter)) = (wait, &self.waiter) {
+                waiter(seconds);
             }
         }
         replies

@@ -515,13 +515,72 @@ pub async fn provision_on_demand(
             .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable")
     })?;
     let key = json!({"result": outcome.result, "details": outcome.details});
-    let value = outcome.entries.first().cloned().unwrap_or_else(|| json!({}));
+    // A group's success answers "{}" (entra-provisioning.md §7.5); otherwise the on-demand log.
+    let value = match (kind, outcome.result) {
+        ("Group", "Success") => json!({}),
+        _ => outcome.entries.first().map(on_demand_value).unwrap_or_else(|| json!({})),
+    };
     let body = json!({
         "@odata.context": context(&ctx, "microsoft.graph.stringKeyStringValuePair"),
         "key": key.to_string(),
         "value": value.to_string(),
     });
     Ok(json_response(StatusCode::OK, body))
+}
+
+fn pascal(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A log entry in provisionOnDemand's own shape: PascalCase step types and statuses, `statusInfo`,
+/// `reportableIdentifier`, identities with a `type` (entra-provisioning.md §7.5).
+fn on_demand_value(entry: &Value) -> Value {
+    let status = &entry["provisioningStatusInfo"];
+    let error = &status["errorInformation"];
+    let identity_type = entry["sourceIdentity"]["identityType"].as_str().unwrap_or("User");
+    let target_type = if identity_type == "Group" {
+        crate::provisioning::template::GROUP_TARGET
+    } else {
+        crate::provisioning::template::USER_TARGET
+    };
+    let at = entry["activityDateTime"].clone();
+    let steps: Vec<Value> = entry["provisioningSteps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| {
+            json!({
+                "name": step["name"],
+                "type": pascal(step["provisioningStepType"].as_str().unwrap_or_default()),
+                "status": pascal(step["status"].as_str().unwrap_or_default()),
+                "description": step["description"],
+                "timestamp": at,
+                "details": step["details"],
+            })
+        })
+        .collect();
+    json!({
+        "action": pascal(entry["provisioningAction"].as_str().unwrap_or("other")),
+        "changeId": entry["changeId"],
+        "endTime": at,
+        "modifiedProperties": entry["modifiedProperties"],
+        "provisioningSteps": steps,
+        "reportableIdentifier": entry["sourceIdentity"]["displayName"],
+        "startTime": at,
+        "statusInfo": {
+            "status": pascal(status["status"].as_str().unwrap_or_default()),
+            "errorCode": error["errorCode"],
+            "reason": error["reason"],
+            "additionalDetails": error["additionalDetails"],
+            "errorCategory": error["errorCategory"],
+            "recommendedAction": error["recommendedAction"],
+        },
+        "sourceIdentity": {"id": entry["sourceIdentity"]["id"], "type": identity_type, "displayName": entry["sourceIdentity"]["displayName"], "details": {}},
+        "sourceSystem": {"id": entry["sourceSystem"]["id"], "name": entry["sourceSystem"]["displayName"], "details": {}},
+        "targetIdentity": {"id": entry["targetIdentity"]["id"], "type": target_type, "displayName": entry["targetIdentity"]["displayName"], "details": {}},
+        "targetSystem": {"id": entry["targetSystem"]["id"], "name": entry["targetSystem"]["displayName"], "details": entry["targetSystem"]["details"]},
+    })
 }
 
 /// `GET /auditLogs/provisioning`, newest first, with `$filter`, `$top` and paging (§6.1).

@@ -429,3 +429,52 @@ async fn the_same_seed_gives_byte_identical_provisioning_logs_and_journals() {
     };
     assert_eq!(strip(&first_journal), strip(&second_journal));
 }
+
+async fn clock_after_a_retry_after(honour: bool) -> String {
+    let w = World::new().await;
+    let switches = json!({"honourRetryAfter": honour});
+    let answer = w
+        .http
+        .patch(format!("{}/_admin/switches", w.graph.uri()))
+        .bearer_auth(w.graph.admin_token())
+        .json(&switches)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY_LIST, "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "u-1"})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let annie = w.user("annie@contoso.onmicrosoft.com", "Annie", Some("Easley")).await;
+    started(&w, &format!("{}/t/scim/v2/", server.uri()), async |w, sp| w.assign(sp, &annie).await).await;
+    let clock: Value = w
+        .http
+        .get(format!("{}/_admin/clock", w.graph.uri()))
+        .bearer_auth(w.graph.admin_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    clock["now"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_waited_out_on_the_mock_clock_unless_switched_off() {
+    assert_eq!(clock_after_a_retry_after(true).await, "2026-01-01T00:02:00Z", "120 s waited from 00:00");
+    assert_eq!(clock_after_a_retry_after(false).await, "2026-01-01T00:01:00Z");
+}

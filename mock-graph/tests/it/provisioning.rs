@@ -306,9 +306,29 @@ async fn provision_on_demand_joins_existing_groups_only() {
     .await;
     w.assign(&sp, &ops).await;
     let body = json!({"parameters": [{"ruleId": "03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8", "subjects": [{"objectId": carol, "objectTypeName": "User"}]}]});
-    let answer = w.post(&format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand"), body).await;
+    let answer =
+        w.post(&format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand"), body.clone()).await;
     let key: Value = serde_json::from_str(answer["key"].as_str().unwrap()).unwrap();
     assert_eq!(key["result"], "Success", "{answer}");
+    let value: Value = serde_json::from_str(answer["value"].as_str().unwrap()).unwrap();
+    assert_eq!(value["action"], "Create");
+    assert_eq!(value["statusInfo"]["status"], "Success");
+    assert_eq!(value["reportableIdentifier"], "carol@contoso.onmicrosoft.com");
+    assert_eq!(value["targetIdentity"]["type"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+    let types: Vec<_> =
+        value["provisioningSteps"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types, ["Import", "Scoping", "Matching", "Export"]);
+    // "5 requests per 10 seconds" (§5.4): four more pass, the sixth gets Graph's 429.
+    for i in 0..5 {
+        let (status, _) = w
+            .call(
+                reqwest::Method::POST,
+                &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, if i < 4 { 200 } else { 429 }, "call {}", i + 2);
+    }
     let aws = w.aws_state().await;
     let names: Vec<_> = aws["groups"].as_array().unwrap().iter().map(|g| g["displayName"].clone()).collect();
     assert_eq!(names, [json!("SRE")], "Ops is not created on demand");
