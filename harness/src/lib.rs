@@ -24,16 +24,29 @@ pub mod load;
 pub mod report;
 pub mod runner;
 
-/// Runs scenarios concurrently, `parallelism` at a time, each on its own mocks; results in input order.
-pub async fn run_all(loaded: Vec<load::Loaded>, parallelism: usize) -> Vec<(String, runner::ScenarioResult)> {
+/// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
+/// a time on running mocks, reset before each; results in input order. `progress` hears of each
+/// finished scenario.
+pub async fn run_all(
+    loaded: Vec<load::Loaded>,
+    parallelism: usize,
+    mocks: Option<runner::Running>,
+    progress: &(dyn Fn(usize, &runner::ScenarioResult) + Sync),
+) -> Vec<(String, runner::ScenarioResult)> {
     use futures::StreamExt as _;
+    let parallelism = if mocks.is_some() { 1 } else { parallelism.max(1) };
+    let mocks = mocks.as_ref();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let done = &done;
     let mut results: Vec<(usize, String, runner::ScenarioResult)> =
         futures::stream::iter(loaded.into_iter().enumerate())
             .map(|(i, item)| async move {
                 let file = item.path.display().to_string();
-                (i, file, runner::run(&item.scenario).await)
+                let result = runner::run_on(&item.scenario, mocks).await;
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, &result);
+                (i, file, result)
             })
-            .buffer_unordered(parallelism.max(1))
+            .buffer_unordered(parallelism)
             .collect()
             .await;
     results.sort_by_key(|(i, _, _)| *i);

@@ -40,6 +40,27 @@ enum Command {
         /// Scenarios run at once (default: the machine's cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// A running mock-graph to use instead of in-process mocks (it is reset before each scenario).
+        #[arg(long, requires_all = ["scim", "graph_admin_token", "scim_admin_token", "client_secret"])]
+        graph: Option<String>,
+        /// A running mock-scim, with `--graph`.
+        #[arg(long, requires = "graph")]
+        scim: Option<String>,
+        /// mock-graph's admin token.
+        #[arg(long, env = "MOCK_GRAPH_ADMIN_TOKEN", requires = "graph")]
+        graph_admin_token: Option<String>,
+        /// mock-scim's admin token.
+        #[arg(long, env = "MOCK_SCIM_ADMIN_TOKEN", requires = "graph")]
+        scim_admin_token: Option<String>,
+        /// The Entra tenant's domain on the running mock-graph.
+        #[arg(long, default_value = "contoso.onmicrosoft.com")]
+        tenant: String,
+        /// The client id the running mock-graph accepts.
+        #[arg(long, default_value = "00000000-0000-0000-0000-00000000c11e")]
+        client_id: String,
+        /// Its client secret.
+        #[arg(long, env = "MOCK_GRAPH_CLIENT_SECRET")]
+        client_secret: Option<String>,
     },
     /// Check scenario files without running them.
     Check {
@@ -88,7 +109,34 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{} scenario(s) checked, no problems", loaded.len());
             Ok(EXIT_PASSED)
         }
-        Command::Run { paths, filter, format, out, jobs } => {
+        Command::Run {
+            paths,
+            filter,
+            format,
+            out,
+            jobs,
+            graph,
+            scim,
+            graph_admin_token,
+            scim_admin_token,
+            tenant,
+            client_id,
+            client_secret,
+        } => {
+            let mocks = match (graph, scim, graph_admin_token, scim_admin_token, client_secret) {
+                (Some(graph), Some(scim), Some(graph_admin), Some(scim_admin), Some(client_secret)) => {
+                    Some(harness::runner::Running {
+                        graph: graph.trim_end_matches('/').to_owned(),
+                        graph_admin,
+                        scim: scim.trim_end_matches('/').to_owned(),
+                        scim_admin,
+                        tenant,
+                        client_id,
+                        client_secret,
+                    })
+                }
+                _ => None,
+            };
             let mut loaded =
                 match harness::load::find(&default_paths(paths)).and_then(|files| harness::load::load(&files)) {
                     Ok(loaded) => loaded,
@@ -104,7 +152,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let started = Instant::now();
-            let results = runtime.block_on(harness::run_all(loaded, jobs));
+            let total_count = loaded.len();
+            // A progress line on an interactive terminal, rewritten in place.
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && matches!(format, Format::Human)
+                && out.is_none();
+            let progress = move |done: usize, result: &harness::runner::ScenarioResult| {
+                if interactive {
+                    let verdict = if result.passed() { "pass" } else { "FAIL" };
+                    eprint!("\r\x1b[2K[{done}/{total_count}] {verdict} {}", result.name);
+                    if done == total_count {
+                        eprint!("\r\x1b[2K");
+                    }
+                }
+            };
+            let results = runtime.block_on(harness::run_all(loaded, jobs, mocks, &progress));
             let total = started.elapsed();
             let report = match format {
                 Format::Human => harness::report::human(&results, total),

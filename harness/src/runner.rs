@@ -39,8 +39,9 @@ impl ScenarioResult {
 
 /// The two mocks and what the runner learnt about them.
 pub struct Context {
-    graph: MockGraph,
-    scim: MockScim,
+    endpoints: Endpoints,
+    /// The in-process mocks, kept alive for the scenario; `None` against running mocks.
+    _mocks: Option<(MockGraph, MockScim)>,
     http: reqwest::Client,
     sp: String,
     job: String,
@@ -50,6 +51,64 @@ pub struct Context {
     pub journal_mark: u64,
 }
 
+/// Where the two mocks answer and how to talk to them.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// mock-graph's base URL.
+    pub graph: String,
+    /// mock-graph's admin token.
+    pub graph_admin: String,
+    /// mock-scim's base URL.
+    pub scim: String,
+    /// mock-scim's admin token.
+    pub scim_admin: String,
+    /// The AWS tenant's id, SCIM endpoint and token.
+    pub scim_tenant: String,
+    /// The tenant's SCIM endpoint, ending in `/scim/v2/`.
+    pub scim_endpoint: String,
+    /// The tenant's bearer token.
+    pub scim_token: String,
+    /// How Graph tokens are obtained.
+    pub tokens: Tokens,
+}
+
+/// How the runner gets Graph access tokens.
+#[derive(Clone)]
+pub enum Tokens {
+    /// From an in-process mock's state.
+    InProcess(mock_graph::state::AppState),
+    /// From the token endpoint, with client credentials: tenant domain, client id, secret.
+    ClientCredentials(String, String, String),
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tokens::InProcess(_) => "InProcess",
+            Tokens::ClientCredentials(..) => "ClientCredentials",
+        })
+    }
+}
+
+/// Mocks already running, reset before each scenario (scenarios then run one at a time).
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// mock-graph's base URL.
+    pub graph: String,
+    /// Its admin token.
+    pub graph_admin: String,
+    /// mock-scim's base URL.
+    pub scim: String,
+    /// Its admin token.
+    pub scim_admin: String,
+    /// The Entra tenant's domain, for the token endpoint.
+    pub tenant: String,
+    /// The client id allowed the client-credentials grant.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
 /// A step that could not be carried out.
 #[derive(Debug)]
 pub struct StepError(pub String);
@@ -57,9 +116,9 @@ pub struct StepError(pub String);
 impl Context {
     async fn graph(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value), StepError> {
         // A fresh token each call: scenarios move the clock by hours and tokens live one.
-        let token = self.graph.access_token().await;
+        let token = self.token().await?;
         let mut request =
-            self.http.request(method.clone(), format!("{}/v1.0{path}", self.graph.uri())).bearer_auth(token);
+            self.http.request(method.clone(), format!("{}/v1.0{path}", self.endpoints.graph)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -81,9 +140,9 @@ impl Context {
 
     async fn admin(&self, scim: bool, method: Method, path: &str, body: Option<Value>) -> Result<Value, StepError> {
         let (base, token) = if scim {
-            (self.scim.uri(), self.scim.admin_token().to_owned())
+            (self.endpoints.scim.clone(), self.endpoints.scim_admin.clone())
         } else {
-            (self.graph.uri(), self.graph.admin_token().to_owned())
+            (self.endpoints.graph.clone(), self.endpoints.graph_admin.clone())
         };
         let mut request = self.http.request(method.clone(), format!("{base}{path}")).bearer_auth(token);
         if let Some(body) = body {
@@ -101,6 +160,35 @@ impl Context {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A Graph access token, fresh each call: scenarios move the clock by hours and tokens live one.
+    async fn token(&self) -> Result<String, StepError> {
+        match &self.endpoints.tokens {
+            Tokens::InProcess(state) => Ok(state.world().issue_token()),
+            Tokens::ClientCredentials(tenant, id, secret) => {
+                let form = [
+                    ("client_id", id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                    ("grant_type", "client_credentials"),
+                ];
+                let answer: Value = self
+                    .http
+                    .post(format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.graph))
+                    .form(&form)
+                    .send()
+                    .await
+                    .map_err(|e| StepError(format!("token endpoint: {e}")))?
+                    .json()
+                    .await
+                    .map_err(|e| StepError(format!("token endpoint: {e}")))?;
+                answer["access_token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| StepError(format!("the token endpoint refused: {answer}")))
+            }
+        }
+    }
+
     fn id(&self, name: &str) -> Result<String, StepError> {
         self.ids
             .get(name)
@@ -115,7 +203,7 @@ impl Context {
 
     /// AWS as its console shows it: users by userName, groups with their members' userNames.
     pub async fn aws_state(&self) -> Result<Value, StepError> {
-        self.admin(true, Method::GET, &format!("/_admin/tenants/{}/state", self.scim.tenant_id()), None).await
+        self.admin(true, Method::GET, &format!("/_admin/tenants/{}/state", self.endpoints.scim_tenant), None).await
     }
 
     /// Provisioning log entries, newest first.
@@ -126,7 +214,7 @@ impl Context {
             let page = self.graph_ok(Method::GET, &path, None).await?;
             all.extend(page["value"].as_array().cloned().unwrap_or_default());
             match page["@odata.nextLink"].as_str() {
-                Some(next) => path = next.trim_start_matches(&format!("{}/v1.0", self.graph.uri())).to_owned(),
+                Some(next) => path = next.split_once("/v1.0").map(|(_, tail)| tail.to_owned()).unwrap_or_default(),
                 None => return Ok(all),
             }
         }
@@ -182,8 +270,8 @@ fn user_body(
     body
 }
 
-/// Builds the situation: mocks, AWS side, faults, directory, the AWS app and its job.
-async fn setup(scenario: &Scenario) -> Result<Context, StepError> {
+/// Starts in-process mocks for a scenario, on `127.0.0.1:0`, with its seed and start time.
+async fn in_process(scenario: &Scenario) -> Result<(Endpoints, (MockGraph, MockScim)), StepError> {
     let start = scenario.start.unwrap_or(mock_graph::server::DEFAULT_START);
     let graph = MockGraph::start_with(mock_graph::Config {
         seed: scenario.seed,
@@ -199,10 +287,61 @@ async fn setup(scenario: &Scenario) -> Result<Context, StepError> {
     })
     .await
     .map_err(|e| StepError(format!("mock-scim could not start: {e}")))?;
+    let endpoints = Endpoints {
+        graph: graph.uri(),
+        graph_admin: graph.admin_token().to_owned(),
+        scim: scim.uri(),
+        scim_admin: scim.admin_token().to_owned(),
+        scim_tenant: scim.tenant_id().to_owned(),
+        scim_endpoint: scim.scim_endpoint(),
+        scim_token: scim.token().to_owned(),
+        tokens: Tokens::InProcess(graph.state().clone()),
+    };
+    Ok((endpoints, (graph, scim)))
+}
+
+/// Resets running mocks and makes a fresh AWS tenant on them.
+async fn running(http: &reqwest::Client, mocks: &Running) -> Result<Endpoints, StepError> {
+    let call = |url: String, token: String| async move {
+        let response =
+            http.post(url.clone()).bearer_auth(token).send().await.map_err(|e| StepError(format!("{url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(StepError(format!("{url} answered {status}: {text}")));
+        }
+        Ok(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
+    };
+    call(format!("{}/_admin/reset", mocks.graph), mocks.graph_admin.clone()).await?;
+    call(format!("{}/_admin/reset", mocks.scim), mocks.scim_admin.clone()).await?;
+    let tenant = call(format!("{}/_admin/tenants", mocks.scim), mocks.scim_admin.clone()).await?;
+    let field = |name: &str| tenant[name].as_str().unwrap_or_default().to_owned();
+    Ok(Endpoints {
+        graph: mocks.graph.clone(),
+        graph_admin: mocks.graph_admin.clone(),
+        scim: mocks.scim.clone(),
+        scim_admin: mocks.scim_admin.clone(),
+        scim_tenant: field("tenantId"),
+        scim_endpoint: field("scimEndpoint"),
+        scim_token: field("accessToken"),
+        tokens: Tokens::ClientCredentials(mocks.tenant.clone(), mocks.client_id.clone(), mocks.client_secret.clone()),
+    })
+}
+
+/// Builds the situation: mocks, AWS side, faults, directory, the AWS app and its job.
+async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, StepError> {
+    let http = reqwest::Client::new();
+    let (endpoints, handles) = match mocks {
+        None => {
+            let (endpoints, handles) = in_process(scenario).await?;
+            (endpoints, Some(handles))
+        }
+        Some(mocks) => (running(&http, mocks).await?, None),
+    };
     let mut ctx = Context {
-        graph,
-        scim,
-        http: reqwest::Client::new(),
+        endpoints,
+        _mocks: handles,
+        http,
         sp: String::new(),
         job: String::new(),
         ids: BTreeMap::new(),
@@ -298,8 +437,8 @@ async fn setup(scenario: &Scenario) -> Result<Context, StepError> {
 async fn scim_console(ctx: &Context, resource: &str, body: Value) -> Result<(), StepError> {
     let response = ctx
         .http
-        .post(format!("{}{resource}", ctx.scim.scim_endpoint()))
-        .bearer_auth(ctx.scim.token())
+        .post(format!("{}{resource}", ctx.endpoints.scim_endpoint))
+        .bearer_auth(&ctx.endpoints.scim_token)
         .json(&body)
         .send()
         .await
@@ -394,13 +533,13 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             }
         }
         Step::Configure { token, sync_all, skip_out_of_scope_deletions, aad_opt_scim_062020, delete_threshold } => {
-            let mut base = ctx.scim.scim_endpoint();
+            let mut base = ctx.endpoints.scim_endpoint.clone();
             if aad_opt_scim_062020.unwrap_or(false) {
                 base.push_str("?aadOptscim062020");
             }
             let mut value = vec![
                 json!({"key": "BaseAddress", "value": base}),
-                json!({"key": "SecretToken", "value": token.clone().unwrap_or_else(|| ctx.scim.token().to_owned())}),
+                json!({"key": "SecretToken", "value": token.clone().unwrap_or_else(|| ctx.endpoints.scim_token.clone())}),
                 json!({"key": "SyncAll", "value": if sync_all.unwrap_or(false) { "true" } else { "false" }}),
                 json!({"key": "SkipOutOfScopeDeletions", "value": if skip_out_of_scope_deletions.unwrap_or(false) { "True" } else { "False" }}),
             ];
@@ -552,11 +691,17 @@ fn describe(step: &Step) -> &'static str {
     }
 }
 
-/// Runs a scenario to the end; a step that cannot be carried out stops it, as a failure.
+/// Runs a scenario on its own in-process mocks; a step that cannot be carried out stops it, as a
+/// failure.
 pub async fn run(scenario: &Scenario) -> ScenarioResult {
+    run_on(scenario, None).await
+}
+
+/// Runs a scenario on in-process mocks, or on running ones (reset first).
+pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
-    match setup(scenario).await {
+    match setup(scenario, mocks).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
             for (i, at) in scenario.steps.iter().enumerate() {

@@ -155,6 +155,47 @@ fn cli_trials() -> Vec<Trial> {
             }
             Ok(())
         }),
+        Trial::test("cli::run_against_running_mocks_resets_them_between_scenarios", || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Failed::from(e.to_string()))?;
+            let (graph, scim) =
+                runtime.block_on(async { (mock_graph::MockGraph::start().await, mock_scim::MockScim::start().await) });
+            let args = [
+                "run".to_owned(),
+                "scenarios/library/00_seed_story.toml".to_owned(),
+                "scenarios/library/25_idempotence.toml".to_owned(),
+                "--graph".to_owned(),
+                graph.uri(),
+                "--scim".to_owned(),
+                scim.uri(),
+                "--graph-admin-token".to_owned(),
+                graph.admin_token().to_owned(),
+                "--scim-admin-token".to_owned(),
+                scim.admin_token().to_owned(),
+                "--client-secret".to_owned(),
+                "mock-graph-client-secret".to_owned(),
+            ];
+            let output = runtime.block_on(async move {
+                tokio::task::spawn_blocking(move || {
+                    Command::new(env!("CARGO_BIN_EXE_harness")).args(&args).current_dir(workspace()).output()
+                })
+                .await
+            });
+            let output = output.map_err(|e| Failed::from(e.to_string()))?.map_err(|e| Failed::from(e.to_string()))?;
+            let out = String::from_utf8_lossy(&output.stdout);
+            if output.status.code() != Some(0) || !out.contains("2 passed, 0 failed") {
+                return Err(Failed::from(format!(
+                    "{:?}\n{out}\n{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                )));
+            }
+            drop((graph, scim));
+            Ok(())
+        }),
         Trial::test("cli::usage_errors_exit_2", || {
             let (code, _, _) = harness_command(&["run", "--format", "yaml"]);
             if code != 2 { Err(Failed::from(format!("exit {code}"))) } else { Ok(()) }
