@@ -196,6 +196,31 @@ fn cli_trials() -> Vec<Trial> {
             drop((graph, scim));
             Ok(())
         }),
+        Trial::test("cli::generate_writes_a_scenario_that_runs", || {
+            let path = std::env::temp_dir().join(format!("generated-{}.toml", std::process::id()));
+            let (code, _, err) = harness_command(&[
+                "generate",
+                "--users",
+                "30",
+                "--groups",
+                "3",
+                "--members-per-group",
+                "10",
+                "--seed",
+                "7",
+                "--out",
+                path.to_str().unwrap_or_default(),
+            ]);
+            if code != 0 {
+                return Err(Failed::from(format!("generate exit {code}: {err}")));
+            }
+            let (code, out, err) = harness_command(&["run", path.to_str().unwrap_or_default()]);
+            if code != 0 || !out.contains("1 passed, 0 failed") {
+                return Err(Failed::from(format!("exit {code}\n{out}\n{err}")));
+            }
+            let (code, _, _) = harness_command(&["generate", "--users", "3", "--members-per-group", "5"]);
+            if code != 2 { Err(Failed::from(format!("impossible shape exits {code}"))) } else { Ok(()) }
+        }),
         Trial::test("cli::usage_errors_exit_2", || {
             let (code, _, _) = harness_command(&["run", "--format", "yaml"]);
             if code != 2 { Err(Failed::from(format!("exit {code}"))) } else { Ok(()) }
