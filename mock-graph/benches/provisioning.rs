@@ -889,7 +889,9 @@ async fn scenario_b(plan: Plan) {
     let timeline = Timeline::advance(&job, &scim, "PT1M", INITIAL_PERIOD).await;
     let initial = timeline.total;
     let memory_after_initial = memory();
-    floor_pooled.extend(measure_floor(&api, &floor, &echo, plan.floor_requests).await);
+    if let Ok(ms) = std::env::var("GAP_MS") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
+    }
     let initial_execution = job.last_execution().await;
     let made = journal_seq(&scim) - timeline.since;
     let writes = initial_execution["countExports"].as_u64().unwrap_or(0);

@@ -116,6 +116,9 @@ struct Plan {
     secrets: Secrets,
     users: Vec<UserWork>,
     groups: Vec<GroupWork>,
+    /// Assigned groups of the candidate users that are not candidates themselves: a user linked in
+    /// this cycle (say, retried from escrow) must join them (reference resolution, §4.2 step 6).
+    reference_groups: Vec<GroupWork>,
     links_users: BTreeMap<String, UserLink>,
     links_groups: BTreeMap<String, GroupLink>,
     escrows: BTreeMap<String, Escrow>,
@@ -446,6 +449,21 @@ fn plan(
             (users, groups, 0, 0)
         }
     };
+    let reference_groups: Vec<GroupWork> = if only.is_some() {
+        Vec::new()
+    } else {
+        let dir = &world.directory;
+        let mut seen: BTreeSet<Key> = groups.iter().filter_map(|g| dir.group_key(&g.id)).collect();
+        let mut extra = Vec::new();
+        for user in &users {
+            for group in user.key.into_iter().flat_map(|k| dir.groups_of(k)) {
+                if scope.group_assigned(group) && seen.insert(group) {
+                    extra.push(scope.group(Some(group), &dir.object_id(ObjectKind::Group, group), "Update"));
+                }
+            }
+        }
+        extra
+    };
     let target = match (&secrets.base_address, &secrets.secret_token) {
         (Some(base), Some(token)) => Target::new(base, token, settings.timeout, settings.attempts).map(|mut target| {
             target.waiter = waiter;
@@ -472,6 +490,7 @@ fn plan(
         secrets,
         users,
         groups,
+        reference_groups,
         links_users: std::mem::take(&mut job.users),
         links_groups: std::mem::take(&mut job.groups),
         escrows: std::mem::take(&mut job.escrows),
@@ -949,6 +968,30 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 return None;
             }
             let resources = reply.json().and_then(|j| j["Resources"].as_array().cloned()).unwrap_or_default();
+            // A target group another Entra group is already linked to (names differing only in case
+            // match the same AWS group): refused, not shared, or the two would rename it back and
+            // forth every cycle (`DuplicateSourceEntries`, §6.3).
+            let taken = resources.first().and_then(|r| r["id"].as_str()).is_some_and(|id| {
+                plan.links_groups.iter().any(|(other, link)| *other != work.id && link.target_id == id)
+            });
+            if taken {
+                draft.error = Some(Failure {
+                    code: "DuplicateSourceEntries".into(),
+                    reason: format!(
+                        "More than one Group in Azure Active Directory matches the same Group in {TARGET_NAME} on displayName '{}'.",
+                        work.name
+                    ),
+                    category: "nonServiceFailure",
+                });
+                draft.status = "failure";
+                out.failures += 1;
+                plan.escrows.insert(
+                    work.id.clone(),
+                    Escrow { kind: "Group", attempts: 1, error_code: "DuplicateSourceEntries".into() },
+                );
+                out.drafts.push(draft);
+                return None;
+            }
             match resources.first() {
                 Some(resource) => {
                     let current = work
@@ -1170,6 +1213,10 @@ pub async fn run_cycle(state: &AppState, job_id: &str, settings: &Settings) {
         }
     }
     for work in groups.iter().filter(|w| w.in_scope) {
+        sync_members(&target, &mut plan, work, &mut out).await;
+    }
+    let reference_groups = std::mem::take(&mut plan.reference_groups);
+    for work in reference_groups.iter().filter(|w| w.in_scope) {
         sync_members(&target, &mut plan, work, &mut out).await;
     }
     finish(state, plan, settings, out, users.len() + groups.len());
