@@ -28,6 +28,9 @@ pub struct ScenarioResult {
     pub duration: Duration,
     /// Every miss, explained; empty when it passed.
     pub failures: Vec<String>,
+    /// A hash of the provisioning logs and the AWS journal at the end (ports aside): the same
+    /// scenario must give the same fingerprint.
+    pub fingerprint: u64,
 }
 
 impl ScenarioResult {
@@ -665,6 +668,26 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
     Ok(())
 }
 
+/// FNV-1a over the provisioning logs and the AWS journal, with `127.0.0.1:PORT` folded (each run
+/// binds its own ports).
+async fn fingerprint_of(ctx: &Context) -> u64 {
+    let logs = ctx.logs().await.map(|l| Value::Array(l).to_string()).unwrap_or_default();
+    let journal = ctx.journal_since(0).await.map(|j| Value::Array(j).to_string()).unwrap_or_default();
+    let text = format!("{logs}\n{journal}");
+    let folded: String = text
+        .split("127.0.0.1:")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_owned()
+            } else {
+                format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
+            }
+        })
+        .collect();
+    folded.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 fn describe(step: &Step) -> &'static str {
     match step {
         Step::CreateUser { .. } => "create_user",
@@ -701,6 +724,7 @@ pub async fn run(scenario: &Scenario) -> ScenarioResult {
 pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
+    let mut fingerprint = 0;
     match setup(scenario, mocks).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
@@ -711,7 +735,8 @@ pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioRes
                     break;
                 }
             }
+            fingerprint = fingerprint_of(&ctx).await;
         }
     }
-    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures }
+    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures, fingerprint }
 }

@@ -350,3 +350,31 @@ fn nothing_lost_under_faults() {
         |_| true,
     );
 }
+
+/// Determinism: the same seed gives byte-identical provisioning logs and journals.
+#[test]
+fn determinism() {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let outcome = runner.run(&case_strategy(false), |case| {
+        let text = case.scenario("determinism", "the same seed gives byte-identical provisioning logs and journals");
+        let scenario = scenarios::scenario::Scenario::parse("generated.toml", &text)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let first = runtime.block_on(harness::runner::run(&scenario));
+        let second = runtime.block_on(harness::runner::run(&scenario));
+        prop_assert_eq!(first.fingerprint, second.fingerprint);
+        prop_assert_eq!(first.failures, second.failures);
+        Ok(())
+    });
+    if let Err(TestError::Fail(reason, case)) = outcome {
+        let path = regressions().join(format!("determinism_{:016x}.toml", case.seed));
+        let _ = std::fs::create_dir_all(regressions());
+        let _ = std::fs::write(
+            &path,
+            case.scenario("determinism", "the same seed gives byte-identical provisioning logs and journals"),
+        );
+        panic!("law determinism broken; the case is written to {}: {reason}", path.display());
+    }
+}

@@ -914,7 +914,17 @@ async fn scenario_b(plan: Plan) {
     println!("  memory right after the initial cycle: {memory_after_initial}");
 
     eprintln!("scenario B: running the incremental cycle");
+    fn cpu() -> (u64, u64, u64) {
+        let st = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let f: Vec<&str> = st.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        let ps = std::fs::read_to_string("/proc/stat").unwrap();
+        let c: Vec<u64> = ps.lines().next().unwrap().split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+        (f[11].parse::<u64>().unwrap(), f[12].parse::<u64>().unwrap(), c[7])
+    }
+    let c0 = cpu();
     let timeline = Timeline::advance(&job, &scim, "PT40M", INCREMENTAL_PERIOD).await;
+    let c1 = cpu();
+    println!("  DIAG utime +{} stime +{} steal(all cpus) +{} ticks", c1.0 - c0.0, c1.1 - c0.1, c1.2 - c0.2);
     let incremental = timeline.total;
     let memory_after_incremental = memory();
     let requests = journal_since(&api, &scim, timeline.since).await;
