@@ -104,7 +104,10 @@ fn project(entity: &Entity, object: &Map<String, Value>, select: Option<&[String
             None => property.default,
         };
         if wanted && property.name != "passwordProfile" {
-            out.insert(property.name.to_owned(), object.get(property.name).cloned().unwrap_or(Value::Null));
+            out.insert(
+                property.name.to_owned(),
+                object.get(property.name).cloned().unwrap_or_else(|| property.absent()),
+            );
         }
     }
     out

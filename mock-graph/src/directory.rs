@@ -324,18 +324,11 @@ impl Directory {
         }
         let upn = body.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();
         self.check_upn(&upn, None)?;
+        // Only what is set is stored; projections fill in the rest (`Property::absent`).
         let mut user = Map::new();
-        for property in USER.properties {
-            let initial = match property.kind {
-                Kind::Strings => json!([]),
-                _ => Value::Null,
-            };
-            user.insert(property.name.to_owned(), initial);
-        }
         user.insert("id".into(), json!(id));
         user.insert("createdDateTime".into(), json!(graph_time(now)));
         user.insert("userType".into(), json!(if upn.contains("#EXT#") { "Guest" } else { "Member" }));
-        user.insert("proxyAddresses".into(), json!([]));
         for (name, value) in body {
             let canonical = USER.property(&name).map_or(name, |p| p.name.to_owned());
             user.insert(canonical, value);
@@ -479,16 +472,6 @@ impl Directory {
             ));
         }
         let mut group = Map::new();
-        for property in GROUP.properties {
-            let initial = match property.kind {
-                Kind::Strings => json!([]),
-                _ => Value::Null,
-            };
-            group.insert(property.name.to_owned(), initial);
-        }
-        for empty in ["proxyAddresses", "onPremisesProvisioningErrors"] {
-            group.insert(empty.into(), json!([]));
-        }
         group.insert("id".into(), json!(id));
         group.insert("createdDateTime".into(), json!(graph_time(now)));
         group.insert("renewedDateTime".into(), json!(graph_time(now)));

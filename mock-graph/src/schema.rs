@@ -63,6 +63,18 @@ const fn p(
     Property { name, kind, default, eq, starts_with, ends_with: X, range: X, null, any: X }
 }
 
+impl Property {
+    /// What Graph shows for the property when it was never set: `[]` for lists, `null` otherwise.
+    /// Objects are stored without their unset properties (about a third of the memory).
+    pub fn absent(&self) -> serde_json::Value {
+        if self.kind == Kind::Strings || matches!(self.name, "proxyAddresses" | "onPremisesProvisioningErrors") {
+            serde_json::Value::Array(Vec::new())
+        } else {
+            serde_json::Value::Null
+        }
+    }
+}
+
 /// An entity: its name in messages and `@odata.type`, and its properties in output order.
 #[derive(Debug)]
 pub struct Entity {

@@ -72,7 +72,10 @@ pub fn project(entity: &Entity, object: &Map<String, Value>, select: Option<&[&'
             None => property.default,
         };
         if wanted && property.name != "passwordProfile" && !property.name.contains('/') {
-            out.insert(property.name.to_owned(), object.get(property.name).cloned().unwrap_or(Value::Null));
+            out.insert(
+                property.name.to_owned(),
+                object.get(property.name).cloned().unwrap_or_else(|| property.absent()),
+            );
         }
     }
     out
