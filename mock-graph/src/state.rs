@@ -43,6 +43,9 @@ pub struct Switches {
     pub quarantine_first_retry: String,
     /// Whether the engine waits out a SCIM `Retry-After` (on the mock's clock) before retrying.
     pub honour_retry_after: bool,
+    /// Days provisioning logs are kept: 30 with a premium licence, 7 without
+    /// (entra-provisioning.md §6.1).
+    pub provisioning_log_retention_days: u32,
 }
 
 impl Default for Switches {
@@ -54,6 +57,7 @@ impl Default for Switches {
             scim_timeout_seconds: 30,
             quarantine_first_retry: "PT6H".to_owned(),
             honour_retry_after: true,
+            provisioning_log_retention_days: 30,
         }
     }
 }

@@ -1241,7 +1241,11 @@ fn execution(plan: &Plan, out: &Outcome, imported: usize, state: &str, error: Va
     })
 }
 
-fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) {
+/// Records the drafts as log entries, after expiring old ones; returns the index of the first new one.
+fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) -> usize {
+    let retention = world.switches.provisioning_log_retention_days;
+    world.provisioning.expire_logs(plan.now, retention);
+    let first = world.provisioning.logs.len();
     let context = &plan.context;
     let ctx = Context {
         tenant_id: &context.tenant_id,
@@ -1258,6 +1262,7 @@ fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) {
         let entry = draft.into_json(&ctx, id, change_id);
         world.provisioning.logs.push(entry);
     }
+    first
 }
 
 fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, imported: usize) {
@@ -1513,10 +1518,9 @@ pub async fn on_demand(
         .map(|e| json!({"errorCode": e.code, "errorMessage": e.reason}))
         .unwrap_or_else(|| json!({}));
     let mut world = state.world();
-    let before = world.provisioning.logs.len();
     let drafts = std::mem::take(&mut out.drafts);
-    record_logs(&mut world, &plan, drafts);
-    let entries = world.provisioning.logs[before..].to_vec();
+    let first = record_logs(&mut world, &plan, drafts);
+    let entries = world.provisioning.logs[first..].to_vec();
     if let Some(job) = world.provisioning.jobs.get_mut(&plan.job_id) {
         job.users = plan.links_users;
         job.groups = plan.links_groups;

@@ -37,6 +37,19 @@ pub struct Provisioning {
     pub on_demand: VecDeque<Timestamp>,
 }
 
+impl Provisioning {
+    /// Forgets log entries older than `retention_days` before `now`: Graph keeps provisioning logs
+    /// 30 days with a premium licence, 7 without (entra-provisioning.md §6.1). Entries are recorded
+    /// in clock order, so the expired ones are a prefix.
+    pub fn expire_logs(&mut self, now: Timestamp, retention_days: u32) {
+        let cutoff = now - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
+        let expired = self.logs.partition_point(|entry| {
+            entry["activityDateTime"].as_str().and_then(|at| at.parse::<Timestamp>().ok()).is_some_and(|at| at < cutoff)
+        });
+        self.logs.drain(..expired);
+    }
+}
+
 /// Runs every cycle that falls due up to `until`, in time order, each at its scheduled instant on
 /// the mock's clock, to completion; then puts the clock at `until` (§4.1, ARCHITECTURE runtime model).
 pub async fn run_due(state: &AppState, until: Timestamp) {

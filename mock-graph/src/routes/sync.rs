@@ -591,7 +591,9 @@ pub async fn provisioning_logs(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, GraphError> {
     let options = query(&uri)?;
-    let world = state.world();
+    let mut world = state.world();
+    let (now, retention) = (world.clock.now(), world.switches.provisioning_log_retention_days);
+    world.provisioning.expire_logs(now, retention);
     let logs = &world.provisioning.logs;
     let items: Vec<_> = logs
         .iter()

@@ -334,3 +334,37 @@ async fn provision_on_demand_joins_existing_groups_only() {
     assert_eq!(names, [json!("SRE")], "Ops is not created on demand");
     assert_eq!(aws["groups"][0]["members"].as_array().unwrap().len(), 2, "carol joined SRE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_logs_expire_after_the_retention_period() {
+    let w = World::new().await;
+    let annie = w.user("annie@contoso.onmicrosoft.com", "Annie", Some("Easley")).await;
+    let (sp, job) = w.aws_app().await;
+    w.assign(&sp, &annie).await;
+    w.call(reqwest::Method::POST, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/start"), None).await;
+    w.advance("PT40M").await;
+    assert_eq!(w.logs().await.len(), 1, "the initial cycle created annie");
+
+    // Premium retention by default: 30 days (entra-provisioning.md §6.1).
+    w.advance("P29D").await;
+    assert_eq!(w.logs().await.len(), 1, "29 days later the entry is still there");
+    w.advance("P2D").await;
+    assert!(w.logs().await.is_empty(), "31 days later it is gone");
+
+    // Without a premium licence: 7 days.
+    let answer = w
+        .http
+        .patch(format!("{}/_admin/switches", w.graph.uri()))
+        .bearer_auth(w.graph.admin_token())
+        .json(&json!({"provisioningLogRetentionDays": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let bob = w.user("bob@contoso.onmicrosoft.com", "Bob", Some("Builder")).await;
+    w.assign(&sp, &bob).await;
+    w.advance("PT40M").await;
+    assert_eq!(entry(&w.logs().await, "bob@contoso.onmicrosoft.com")["provisioningAction"], "create");
+    w.advance("P8D").await;
+    assert!(w.logs().await.is_empty(), "8 days later the entry is gone");
+}
