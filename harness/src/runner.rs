@@ -350,6 +350,11 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
         ids: BTreeMap::new(),
         journal_mark: 0,
     };
+    if !scenario.entra.switches.is_empty() {
+        let switches: Map<String, Value> =
+            scenario.entra.switches.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+        ctx.admin(false, Method::PATCH, "/_admin/switches", Some(Value::Object(switches))).await?;
+    }
     if !scenario.aws.switches.is_empty() {
         let switches: Map<String, Value> =
             scenario.aws.switches.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();

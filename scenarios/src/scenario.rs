@@ -18,6 +18,8 @@
 //! - `[[directory.groups]]`: `name`, `members` (UPNs or group names: nesting).
 //! - `[directory.generated]`: `users`, `groups`, `members_per_group`, `assign_groups` — bulk users
 //!   `user00000@contoso.onmicrosoft.com`… and groups `group0000`….
+//! - `[entra.switches]`: mock-graph switches as its admin API names them (`quarantineFirstRetry`,
+//!   `honourRetryAfter`, `scimAttempts`, `provisioningLogRetentionDays`, …).
 //! - `[aws.switches]`: mock-scim switches as its admin API names them (`listApi`, `charset`, …);
 //!   `[[aws.users]]` (`user_name`, `given_name`, `family_name`, `display_name`, `email`,
 //!   `external_id`) and `[[aws.groups]]` (`name`, `external_id`): made by hand in the AWS console.
@@ -118,6 +120,9 @@ pub struct Scenario {
     /// Users and groups assigned to the AWS app before the first step.
     #[serde(default)]
     pub assignments: Vec<Spanned<String>>,
+    /// The Entra side's settings.
+    #[serde(default)]
+    pub entra: Entra,
     /// The AWS side before the first step.
     #[serde(default)]
     pub aws: Aws,
@@ -253,6 +258,15 @@ pub struct Generated {
     /// Whether the generated groups are assigned.
     #[serde(default)]
     pub assign_groups: bool,
+}
+
+/// The Entra side's settings before the run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entra {
+    /// mock-graph behaviour switches, as its admin API names them (`quarantineFirstRetry = "PT5M"`, …).
+    #[serde(default)]
+    pub switches: BTreeMap<String, toml::Value>,
 }
 
 /// The AWS side before the run.
