@@ -3,7 +3,8 @@
 //! from a model of AWS's rules; when a law fails, the shrunk case is written to
 //! `scenarios/regressions/` and becomes a permanent test of the library.
 //!
-//! Cases are capped for CI (`PROPTEST_CASES` raises them for deep runs).
+//! Cases are capped for CI (`PROPTEST_CASES` raises them for deep runs), and drawn from a fixed
+//! seed so that CI is deterministic; `PROPTEST_RNG_SEED=N` explores other cases.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use fake::Fake;
 use fake::rand::SeedableRng;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestError, TestRunner};
 
 /// A generated user.
 #[derive(Debug, Clone)]
@@ -280,14 +281,22 @@ fn user_table(out: &mut String, header: &str, user: &User) {
     let _ = writeln!(out, "enabled = {}\n", user.enabled);
 }
 
+/// The runner's configuration: `default_cases` and a fixed seed unless the environment sets them.
+fn config(default_cases: u32) -> Config {
+    let from_env = Config::default();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { from_env.cases } else { default_cases };
+    let rng_seed =
+        if std::env::var_os("PROPTEST_RNG_SEED").is_some() { from_env.rng_seed } else { RngSeed::Fixed(2026) };
+    Config { cases, rng_seed, failure_persistence: None, ..from_env }
+}
+
 fn regressions() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions")
 }
 
 /// Runs a law: each case as a scenario; on failure the shrunk case is written as a regression file.
 fn law(name: &str, description: &str, strategy: impl Strategy<Value = Case>, applies: fn(&Case) -> bool) {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(config(12));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let outcome = runner.run(&strategy, |case| {
@@ -354,8 +363,7 @@ fn nothing_lost_under_faults() {
 /// Determinism: the same seed gives byte-identical provisioning logs and journals.
 #[test]
 fn determinism() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(config(6));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let outcome = runner.run(&case_strategy(false), |case| {
