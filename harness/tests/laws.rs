@@ -56,6 +56,17 @@ struct Case {
     by_hand: usize,
     /// Users created and assigned after the first cycle, during the storm.
     late_users: Vec<User>,
+    /// What the administrator changes once the first state has converged.
+    edits: Vec<Edit>,
+}
+
+/// An administrator's change after convergence, by index into the case's users and groups.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    RenameGroup(usize),
+    RemoveMember(usize, usize),
+    UnassignUser(usize),
+    UnassignGroup(usize),
 }
 
 const GROUP_NAMES: &[&str] =
@@ -94,7 +105,16 @@ fn user_strategy(index: usize) -> impl Strategy<Value = User> {
     )
 }
 
-fn case_strategy(late: bool) -> impl Strategy<Value = Case> {
+fn edit_strategy() -> impl Strategy<Value = Edit> {
+    (0u8..4, 0usize..8, 0usize..8).prop_map(|(kind, a, b)| match kind {
+        0 => Edit::RenameGroup(a),
+        1 => Edit::RemoveMember(a, b),
+        2 => Edit::UnassignUser(a),
+        _ => Edit::UnassignGroup(a),
+    })
+}
+
+fn case_strategy(late: bool, edits: bool) -> impl Strategy<Value = Case> {
     (0usize..6, 0usize..4)
         .prop_flat_map(move |(n_users, n_groups)| {
             let users: Vec<_> = (0..n_users).map(user_strategy).collect();
@@ -113,9 +133,10 @@ fn case_strategy(late: bool) -> impl Strategy<Value = Case> {
                 prop::option::of((prop::sample::select(vec![429u16, 500, 503]), 1u64..5)),
                 0usize..3,
                 late_users,
+                proptest::collection::vec(edit_strategy(), if edits { 0..4 } else { 0..1 }),
             )
         })
-        .prop_map(|(seed, users, groups, assigned_users, assigned_groups, storm, by_hand, late_users)| {
+        .prop_map(|(seed, users, groups, assigned_users, assigned_groups, storm, by_hand, late_users, edits)| {
             let n_users = users.len();
             let n_groups = groups.len();
             let mut seen = Vec::new();
@@ -141,7 +162,7 @@ fn case_strategy(late: bool) -> impl Strategy<Value = Case> {
                 assigned_groups.into_iter().filter(|g| *g < n_groups.min(groups.len())).collect();
             assigned_groups.sort_unstable();
             assigned_groups.dedup();
-            Case { seed, users, groups, assigned_users, assigned_groups, storm, by_hand, late_users }
+            Case { seed, users, groups, assigned_users, assigned_groups, storm, by_hand, late_users, edits }
         })
 }
 
@@ -162,6 +183,56 @@ impl Case {
         self.users[u].enabled
             && (self.assigned_users.contains(&u)
                 || self.assigned_groups.iter().any(|g| self.groups[*g].members.contains(&u)))
+    }
+
+    /// Applies the edits that make sense here (a rename once per group, removing a member who is
+    /// one, unassigning what is assigned), writing each as a step; returns the case afterwards.
+    fn edited(&self, steps: &mut String) -> Case {
+        let mut after = self.clone();
+        after.edits.clear();
+        let mut renamed = Vec::new();
+        for edit in &self.edits {
+            match *edit {
+                Edit::RenameGroup(g) if g < after.groups.len() && !renamed.contains(&g) => {
+                    renamed.push(g);
+                    let to = format!("Renamed {g}");
+                    let _ = writeln!(
+                        steps,
+                        "[[steps]]\naction = \"rename_group\"\ngroup = {}\nto = {}\n",
+                        lit(&after.groups[g].name),
+                        lit(&to)
+                    );
+                    after.groups[g].name = to;
+                }
+                Edit::RemoveMember(g, u) if g < after.groups.len() && after.groups[g].members.contains(&u) => {
+                    let _ = writeln!(
+                        steps,
+                        "[[steps]]\naction = \"remove_member\"\ngroup = {}\nmember = {}\n",
+                        lit(&after.groups[g].name),
+                        lit(&after.users[u].upn())
+                    );
+                    after.groups[g].members.retain(|m| *m != u);
+                }
+                Edit::UnassignUser(u) if after.assigned_users.contains(&u) => {
+                    let _ = writeln!(
+                        steps,
+                        "[[steps]]\naction = \"unassign\"\nprincipal = {}\n",
+                        lit(&after.users[u].upn())
+                    );
+                    after.assigned_users.retain(|a| *a != u);
+                }
+                Edit::UnassignGroup(g) if after.assigned_groups.contains(&g) => {
+                    let _ = writeln!(
+                        steps,
+                        "[[steps]]\naction = \"unassign\"\nprincipal = {}\n",
+                        lit(&after.groups[g].name)
+                    );
+                    after.assigned_groups.retain(|a| *a != g);
+                }
+                _ => {}
+            }
+        }
+        after
     }
 
     /// The projection of the in-scope directory through the mappings, minus what AWS refuses.
@@ -263,6 +334,35 @@ impl Case {
             groups.join(", "),
             logs.join(", ")
         );
+        if !self.edits.is_empty() {
+            // After the edits: the projection of the edited directory; users who left the scope
+            // stay in AWS, disabled (entra-provisioning.md §4.4), and groups that left it are deleted.
+            let mut steps = String::new();
+            let after = self.edited(&mut steps);
+            out.push_str(&steps);
+            let _ = writeln!(out, "[[steps]]\naction = \"advance\"\nby = \"PT2H\"\n");
+            let edited = after.projection();
+            let mut users: Vec<String> = projection.users.clone();
+            users.extend(edited.users.iter().filter(|u| !users.contains(u)).cloned().collect::<Vec<_>>());
+            let inactive: Vec<String> =
+                projection.users.iter().filter(|u| !edited.users.contains(u)).map(|u| lit(u)).collect();
+            let mut expected: Vec<String> = users.iter().map(|u| lit(u)).collect();
+            expected.extend((0..self.by_hand).map(|i| lit(&format!("byhand{i}@elsewhere.example"))));
+            let groups: Vec<String> = edited
+                .groups
+                .iter()
+                .map(|(name, members)| {
+                    format!("{} = [{}]", lit(name), members.iter().map(|m| lit(m)).collect::<Vec<_>>().join(", "))
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "[[steps]]\naction = \"expect\"\naws_users = [{}]\naws_groups = {{ {} }}\naws_inactive = [{}]\n",
+                expected.join(", "),
+                groups.join(", "),
+                inactive.join(", ")
+            );
+        }
         if law == "idempotence" {
             let _ = writeln!(
                 out,
@@ -327,8 +427,9 @@ fn law(name: &str, description: &str, strategy: impl Strategy<Value = Case>, app
 fn convergence_isolation_and_no_collateral_damage() {
     law(
         "convergence",
-        "once faults stop, AWS holds exactly the in-scope directory minus what AWS refuses, each refusal logged",
-        case_strategy(false),
+        "once faults stop, AWS holds exactly the in-scope directory minus what AWS refuses, each refusal logged; \
+         after renames, member removals and unassignments it converges again",
+        case_strategy(false, true),
         |_| true,
     );
 }
@@ -339,7 +440,7 @@ fn idempotence() {
     law(
         "idempotence",
         "a cycle after convergence sends no write",
-        case_strategy(false),
+        case_strategy(false, false),
         // Refused objects are retried every cycle, so the law speaks of directories AWS fully accepts.
         |case| case.projection().refused_users.is_empty() && case.projection().refused_groups.is_empty(),
     );
@@ -352,7 +453,7 @@ fn nothing_lost_under_faults() {
     law(
         "nothing_lost",
         "users created and assigned during a fault storm reach AWS once it ends",
-        case_strategy(true).prop_map(|mut case| {
+        case_strategy(true, false).prop_map(|mut case| {
             case.storm = Some((case.storm.map_or(503, |s| s.0), 6));
             case
         }),
@@ -366,7 +467,7 @@ fn determinism() {
     let mut runner = TestRunner::new(config(6));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
-    let outcome = runner.run(&case_strategy(false), |case| {
+    let outcome = runner.run(&case_strategy(false, false), |case| {
         let text = case.scenario("determinism", "the same seed gives byte-identical provisioning logs and journals");
         let scenario = scenarios::scenario::Scenario::parse("generated.toml", &text)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
