@@ -40,6 +40,8 @@ impl User {
 struct Group {
     name: String,
     members: Vec<usize>,
+    /// A group listed earlier, nested in this one: never flattened (entra-provisioning.md §2.2).
+    nested: Option<usize>,
 }
 
 /// One generated situation.
@@ -129,8 +131,11 @@ fn case_strategy(late: bool, edits: bool) -> impl Strategy<Value = Case> {
             let users: Vec<_> = (0..n_users).map(user_strategy).collect();
             let late_users: Vec<_> = if late { (10..12).map(user_strategy).collect() } else { Vec::new() };
             let groups = proptest::collection::vec(
-                (0usize..GROUP_NAMES.len(), proptest::collection::vec(0..n_users.max(1), 0..=n_users))
-                    .prop_map(|(name, members)| (name, members)),
+                (
+                    0usize..GROUP_NAMES.len(),
+                    proptest::collection::vec(0..n_users.max(1), 0..=n_users),
+                    prop::option::weighted(0.3, 0usize..8),
+                ),
                 n_groups,
             );
             (
@@ -157,17 +162,18 @@ fn case_strategy(late: bool, edits: bool) -> impl Strategy<Value = Case> {
             let mut seen = Vec::new();
             let groups = groups
                 .into_iter()
-                .filter_map(|(name, members)| {
+                .filter_map(|(name, members, nest)| {
                     // Distinct names in Entra (case-only duplicates allowed: AWS refuses them).
                     let name = GROUP_NAMES[name].to_owned();
                     if seen.contains(&name) {
                         return None;
                     }
+                    let nested = nest.filter(|_| !seen.is_empty()).map(|n| n % seen.len());
                     seen.push(name.clone());
                     let mut members: Vec<usize> = members.into_iter().filter(|m| *m < n_users).collect();
                     members.sort_unstable();
                     members.dedup();
-                    Some(Group { name, members })
+                    Some(Group { name, members, nested })
                 })
                 .collect::<Vec<_>>();
             let mut assigned_users: Vec<usize> = assigned_users.into_iter().filter(|u| *u < n_users).collect();
@@ -297,7 +303,8 @@ impl Case {
             user_table(&mut out, "[[directory.users]]", user);
         }
         for group in &self.groups {
-            let members: Vec<String> = group.members.iter().map(|m| lit(&self.users[*m].upn())).collect();
+            let mut members: Vec<String> = group.members.iter().map(|m| lit(&self.users[*m].upn())).collect();
+            members.extend(group.nested.map(|g| lit(&self.groups[g].name)));
             let _ = writeln!(
                 out,
                 "[[directory.groups]]\nname = {}\nmembers = [{}]\n",
