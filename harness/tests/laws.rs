@@ -21,17 +21,29 @@ struct User {
     given: String,
     surname: Option<String>,
     enabled: bool,
+    /// A B2B guest from fabrikam.com, with an `#EXT#` UPN.
+    guest: bool,
 }
 
 impl User {
     fn upn(&self) -> String {
-        format!("{}@contoso.onmicrosoft.com", self.local)
+        if self.guest {
+            format!("{}_fabrikam.com#EXT#@contoso.onmicrosoft.com", self.local)
+        } else {
+            format!("{}@contoso.onmicrosoft.com", self.local)
+        }
+    }
+
+    /// The userName in AWS: a guest's `#EXT#` UPN is turned back into its home address
+    /// (entra-provisioning.md §2.5).
+    fn aws_name(&self) -> String {
+        if self.guest { format!("{}@fabrikam.com", self.local) } else { self.upn() }
     }
 
     /// AWS's user rules the generator can break: a surname is required, userName ≤ 128
     /// (aws-scim.md §2.1, §2.3).
     fn valid(&self) -> bool {
-        self.surname.is_some() && self.upn().chars().count() <= 128
+        self.surname.is_some() && self.aws_name().chars().count() <= 128
     }
 }
 
@@ -84,8 +96,8 @@ const GROUP_NAMES: &[&str] =
     &["SRE", "sre", "Ops", "Administrator", "AWSAdministrators", "Platform <core>", "Ünïcødé", "運用"];
 
 fn user_strategy(index: usize) -> impl Strategy<Value = User> {
-    (any::<u64>(), prop::bool::weighted(0.8), prop::bool::weighted(0.85), 0usize..4).prop_map(
-        move |(seed, has_surname, enabled, script)| {
+    (any::<u64>(), prop::bool::weighted(0.8), prop::bool::weighted(0.85), 0usize..4, prop::bool::weighted(0.1))
+        .prop_map(move |(seed, has_surname, enabled, script, guest)| {
             let mut rng = fake::rand::rngs::StdRng::seed_from_u64(seed);
             let (given, surname): (String, String) = match script {
                 0 => (
@@ -111,9 +123,8 @@ fn user_strategy(index: usize) -> impl Strategy<Value = User> {
             } else {
                 format!("u{index}.{}", seed % 1000)
             };
-            User { local, given, surname: has_surname.then_some(surname), enabled }
-        },
-    )
+            User { local, given, surname: has_surname.then_some(surname), enabled, guest }
+        })
 }
 
 fn edit_strategy() -> impl Strategy<Value = Edit> {
@@ -262,10 +273,10 @@ impl Case {
         let mut refused_users = Vec::new();
         for (u, user) in self.users.iter().enumerate() {
             if self.in_scope(u) {
-                if user.valid() { users.push(user.upn()) } else { refused_users.push(user.upn()) }
+                if user.valid() { users.push(user.aws_name()) } else { refused_users.push(user.upn()) }
             }
         }
-        users.extend(self.late_users.iter().filter(|u| u.enabled && u.valid()).map(User::upn));
+        users.extend(self.late_users.iter().filter(|u| u.enabled && u.valid()).map(User::aws_name));
         refused_users.extend(self.late_users.iter().filter(|u| u.enabled && !u.valid()).map(User::upn));
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         let mut refused_groups = Vec::new();
@@ -282,7 +293,7 @@ impl Case {
                 .members
                 .iter()
                 .filter(|m| self.in_scope(**m) && self.users[**m].valid())
-                .map(|m| self.users[*m].upn())
+                .map(|m| self.users[*m].aws_name())
                 .collect();
             groups.push((group.name.clone(), members));
         }
