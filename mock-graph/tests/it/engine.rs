@@ -263,16 +263,7 @@ async fn a_group_of_250_members_is_filled_in_chunks_of_100() {
     let aws = w.aws_state().await;
     assert_eq!(aws["users"].as_array().unwrap().len(), 250);
     assert_eq!(aws["groups"][0]["members"].as_array().unwrap().len(), 250);
-    let journal: Value = w
-        .http
-        .get(format!("{}/_admin/journal", w.scim.uri()))
-        .bearer_auth(w.scim.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journal = w.aws_journal().await;
     let sizes: Vec<usize> = journal
         .as_array()
         .unwrap()
@@ -404,16 +395,7 @@ async fn the_same_seed_gives_byte_identical_provisioning_logs_and_journals() {
         w.call(reqwest::Method::POST, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/start"), None).await;
         w.advance("PT2H").await;
         let logs = serde_json::to_string(&w.logs().await).unwrap();
-        let journal = w
-            .http
-            .get(format!("{}/_admin/journal", w.scim.uri()))
-            .bearer_auth(w.scim.admin_token())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let journal = w.aws_journal_text().await;
         (logs, journal)
     }
     let (first_logs, first_journal) = run().await;
@@ -432,16 +414,7 @@ async fn the_same_seed_gives_byte_identical_provisioning_logs_and_journals() {
 
 async fn clock_after_a_retry_after(honour: bool) -> String {
     let w = World::new().await;
-    let switches = json!({"honourRetryAfter": honour});
-    let answer = w
-        .http
-        .patch(format!("{}/_admin/switches", w.graph.uri()))
-        .bearer_auth(w.graph.admin_token())
-        .json(&switches)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    w.graph_switches(json!({"honourRetryAfter": honour})).await;
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY_LIST, "application/json"))

@@ -146,18 +146,37 @@ impl World {
             .unwrap()
     }
 
-    pub async fn aws_writes(&self) -> usize {
-        let journal: Value = self
+    /// mock-scim's journal, as it answers.
+    pub async fn aws_journal_text(&self) -> String {
+        let answer = self
             .http
             .get(format!("{}/_admin/journal", self.scim.uri()))
             .bearer_auth(self.scim.admin_token())
             .send()
             .await
-            .unwrap()
-            .json()
+            .unwrap();
+        answer.text().await.unwrap()
+    }
+
+    pub async fn aws_journal(&self) -> Value {
+        serde_json::from_str(&self.aws_journal_text().await).unwrap()
+    }
+
+    pub async fn aws_writes(&self) -> usize {
+        self.aws_journal().await.as_array().unwrap().iter().filter(|e| e["request"]["method"] != "GET").count()
+    }
+
+    /// Sets mock-graph's switches.
+    pub async fn graph_switches(&self, switches: Value) {
+        let answer = self
+            .http
+            .patch(format!("{}/_admin/switches", self.graph.uri()))
+            .bearer_auth(self.graph.admin_token())
+            .json(&switches)
+            .send()
             .await
             .unwrap();
-        journal.as_array().unwrap().iter().filter(|e| e["request"]["method"] != "GET").count()
+        assert_eq!(answer.status(), 200);
     }
 }
 
@@ -352,15 +371,7 @@ async fn provisioning_logs_expire_after_the_retention_period() {
     assert!(w.logs().await.is_empty(), "31 days later it is gone");
 
     // Without a premium licence: 7 days.
-    let answer = w
-        .http
-        .patch(format!("{}/_admin/switches", w.graph.uri()))
-        .bearer_auth(w.graph.admin_token())
-        .json(&json!({"provisioningLogRetentionDays": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    w.graph_switches(json!({"provisioningLogRetentionDays": 7})).await;
     let bob = w.user("bob@contoso.onmicrosoft.com", "Bob", Some("Builder")).await;
     w.assign(&sp, &bob).await;
     w.advance("PT40M").await;
