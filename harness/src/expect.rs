@@ -211,21 +211,12 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         );
         check("lastExecution.state", job.last_state.clone(), &status["lastExecution"]["state"]);
     }
+    // The exchanges since the previous expectation, read once; the mark then moves past them.
+    let exchanges = ctx.journal_since(ctx.journal_mark).await?;
     if !expectation.requests.is_empty() || expectation.no_writes {
-        let exchanges = ctx.journal_since(ctx.journal_mark).await?;
         if expectation.no_writes {
-            let writes: Vec<String> = exchanges
-                .iter()
-                .filter(|e| e["request"]["method"] != "GET")
-                .map(|e| {
-                    format!(
-                        "\n      {} {} → {}",
-                        e["request"]["method"].as_str().unwrap_or("?"),
-                        e["request"]["path"].as_str().unwrap_or("?"),
-                        e["response"]["status"]
-                    )
-                })
-                .collect();
+            let writes: Vec<String> =
+                exchanges.iter().filter(|e| e["request"]["method"] != "GET").map(exchange_line).collect();
             if !writes.is_empty() {
                 misses.push(format!(
                     "AWS should have received no writes, but got {}:{}",
@@ -252,17 +243,7 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                 None => found > 0,
             };
             if !ok {
-                let seen: Vec<String> = exchanges
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "\n      {} {} → {}",
-                            e["request"]["method"].as_str().unwrap_or("?"),
-                            e["request"]["path"].as_str().unwrap_or("?"),
-                            e["response"]["status"]
-                        )
-                    })
-                    .collect();
+                let seen: Vec<String> = exchanges.iter().map(exchange_line).collect();
                 misses.push(format!(
                     "AWS should have received {} {} request(s){}{}, got {found}; received:{}",
                     wanted.count.map_or("at least one".to_owned(), |c| c.to_string()),
@@ -274,10 +255,20 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
             }
         }
     }
-    if let Some(last) = ctx.journal_since(ctx.journal_mark).await?.last() {
+    if let Some(last) = exchanges.last() {
         ctx.journal_mark = last["seq"].as_u64().unwrap_or(ctx.journal_mark);
     }
     Ok(misses)
+}
+
+/// One exchange as a line of a miss: `POST /…/Users → 201`.
+fn exchange_line(e: &Value) -> String {
+    format!(
+        "\n      {} {} → {}",
+        e["request"]["method"].as_str().unwrap_or("?"),
+        e["request"]["path"].as_str().unwrap_or("?"),
+        e["response"]["status"]
+    )
 }
 
 /// Whether `actual` contains `expected`: objects by their keys, arrays element by element, scalars

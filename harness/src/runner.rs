@@ -9,7 +9,7 @@ use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
 use scenarios::scenario::{Outcome, Scenario, Step, generated_group, generated_upn};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::expect;
 
@@ -65,7 +65,7 @@ pub struct Endpoints {
     pub scim: String,
     /// mock-scim's admin token.
     pub scim_admin: String,
-    /// The AWS tenant's id, SCIM endpoint and token.
+    /// The AWS tenant's id.
     pub scim_tenant: String,
     /// The tenant's SCIM endpoint, ending in `/scim/v2/`.
     pub scim_endpoint: String,
@@ -235,6 +235,16 @@ impl Context {
     }
 }
 
+/// A TOML table as a JSON object.
+fn toml_table(table: &BTreeMap<String, toml::Value>) -> Value {
+    Value::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
+}
+
+/// The body of `POST …/members/$ref` for a directory object.
+fn member_ref(id: &str) -> Value {
+    json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")})
+}
+
 fn toml_to_json(value: &toml::Value) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -351,14 +361,10 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
         journal_mark: 0,
     };
     if !scenario.entra.switches.is_empty() {
-        let switches: Map<String, Value> =
-            scenario.entra.switches.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
-        ctx.admin(false, Method::PATCH, "/_admin/switches", Some(Value::Object(switches))).await?;
+        ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
     }
     if !scenario.aws.switches.is_empty() {
-        let switches: Map<String, Value> =
-            scenario.aws.switches.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
-        ctx.admin(true, Method::PATCH, "/_admin/switches", Some(Value::Object(switches))).await?;
+        ctx.admin(true, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.aws.switches))).await?;
     }
     for user in &scenario.aws.users {
         let mut body = json!({"userName": user.user_name, "displayName": user.display_name.clone().unwrap_or_else(|| user.user_name.clone()),
@@ -477,8 +483,7 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             ctx.ids.insert(user.upn.clone(), created["id"].as_str().unwrap_or_default().to_owned());
         }
         Step::UpdateUser { user, set } => {
-            let body: Map<String, Value> = set.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
-            ctx.graph_ok(Method::PATCH, &format!("/users/{}", ctx.id(user)?), Some(Value::Object(body))).await?;
+            ctx.graph_ok(Method::PATCH, &format!("/users/{}", ctx.id(user)?), Some(toml_table(set))).await?;
         }
         Step::DeleteUser { user } => {
             ctx.graph_ok(Method::DELETE, &format!("/users/{}", ctx.id(user)?), None).await?;
@@ -495,8 +500,8 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             let id = group["id"].as_str().unwrap_or_default().to_owned();
             ctx.ids.insert(name.clone(), id.clone());
             for member in members {
-                let reference = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", ctx.id(member)?)});
-                ctx.graph_ok(Method::POST, &format!("/groups/{id}/members/$ref"), Some(reference)).await?;
+                ctx.graph_ok(Method::POST, &format!("/groups/{id}/members/$ref"), Some(member_ref(&ctx.id(member)?)))
+                    .await?;
             }
         }
         Step::RenameGroup { group, to } => {
@@ -508,8 +513,7 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             ctx.graph_ok(Method::DELETE, &format!("/groups/{}", ctx.id(group)?), None).await?;
         }
         Step::AddMember { group, member } => {
-            let reference =
-                json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", ctx.id(member)?)});
+            let reference = member_ref(&ctx.id(member)?);
             ctx.graph_ok(Method::POST, &format!("/groups/{}/members/$ref", ctx.id(group)?), Some(reference)).await?;
         }
         Step::RemoveMember { group, member } => {

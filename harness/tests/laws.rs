@@ -450,12 +450,17 @@ fn law(name: &str, description: &str, strategy: impl Strategy<Value = Case>, app
         if result.passed() { Ok(()) } else { Err(TestCaseError::fail(result.failures.join("\n"))) }
     });
     if let Err(TestError::Fail(reason, case)) = outcome {
-        let dir = regressions();
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(format!("{name}_{:016x}.toml", case.seed));
-        let _ = std::fs::write(&path, case.scenario(name, description));
+        let path = write_regression(name, description, &case);
         panic!("law {name} broken; the shrunk case is written to {}:\n{reason}", path.display());
     }
+}
+
+/// Writes a failing case as a scenario in `scenarios/regressions/`; returns its path.
+fn write_regression(name: &str, description: &str, case: &Case) -> PathBuf {
+    let path = regressions().join(format!("{name}_{:016x}.toml", case.seed));
+    let _ = std::fs::create_dir_all(regressions());
+    let _ = std::fs::write(&path, case.scenario(name, description));
+    path
 }
 
 /// Convergence: once faults stop, after a bounded number of cycles the AWS state equals the
@@ -482,7 +487,10 @@ fn idempotence() {
         "a cycle after convergence sends no write",
         case_strategy(false, false),
         // Refused objects are retried every cycle, so the law speaks of directories AWS fully accepts.
-        |case| case.projection().refused_users.is_empty() && case.projection().refused_groups.is_empty(),
+        |case| {
+            let projection = case.projection();
+            projection.refused_users.is_empty() && projection.refused_groups.is_empty()
+        },
     );
 }
 
@@ -504,11 +512,12 @@ fn nothing_lost_under_faults() {
 /// Determinism: the same seed gives byte-identical provisioning logs and journals.
 #[test]
 fn determinism() {
+    const DESCRIPTION: &str = "the same seed gives byte-identical provisioning logs and journals";
     let mut runner = TestRunner::new(config(6));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let outcome = runner.run(&case_strategy(false, false), |case| {
-        let text = case.scenario("determinism", "the same seed gives byte-identical provisioning logs and journals");
+        let text = case.scenario("determinism", DESCRIPTION);
         let scenario = scenarios::scenario::Scenario::parse("generated.toml", &text)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let first = runtime.block_on(harness::runner::run(&scenario));
@@ -518,12 +527,7 @@ fn determinism() {
         Ok(())
     });
     if let Err(TestError::Fail(reason, case)) = outcome {
-        let path = regressions().join(format!("determinism_{:016x}.toml", case.seed));
-        let _ = std::fs::create_dir_all(regressions());
-        let _ = std::fs::write(
-            &path,
-            case.scenario("determinism", "the same seed gives byte-identical provisioning logs and journals"),
-        );
+        let path = write_regression("determinism", DESCRIPTION, &case);
         panic!("law determinism broken; the case is written to {}: {reason}", path.display());
     }
 }

@@ -247,9 +247,9 @@ pub struct Group {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generated {
-    /// How many.
+    /// How many users.
     pub users: usize,
-    /// Groups `group001…` each with `members_per_group` of the generated users.
+    /// Groups `group0000…` each with `members_per_group` of the generated users.
     #[serde(default)]
     pub groups: usize,
     /// Members per generated group.
