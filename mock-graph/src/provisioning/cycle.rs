@@ -1086,7 +1086,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
 }
 
 /// Brings a group's members in the target to the in-scope, provisioned direct members: `Add` and
-/// `Remove` in chunks of at most 100 (§4.5). Returns a log entry when something changed or failed.
+/// `Remove` in chunks of at most 100 (§4.5). Records a log draft when something changed or failed.
 async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupWork, out: &mut Outcome) {
     let Some(link) = plan.links_groups.get(&work.id).cloned() else { return };
     let desired: BTreeSet<String> = work
@@ -1278,7 +1278,6 @@ fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, i
     job.users = links_users;
     job.groups = links_groups;
     job.escrows = escrows;
-    job.cycles += 1;
     job.successive_failures = 0;
     job.last_execution = Some(execution.clone());
     if out.failures == 0 {
@@ -1327,7 +1326,6 @@ fn finish_failed(state: &AppState, plan: Plan, settings: &Settings, code: &str, 
     job.users = links_users;
     job.groups = links_groups;
     job.escrows = escrows;
-    job.cycles += 1;
     job.successive_failures += 1;
     job.last_execution = Some(execution);
     if credential {
@@ -1338,7 +1336,8 @@ fn finish_failed(state: &AppState, plan: Plan, settings: &Settings, code: &str, 
     }
 }
 
-/// Keeps a job's links, escrows and status consistent after a cycle, shared by the finishing paths.
+/// Records when the job first and last reached the steady state, and leaves quarantine for
+/// `Active` (or `Paused`).
 pub fn steady(job: &mut Job, now: Timestamp) {
     if job.steady_first.is_none() {
         job.steady_first = Some(now);

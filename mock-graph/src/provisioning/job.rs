@@ -41,7 +41,8 @@ pub struct UserLink {
     pub target_id: String,
     /// The values last exported, by SCIM path.
     pub exported: BTreeMap<String, String>,
-    /// Still managed: a user disabled for leaving scope is no longer managed (§4.4).
+    /// Still managed: a user unassigned or filtered out of scope is no longer managed, so no DELETE
+    /// follows; one disabled or soft-deleted in Entra still is (§4.4).
     pub managed: bool,
 }
 
@@ -127,8 +128,6 @@ pub struct Job {
     pub escrows_pruned: bool,
     /// `ForceDeletes` approved the staged deletions (§5.3).
     pub deletes_approved: bool,
-    /// Cycles run, for ids.
-    pub cycles: u64,
 }
 
 /// The "no value" timestamp Graph prints for steady-state times (§5.2 example).
@@ -165,7 +164,6 @@ impl Job {
             successive_failures: 0,
             escrows_pruned: false,
             deletes_approved: false,
-            cycles: 0,
         }
     }
 

@@ -198,7 +198,7 @@ impl Target {
         json!({ "schemas": [PATCH_OP], "Operations": operations })
     }
 
-    /// `Add`/`Remove` member operations, at most `chunk` values each (§4.5; AWS takes 100).
+    /// `Add`/`Remove` member operations for `ids`; the caller sends them in chunks (§4.5; AWS takes 100).
     pub fn member_operations(&self, op: &str, ids: &[String]) -> Vec<Value> {
         match (self.dialect, op) {
             (Dialect::Optscim062020, "remove") => {

@@ -180,6 +180,7 @@ pub async fn groups_get(
             body.insert("members".into(), expanded_members(&world.directory, key, world.switches.expand_cap));
             Ok(json_response(StatusCode::OK, Value::Object(body)))
         }
+        // microsoft-graph.md §3.8, §5.2.
         Some(other) => Err(GraphError::new(
             StatusCode::BAD_REQUEST,
             "ExpandNotSupported",
@@ -381,7 +382,8 @@ pub async fn directory_objects_get(
     Ok(json_response(StatusCode::OK, Value::Object(body)))
 }
 
-/// `GET /users/{id}/appRoleAssignments`, `GET /groups/{id}/appRoleAssignments` (§2.4).
+/// `GET /users/{id}/appRoleAssignments`, `GET /groups/{id}/appRoleAssignments`,
+/// `GET /servicePrincipals/{id}/appRoleAssignments` (§2.4).
 pub async fn principal_assignments(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,

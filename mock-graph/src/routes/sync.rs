@@ -269,7 +269,7 @@ pub async fn jobs_restart(
     if has("QuarantineState") {
         job.quarantine = None;
     }
-    // Full breaks the source↔target links (§4.1).
+    // ConnectorDataStore (and so Full) breaks the source↔target links (§7.3).
     if has("ConnectorDataStore") {
         job.users.clear();
         job.groups.clear();
