@@ -556,7 +556,7 @@ fn failure(verb: &str, kind: &str, name: &str, reply: &Reply) -> Failure {
 pub async fn probe(target: &Target, guid: &str) -> Result<(), (Reply, &'static str, &'static str)> {
     let filter = eq_filter("userName", guid);
     let replies = target.send(Method::GET, "Users", &[("filter", &filter)], None).await;
-    let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+    let reply = last_reply(&replies);
     match reply.status() {
         Some(200) => Ok(()),
         Some(401 | 403) => Err((
@@ -629,7 +629,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
         let Some(link) = link.filter(|l| l.managed) else { return };
         let replies = target.send(Method::DELETE, &format!("Users/{}", link.target_id), &[], None).await;
         out.exports += replies.len();
-        let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+        let reply = last_reply(&replies);
         draft.action = "delete";
         if reply.ok() || reply.status() == Some(404) {
             draft.status = "success";
@@ -667,7 +667,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                     .send(Method::PATCH, &format!("Users/{}", link.target_id), &[], Some(&Target::patch(ops)))
                     .await;
                 out.exports += replies.len();
-                let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+                let reply = last_reply(&replies);
                 draft.action = "disable";
                 if reply.ok() {
                     draft.status = "success";
@@ -720,7 +720,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
             for (path, value) in &work.matching {
                 let filter = eq_filter(path, value);
                 let replies = target.send(Method::GET, "Users", &[("filter", &filter)], None).await;
-                let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+                let reply = last_reply(&replies);
                 if !reply.ok() {
                     fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
                     return;
@@ -781,7 +781,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
             );
             let replies = target.send(Method::POST, "Users", &[], Some(&body)).await;
             out.exports += replies.len();
-            let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+            let reply = last_reply(&replies);
             draft.action = "create";
             let id = reply.json().and_then(|j| j["id"].as_str().map(str::to_owned));
             match (reply.ok(), id) {
@@ -839,7 +839,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                 ));
                 let replies = target.send(Method::PATCH, &format!("Users/{id}"), &[], Some(&Target::patch(ops))).await;
                 out.exports += replies.len();
-                let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+                let reply = last_reply(&replies);
                 draft.action = "update";
                 if reply.ok() {
                     draft.status = "success";
@@ -932,7 +932,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
             // A group leaving scope is deleted in the target (§4.4, inferred request).
             let replies = target.send(Method::DELETE, &format!("Groups/{}", link.target_id), &[], None).await;
             out.exports += replies.len();
-            let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+            let reply = last_reply(&replies);
             draft.action = "delete";
             if reply.ok() || reply.status() == Some(404) {
                 draft.status = "success";
@@ -962,7 +962,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
             let replies = target
                 .send(Method::GET, "Groups", &[("excludedAttributes", "members"), ("filter", &filter)], None)
                 .await;
-            let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+            let reply = last_reply(&replies);
             if !reply.ok() {
                 fail(plan, out, draft, "query", "Group", &work.name, &work.id, &reply);
                 return None;
@@ -1018,7 +1018,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 build_resource(&work.desired, &BTreeMap::new(), json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]));
             let replies = target.send(Method::POST, "Groups", &[], Some(&body)).await;
             out.exports += replies.len();
-            let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+            let reply = last_reply(&replies);
             draft.action = "create";
             match (reply.ok(), reply.json().and_then(|j| j["id"].as_str().map(str::to_owned))) {
                 (true, Some(id)) => {
@@ -1059,7 +1059,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
             } else {
                 let replies = target.send(Method::PATCH, &format!("Groups/{id}"), &[], Some(&Target::patch(ops))).await;
                 out.exports += replies.len();
-                let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+                let reply = last_reply(&replies);
                 draft.action = "update";
                 if !reply.ok() {
                     fail(plan, out, draft, "update", "Group", &work.name, &work.id, &reply);
@@ -1106,7 +1106,7 @@ async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
             let body = Target::patch(target.member_operations(op, chunk));
             let replies = target.send(Method::PATCH, &format!("Groups/{}", link.target_id), &[], Some(&body)).await;
             out.exports += replies.len();
-            let reply = replies.last().cloned().unwrap_or(Reply::Transport("no reply".into()));
+            let reply = last_reply(&replies);
             if reply.ok() {
                 for id in chunk {
                     if op == "add" {
@@ -1239,6 +1239,11 @@ fn execution(plan: &Plan, out: &Outcome, imported: usize, state: &str, error: Va
         "timeBegan": execution_time(plan.now),
         "timeEnded": execution_time(plan.now),
     })
+}
+
+/// The reply that counts among a request's attempts: the last.
+fn last_reply(replies: &[Reply]) -> Reply {
+    replies.last().cloned().unwrap_or_else(|| Reply::Transport("no reply".into()))
 }
 
 /// Records the drafts as log entries, after expiring old ones; returns the index of the first new one.
