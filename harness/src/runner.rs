@@ -669,10 +669,112 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                 return Err(StepError(format!("provision on demand answered {status}: {answer}")));
             }
         }
+        Step::AwsRequest(request) => aws_request(ctx, request, failures, label).await?,
+        Step::RotateAwsToken => {
+            let issued = ctx
+                .admin(true, Method::POST, &format!("/_admin/tenants/{}/tokens", ctx.endpoints.scim_tenant), None)
+                .await?;
+            ctx.endpoints.scim_token = issued["accessToken"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| StepError(format!("mock-scim issued no token: {issued}")))?;
+        }
         Step::Expect(expectation) => {
             let misses = expect::check(ctx, expectation).await?;
             failures.extend(misses.into_iter().map(|m| format!("{label}: {m}")));
         }
+    }
+    Ok(())
+}
+
+/// Sends a scenario's own SCIM request (or its copies, at once) and checks the statuses.
+async fn aws_request(
+    ctx: &Context,
+    request: &scenarios::scenario::AwsRequest,
+    failures: &mut Vec<String>,
+    label: &str,
+) -> Result<(), StepError> {
+    let state = ctx.aws_state().await?;
+    let path = resolve_ids(&request.path, &state)?;
+    let mut body = request.body.as_ref().map(toml_to_json);
+    if let Some(body) = &mut body {
+        resolve_body(body, &state)?;
+    }
+    let method = Method::from_bytes(request.method.as_bytes()).map_err(|e| StepError(e.to_string()))?;
+    let send = || {
+        let mut builder = ctx
+            .http
+            .request(method.clone(), format!("{}{path}", ctx.endpoints.scim_endpoint))
+            .bearer_auth(&ctx.endpoints.scim_token);
+        if let Some(body) = &body {
+            builder = builder.header("content-type", "application/scim+json").body(body.to_string());
+        }
+        let what = format!("{method} {path}");
+        async move {
+            let response = builder.send().await.map_err(|e| StepError(format!("{what}: {e}")))?;
+            let status = response.status().as_u16();
+            Ok::<_, StepError>((status, response.text().await.unwrap_or_default()))
+        }
+    };
+    let copies = request.copies.unwrap_or(1);
+    let answers = futures::future::try_join_all((0..copies).map(|_| send())).await?;
+    let mut got: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    got.sort_unstable();
+    let mut expected: Vec<u16> = request.status.into_iter().chain(request.statuses.iter().copied()).collect();
+    expected.sort_unstable();
+    if got != expected {
+        let bodies: Vec<&str> = answers.iter().map(|(_, text)| text.as_str()).collect();
+        failures.push(format!(
+            "{label}: {} {} should get {expected:?}, got {got:?}: {}",
+            request.method,
+            request.path,
+            bodies.join(" | ")
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces `{user:NAME}` and `{group:NAME}` with the AWS ids of those objects.
+fn resolve_ids(text: &str, state: &Value) -> Result<String, StepError> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let (before, tail) = rest.split_at(start);
+        out.push_str(before);
+        let Some(end) = tail.find('}') else {
+            out.push_str(tail);
+            return Ok(out);
+        };
+        let inner = &tail[1..end];
+        let id = match inner.split_once(':') {
+            Some(("user", name)) => find_id(state, "users", "userName", name)?,
+            Some(("group", name)) => find_id(state, "groups", "displayName", name)?,
+            _ => tail[..=end].to_owned(),
+        };
+        out.push_str(&id);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn find_id(state: &Value, kind: &str, key: &str, name: &str) -> Result<String, StepError> {
+    state[kind]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|object| object[key].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .and_then(|object| object["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| StepError(format!("AWS has no {} '{name}'", &kind[..kind.len() - 1])))
+}
+
+fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepError> {
+    match body {
+        Value::String(text) => *text = resolve_ids(text, state)?,
+        Value::Array(items) => items.iter_mut().try_for_each(|item| resolve_body(item, state))?,
+        Value::Object(map) => map.values_mut().try_for_each(|item| resolve_body(item, state))?,
+        _ => {}
     }
     Ok(())
 }
@@ -719,6 +821,8 @@ fn describe(step: &Step) -> &'static str {
         Step::Advance { .. } => "advance",
         Step::AdvanceAws { .. } => "advance_aws",
         Step::ProvisionOnDemand { .. } => "provision_on_demand",
+        Step::AwsRequest(_) => "aws_request",
+        Step::RotateAwsToken => "rotate_aws_token",
         Step::Expect(_) => "expect",
     }
 }

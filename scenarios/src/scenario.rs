@@ -36,7 +36,10 @@
 //!   `test_connection` (`expect = "success" | "failure"`, `error_code`), `start`, `pause`, `restart`
 //!   (`reset_scope`), `advance` (`by`, ISO 8601: both clocks move, due cycles run), `advance_aws`
 //!   (`by`: the AWS clock only), `provision_on_demand` (`subject`, `members`, `expect_result`),
-//!   `expect` (below).
+//!   `rotate_aws_token` (a new AWS token; the next `configure` saves it), `aws_request` (`method`,
+//!   `path` relative to the SCIM endpoint, `body`, and `status`, or `copies` sent at once with
+//!   their `statuses` in any order; `{user:NAME}` and `{group:NAME}` stand for AWS ids), `expect`
+//!   (below).
 //! - `expect` checks, all optional: `aws_users` (exactly) / `aws_users_include` /
 //!   `aws_users_exclude` / `aws_inactive`, `aws_groups = { Name = [member UPNs] }` (exactly) /
 //!   `aws_groups_include` / `aws_groups_exclude`, `log = [{ identity, action, status, error_code,
@@ -457,8 +460,40 @@ pub enum Step {
         #[serde(default)]
         expect_result: Option<String>,
     },
+    /// Send a request straight to the AWS tenant's SCIM endpoint with its token, as any SCIM
+    /// client would, and check the status AWS answers.
+    AwsRequest(Box<AwsRequest>),
+    /// Issue a new token for the AWS tenant (the console's "Generate token"); a later `configure`
+    /// saves it in Entra.
+    RotateAwsToken,
     /// Check the state of things.
     Expect(Box<Expectation>),
+}
+
+/// A SCIM request sent to AWS by the scenario itself.
+///
+/// Placeholders `{user:NAME}` and `{group:NAME}` in the path and in string values of the body
+/// stand for the AWS id of the user with that userName, or the group with that displayName, at the
+/// moment the request is sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRequest {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// Relative to the tenant's SCIM endpoint (`Users`, `Groups/{group:SRE}`), query included.
+    pub path: String,
+    /// The JSON body, written as TOML.
+    #[serde(default)]
+    pub body: Option<toml::Value>,
+    /// The status a single request must get.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Send this many copies at once.
+    #[serde(default)]
+    pub copies: Option<usize>,
+    /// With `copies`: the statuses they must get, in any order.
+    #[serde(default)]
+    pub statuses: Vec<u16>,
 }
 
 /// `success` or `failure`.
@@ -805,6 +840,37 @@ impl Scenario {
                 Step::Advance { by } | Step::AdvanceAws { by } => {
                     if let Err(err) = parse_duration(by) {
                         found.push((Some(step_span.clone()), at("by"), err));
+                    }
+                }
+                Step::AwsRequest(request) => {
+                    let mut complain = |field: &str, message: String| {
+                        found.push((Some(step_span.clone()), at(field), message));
+                    };
+                    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&request.method.as_str()) {
+                        complain("method", format!("'{}' is not one of GET POST PUT PATCH DELETE", request.method));
+                    }
+                    if request.path.starts_with('/') || request.path.contains("://") {
+                        complain("path", "is relative to the tenant's SCIM endpoint, as in 'Users'".into());
+                    }
+                    match (request.copies, request.status) {
+                        (None, None) => complain("status", "the expected status is missing".into()),
+                        (None, Some(_)) if !request.statuses.is_empty() => {
+                            complain("statuses", "goes with copies; a single request takes status".into())
+                        }
+                        (Some(_), Some(_)) => complain("status", "with copies, give statuses".into()),
+                        (Some(copies), None) if !(2..=100).contains(&copies) => {
+                            complain("copies", format!("must be 2 to 100, got {copies}"))
+                        }
+                        (Some(copies), None) if request.statuses.len() != copies => complain(
+                            "statuses",
+                            format!("one status per copy: {copies} copies, {} statuses", request.statuses.len()),
+                        ),
+                        _ => {}
+                    }
+                    for status in request.status.iter().chain(&request.statuses) {
+                        if !(100..=599).contains(status) {
+                            complain("status", format!("{status} is not an HTTP status"));
+                        }
                     }
                 }
                 Step::MapUserAttribute { source, expression, target } => {
