@@ -213,6 +213,14 @@ enum RefusedPatch {
     UserNameTwice,
 }
 
+/// A group PATCH that patchgroup.html rules out: replacing memberships, or removing them all.
+#[derive(Clone, Debug)]
+enum RefusedGroupPatch {
+    ReplaceMembers(Vec<Member>),
+    RemoveWithoutValue,
+    RemoveEmptyList,
+}
+
 /// One SCIM request (or, for copies, several at once).
 #[derive(Clone, Debug)]
 enum Transition {
@@ -230,6 +238,7 @@ enum Transition {
     FindGroup(Name),
     AddMembers(GroupRef, Vec<Member>),
     RemoveMembers(GroupRef, Vec<Member>),
+    PatchGroupRefused(GroupRef, RefusedGroupPatch),
     RenameGroup(GroupRef, Name),
     DeleteGroup(GroupRef),
 }
@@ -420,7 +429,9 @@ impl Model {
     }
 
     /// PATCH /Groups/{id} removing members: 204; an absent or unknown member is no error and changes
-    /// nothing (inferred; README fidelity table).
+    /// nothing (inferred; README fidelity table). Removing the last members by value is not the
+    /// "remove all" §3.3 refuses: that is the operation without values, as the sync tools remove by
+    /// value (§3.3, §7).
     fn remove_members(&mut self, group: GroupRef, members: &[Member]) -> u16 {
         let Some(g) = self.live_group(group) else { return 404 };
         for member in members {
@@ -472,6 +483,9 @@ impl Model {
             Transition::GetGroup(group) => self.live_group(*group).map_or(404, |_| 200),
             Transition::AddMembers(group, members) => self.add_members(*group, members),
             Transition::RemoveMembers(group, members) => self.remove_members(*group, members),
+            // §3.3 "If you attempt to replace or remove all group memberships … ValidationException
+            // (HTTP/400)"; 404 first for a group that does not exist.
+            Transition::PatchGroupRefused(group, _) => self.live_group(*group).map_or(404, |_| 400),
             Transition::RenameGroup(group, name) => self.rename_group(*group, name.0),
             // §3.4 DELETE 204, or 404; the group's memberships go with it.
             Transition::DeleteGroup(group) => match self.live_group(*group) {
@@ -574,6 +588,11 @@ impl ReferenceStateMachine for AwsRules {
             Just(RefusedPatch::ActiveTwice),
             Just(RefusedPatch::UserNameTwice)
         ];
+        let refused_group = prop_oneof![
+            members(state, 1..=2).prop_map(RefusedGroupPatch::ReplaceMembers),
+            Just(RefusedGroupPatch::RemoveWithoutValue),
+            Just(RefusedGroupPatch::RemoveEmptyList)
+        ];
         prop_oneof![
             8 => user_spec().prop_map(Transition::CreateUser).boxed(),
             2 => (user_spec(), 2usize..=5).prop_map(|(spec, n)| Transition::CreateUserCopies(spec, n)).boxed(),
@@ -594,6 +613,7 @@ impl ReferenceStateMachine for AwsRules {
             2 => (group.clone(), members(state, 1..=3))
                 .prop_map(|(g, m)| Transition::RemoveMembers(g, m))
                 .boxed(),
+            1 => (group.clone(), refused_group).prop_map(|(g, r)| Transition::PatchGroupRefused(g, r)).boxed(),
             2 => (group.clone(), name_from(&GROUP_NAMES)).prop_map(|(g, n)| Transition::RenameGroup(g, n)).boxed(),
             1 => group.prop_map(Transition::DeleteGroup).boxed(),
         ]
@@ -630,9 +650,12 @@ impl ReferenceStateMachine for AwsRules {
             Transition::GetGroup(group) | Transition::RenameGroup(group, _) | Transition::DeleteGroup(group) => {
                 group_ok(group)
             }
-            Transition::AddMembers(group, members) | Transition::RemoveMembers(group, members) => {
+            Transition::AddMembers(group, members)
+            | Transition::RemoveMembers(group, members)
+            | Transition::PatchGroupRefused(group, RefusedGroupPatch::ReplaceMembers(members)) => {
                 group_ok(group) && members_ok(members)
             }
+            Transition::PatchGroupRefused(group, _) => group_ok(group),
         }
     }
 
@@ -783,6 +806,16 @@ fn request(transition: &Transition, ids: &impl Ids) -> Request {
         }
         Transition::RemoveMembers(group, removed) => {
             let operations = json!([{"op": "remove", "path": "members", "value": members(removed)}]);
+            one(Method::PATCH, format!("Groups/{}", ids.group(*group)), patch(operations))
+        }
+        Transition::PatchGroupRefused(group, refused) => {
+            let operations = match refused {
+                RefusedGroupPatch::ReplaceMembers(replaced) => {
+                    json!([{"op": "replace", "path": "members", "value": members(replaced)}])
+                }
+                RefusedGroupPatch::RemoveWithoutValue => json!([{"op": "remove", "path": "members"}]),
+                RefusedGroupPatch::RemoveEmptyList => json!([{"op": "remove", "path": "members", "value": []}]),
+            };
             one(Method::PATCH, format!("Groups/{}", ids.group(*group)), patch(operations))
         }
         Transition::RenameGroup(group, name) => {
@@ -1207,6 +1240,7 @@ fn a_sequence_written_as_a_scenario_parses() {
         Transition::FindGroup(Name("platform <core>")),
         Transition::AddMembers(GroupRef::Created(0), vec![Member::Group(GroupRef::Created(0))]),
         Transition::RemoveMembers(GroupRef::Created(0), vec![Member::User(UserRef::Unknown)]),
+        Transition::PatchGroupRefused(GroupRef::Created(0), RefusedGroupPatch::RemoveEmptyList),
         Transition::RenameGroup(GroupRef::Created(0), Name("運用")),
         Transition::DeleteUser(UserRef::Created(0)),
         Transition::DeleteGroup(GroupRef::Unknown),
