@@ -258,7 +258,100 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
     if let Some(last) = exchanges.last() {
         ctx.journal_mark = last["seq"].as_u64().unwrap_or(ctx.journal_mark);
     }
+    if !expectation.aws_untouched.is_empty() || expectation.order_safe {
+        let journal = ctx.journal_since(0).await?;
+        for name in &expectation.aws_untouched {
+            misses.extend(touched(&aws, &journal, ctx.setup_mark, name));
+        }
+        if expectation.order_safe {
+            misses.extend(order_violations(&journal));
+        }
+    }
     Ok(misses)
+}
+
+/// Why an object made by hand in AWS counts as touched: gone, or named by a write after the setup.
+fn touched(aws: &Value, journal: &[Value], setup_mark: u64, name: &str) -> Option<String> {
+    let object = ["users", "groups"].iter().find_map(|kind| {
+        let key = if *kind == "users" { "userName" } else { "displayName" };
+        aws[kind].as_array()?.iter().find(|o| o[key].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    });
+    let Some(id) = object.and_then(|o| o["id"].as_str()) else {
+        return Some(format!("'{name}', made by hand in AWS, should still be there, and is gone"));
+    };
+    let writes: Vec<String> = journal
+        .iter()
+        .filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > setup_mark) && e["request"]["method"] != "GET")
+        .filter(|e| {
+            e["request"]["path"].as_str().is_some_and(|p| p.contains(id))
+                || e["request"]["body"].to_string().contains(id)
+        })
+        .map(exchange_line)
+        .collect();
+    (!writes.is_empty()).then(|| {
+        format!(
+            "'{name}', made by hand in AWS, is not the job's to change, but {} write(s) named it:{}",
+            writes.len(),
+            writes.concat()
+        )
+    })
+}
+
+/// Replays AWS's journal and lists each request that broke order: a write to a group that did not
+/// exist, or a member added that was not an existing user.
+fn order_violations(journal: &[Value]) -> Vec<String> {
+    let mut users: BTreeSet<String> = BTreeSet::new();
+    let mut groups: BTreeSet<String> = BTreeSet::new();
+    let mut misses = Vec::new();
+    for e in journal {
+        let method = e["request"]["method"].as_str().unwrap_or_default();
+        let path = e["request"]["path"].as_str().unwrap_or_default();
+        let Some((_, resource)) = path.split_once("/scim/v2/") else { continue };
+        let (kind, id) = resource.split_once('/').unwrap_or((resource, ""));
+        let status = e["response"]["status"].as_u64().unwrap_or(0);
+        let body = &e["request"]["body"];
+        let mut added: Vec<&str> = Vec::new();
+        if kind == "Groups" && method != "GET" {
+            if !id.is_empty() && !groups.contains(id) {
+                misses.push(format!("order: a {method} to group {id}, which did not exist:{}", exchange_line(e)));
+            }
+            added.extend(body["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str()));
+            for op in body["Operations"].as_array().into_iter().flatten() {
+                if op["op"].as_str().is_some_and(|o| o.eq_ignore_ascii_case("add"))
+                    && op["path"].as_str().is_none_or(|p| p.eq_ignore_ascii_case("members"))
+                {
+                    let values = op["value"].as_array().into_iter().flatten();
+                    added.extend(values.clone().filter_map(|m| m["value"].as_str()));
+                    added.extend(
+                        values
+                            .flat_map(|v| v["members"].as_array().into_iter().flatten())
+                            .filter_map(|m| m["value"].as_str()),
+                    );
+                }
+            }
+        }
+        for member in added.iter().filter(|m| !users.contains(**m)) {
+            misses.push(format!(
+                "order: member {member} added to a group before it existed as a user:{}",
+                exchange_line(e)
+            ));
+        }
+        let created = e["response"]["body"]["id"].as_str().filter(|_| method == "POST" && status == 201);
+        let set = if kind.starts_with("Users") {
+            &mut users
+        } else if kind.starts_with("Groups") {
+            &mut groups
+        } else {
+            continue;
+        };
+        if let Some(created) = created {
+            set.insert(created.to_owned());
+        }
+        if method == "DELETE" && status == 204 {
+            set.remove(id);
+        }
+    }
+    misses
 }
 
 /// One exchange as a line of a miss: `POST /…/Users → 201`.

@@ -52,6 +52,8 @@ pub struct Context {
     ids: BTreeMap<String, String>,
     /// The AWS journal position of the last expectation.
     pub journal_mark: u64,
+    /// The AWS journal position at the end of the setup: what came before was done by hand.
+    pub setup_mark: u64,
 }
 
 /// Where the two mocks answer and how to talk to them.
@@ -359,6 +361,7 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
         job: String::new(),
         ids: BTreeMap::new(),
         journal_mark: 0,
+        setup_mark: 0,
     };
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
@@ -443,6 +446,7 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
     // Expectations about requests count from here: what the setup did by hand is not Entra's doing.
     if let Some(last) = ctx.journal_since(0).await?.last() {
         ctx.journal_mark = last["seq"].as_u64().unwrap_or(0);
+        ctx.setup_mark = ctx.journal_mark;
     }
     Ok(ctx)
 }

@@ -26,7 +26,7 @@ pub struct Tenant {
 }
 
 /// Switches for behaviour the sources leave open.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Switches {
     /// How many members `$expand=members` returns: 20 per the docs, 100 per a newer known issue
@@ -36,8 +36,9 @@ pub struct Switches {
     pub journal_capacity: usize,
     /// Attempts per SCIM request answered 429 or 5xx, the first included (inferred: 3).
     pub scim_attempts: u32,
-    /// Per-request timeout of the engine's SCIM client, in seconds.
-    pub scim_timeout_seconds: u64,
+    /// Per-request timeout of the engine's SCIM client, in seconds (fractions allowed, so that tests
+    /// can meet a timeout in milliseconds).
+    pub scim_timeout_seconds: f64,
     /// First retry after a quarantine, ISO-8601: `PT6H` per the docs, `PT5M` per a Graph example
     /// (entra-provisioning.md §5.2).
     pub quarantine_first_retry: String,
@@ -54,7 +55,7 @@ impl Default for Switches {
             expand_cap: 20,
             journal_capacity: 100_000,
             scim_attempts: 3,
-            scim_timeout_seconds: 30,
+            scim_timeout_seconds: 30.0,
             quarantine_first_retry: "PT6H".to_owned(),
             honour_retry_after: true,
             provisioning_log_retention_days: 30,
@@ -127,7 +128,7 @@ impl World {
             .unwrap_or(jiff::SignedDuration::from_hours(6));
         crate::provisioning::cycle::Settings {
             attempts: self.switches.scim_attempts,
-            timeout: std::time::Duration::from_secs(self.switches.scim_timeout_seconds),
+            timeout: std::time::Duration::from_secs_f64(self.switches.scim_timeout_seconds),
             interval: jiff::SignedDuration::from_mins(40),
             quarantine_first_retry: first_retry,
             honour_retry_after: self.switches.honour_retry_after,

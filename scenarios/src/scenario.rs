@@ -45,7 +45,9 @@
 //!   `aws_groups_include` / `aws_groups_exclude`, `log = [{ identity, action, status, error_code,
 //!   reason_contains }]`, `job = { code, quarantine_reason, escrowed, last_state }`, and, for AWS's
 //!   requests since the previous `expect`, `requests = [{ method, path_contains, count, body }]` and
-//!   `no_writes = true`.
+//!   `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
+//!   names]` (no write named them) and `order_safe = true` (groups existed before they were
+//!   written to; every member added was an existing user).
 //!
 //! # Example
 //!
@@ -543,6 +545,14 @@ pub struct Expectation {
     /// No POST, PUT, PATCH or DELETE reached AWS since the previous expectation.
     #[serde(default)]
     pub no_writes: bool,
+    /// AWS users (userName) or groups (displayName) that still exist and that no write since the
+    /// setup has named, in its path or its body: made by hand, they are not the job's to change.
+    #[serde(default)]
+    pub aws_untouched: Vec<String>,
+    /// Every request AWS received so far kept order: no write to a group that did not exist, and
+    /// no member added that was not an existing user.
+    #[serde(default)]
+    pub order_safe: bool,
 }
 
 /// A provisioning log entry that must exist.

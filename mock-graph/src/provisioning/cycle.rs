@@ -299,8 +299,8 @@ impl Scope<'_> {
     }
 }
 
-/// Picks the objects a cycle looks at: everything in reach on an initial cycle, what changed since the
-/// watermark (through the change log, as delta does) on an incremental one, plus escrows (§4.2, §4.3).
+/// Picks the objects a cycle looks at: everything in reach and everything linked on an initial cycle,
+/// what changed since the watermark (through the change log, as delta does) on an incremental one, plus escrows (§4.2, §4.3).
 fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Vec<GroupWork>, usize, usize) {
     let dir = &world.directory;
     let mut users: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -332,6 +332,18 @@ fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Ve
                         _ => {}
                     }
                 }
+            }
+            // A restart clears the watermark but keeps the links (entra-provisioning.md §4.1), so
+            // what the job provisioned is evaluated again: whatever left the scope meanwhile is
+            // deprovisioned, and a user gone from deleted items too is deleted.
+            for id in job.users.keys() {
+                users.entry(id.clone()).or_insert("Update");
+                if dir.lookup(id).is_none() && !dir.deleted_users.contains_key(id) {
+                    purged.insert(id.clone());
+                }
+            }
+            for id in job.groups.keys() {
+                groups.entry(id.clone()).or_insert(if dir.lookup(id).is_none() { "Delete" } else { "Update" });
             }
         }
         Some(watermark) => {

@@ -302,6 +302,12 @@ async fn switches_patch(State(state): State<AppState>, bytes: Bytes) -> Result<J
     if ![20, 100].contains(&next.expand_cap) {
         return Err(bad_request(format!("expandCap: must be 20 or 100, got {}", next.expand_cap)));
     }
+    if !(0.001..=3600.0).contains(&next.scim_timeout_seconds) {
+        return Err(bad_request(format!(
+            "scimTimeoutSeconds: must be from 0.001 to 3600, got {}",
+            next.scim_timeout_seconds
+        )));
+    }
     world.switches = next.clone();
     Ok(Json(next))
 }

@@ -207,3 +207,18 @@ async fn the_same_seed_gives_byte_identical_journals() {
     assert!(first.contains("Bearer <redacted>"));
     assert_eq!(first, run().await);
 }
+
+#[tokio::test]
+async fn switches_take_fractional_timeouts_and_refuse_impossible_ones_changing_nothing() {
+    let mock = Mock::new();
+    let set = mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"scimTimeoutSeconds": 0.05}))).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["scimTimeoutSeconds"], 0.05);
+    for bad in [json!({"scimTimeoutSeconds": 0}), json!({"scimTimeoutSeconds": -1}), json!({"scimTimeoutSeconds": 1e9})]
+    {
+        let refused = mock.admin(Method::PATCH, "/_admin/switches", Some(bad.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+        assert!(refused.body.to_string().contains("scimTimeoutSeconds"), "{}", refused.body);
+    }
+    assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["scimTimeoutSeconds"], 0.05);
+}
