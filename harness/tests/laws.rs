@@ -735,7 +735,7 @@ struct Law {
 /// Runs a law: each case as a scenario; on failure the shrunk case is written as a regression file.
 /// Cases the law does not speak of pass untried; how many were tried is printed.
 fn check(law: Law, strategy: impl Strategy<Value = Case>, applies: fn(&Case) -> bool) {
-    let mut runner = TestRunner::new(config(law.name, 12));
+    let mut runner = TestRunner::new(config(law.name, 32));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let tried = std::cell::Cell::new(0u32);
@@ -869,7 +869,7 @@ fn determinism() {
         statement: "the same seed gives byte-identical provisioning logs and journals",
         checks_state: true,
     };
-    let mut runner = TestRunner::new(config(law.name, 6));
+    let mut runner = TestRunner::new(config(law.name, 8));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     // Timeouts are real time on the engine's side: whether the timeout or AWS's hang-up comes
