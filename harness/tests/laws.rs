@@ -397,7 +397,8 @@ impl Case {
 
     /// Carries out the edits that make sense at their moment, writing each as steps, and moves the
     /// model along: AWS changes at each cycle that runs (not while paused or while the token has
-    /// expired) and on demand. Returns AWS after the settling cycles.
+    /// expired) and on demand. Ends with the steps that bring the job back (a new token, a start)
+    /// and the settling cycles.
     fn edit(&self, dir: &mut Directory, aws: &mut Aws, steps: &mut String) {
         let mut step = |text: String| {
             let _ = writeln!(steps, "[[steps]]\n{text}\n");

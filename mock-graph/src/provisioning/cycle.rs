@@ -753,10 +753,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                         draft.action = "other";
                         draft.status = "failure";
                         out.failures += 1;
-                        plan.escrows.insert(
-                            work.id.clone(),
-                            Escrow { kind: "User", attempts: 1, error_code: "DuplicateTargetEntries".into() },
-                        );
+                        escrow(plan, &work.id, "User", "DuplicateTargetEntries");
                         out.drafts.push(draft);
                         return;
                     }
@@ -881,6 +878,12 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
     out.drafts.push(draft);
 }
 
+/// Escrows a failed object for the next cycle, counting its attempts (§5.1).
+fn escrow(plan: &mut Plan, id: &str, kind: &'static str, error_code: &str) {
+    let attempts = plan.escrows.get(id).map_or(1, |e| e.attempts + 1);
+    plan.escrows.insert(id.to_owned(), Escrow { kind, attempts, error_code: error_code.to_owned() });
+}
+
 #[allow(clippy::too_many_arguments)]
 fn fail(
     plan: &mut Plan,
@@ -909,8 +912,7 @@ fn fail(
         draft.action = if verb == "create" { "create" } else { "update" };
     }
     draft.status = "failure";
-    let attempts = plan.escrows.get(id).map_or(1, |e| e.attempts + 1);
-    plan.escrows.insert(id.to_owned(), Escrow { kind, attempts, error_code: error.code.clone() });
+    escrow(plan, id, kind, &error.code);
     draft.error = Some(error);
     out.failures += 1;
     out.drafts.push(draft);
@@ -997,10 +999,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 });
                 draft.status = "failure";
                 out.failures += 1;
-                plan.escrows.insert(
-                    work.id.clone(),
-                    Escrow { kind: "Group", attempts: 1, error_code: "DuplicateSourceEntries".into() },
-                );
+                escrow(plan, &work.id, "Group", "DuplicateSourceEntries");
                 out.drafts.push(draft);
                 return None;
             }
