@@ -544,11 +544,18 @@ impl Directory {
         Ok(())
     }
 
-    /// `DELETE /groups/{id}`.
+    /// `DELETE /groups/{id}`. Its memberships end with it, and the change log says so, as for any
+    /// removed member: whoever was in scope through the group is evaluated again (delta shows the
+    /// group only as `@removed`).
     pub fn delete_group(&mut self, key: Key) -> Result<(), GraphError> {
         let id = self.object_id(ObjectKind::Group, key);
         if !self.groups.contains_key(&key) {
             return Err(GraphError::not_found(&id));
+        }
+        let ended: Vec<(ObjectKind, String)> =
+            self.members_of(key).map(|(kind, member)| (kind, self.object_id(kind, member))).collect();
+        for (kind, member_id) in ended {
+            self.log(ObjectKind::Group, key, &id, ChangeKind::MemberRemoved(member_id, kind.odata_type()));
         }
         for member in self.members.remove(&key).into_iter().flatten() {
             if let Some(set) = self.member_of.get_mut(&member) {
