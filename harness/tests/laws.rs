@@ -186,7 +186,9 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
         11 => Edit::OnDemand(a),
         12 => Edit::Pause,
         13 => Edit::Start,
-        14 => Edit::Restart([None, Some("Watermark"), Some("Escrows"), Some("QuarantineState")][b % 4]),
+        // An `Escrows` reset alone stops retrying failures until their objects change
+        // (entra-provisioning.md §7.3), a state the model does not follow: it comes with `Watermark`.
+        14 => Edit::Restart([None, Some("Watermark"), Some("Watermark, Escrows"), Some("QuarantineState")][b % 4]),
         15 => Edit::Advance(["PT40M", "PT2H", "P1D"][b % 3]),
         _ => Edit::ExpireToken,
     })
@@ -315,6 +317,8 @@ impl Directory {
 struct Aws {
     users: BTreeMap<String, bool>,
     groups: BTreeMap<usize, (String, Vec<String>)>,
+    /// Users the job no longer manages: unassigned, then disabled in AWS.
+    unmanaged: BTreeSet<String>,
     /// In-scope objects AWS refuses, as their log entries name them.
     refused: Vec<String>,
 }
@@ -331,17 +335,30 @@ impl Aws {
             }
             if user.valid() {
                 self.users.insert(user.aws_name(), true);
+                self.unmanaged.remove(&user.aws_name());
             } else {
                 self.refused.push(user.upn());
             }
         }
+        // A managed user who left the scope is disabled; one who left it by being unassigned is
+        // then no longer managed, and is not deleted when purged later (entra-provisioning.md §4.4).
         for (name, active) in &mut self.users {
-            if dir.user_index(name).is_none_or(|u| !dir.in_scope(u)) {
-                *active = false;
+            let Some(u) = dir.user_index(name) else { continue };
+            if !*active || self.unmanaged.contains(name) || dir.in_scope(u) {
+                continue;
+            }
+            *active = false;
+            let assigned = dir.assigned_users.contains(&u)
+                || dir.assigned_groups.iter().any(|g| dir.groups[*g].members.contains(&u));
+            if !dir.deleted_users.contains(&u) && !assigned {
+                self.unmanaged.insert(name.clone());
             }
         }
         for u in &dir.purged_users {
-            self.users.remove(&dir.users[*u].aws_name());
+            let name = dir.users[*u].aws_name();
+            if !self.unmanaged.contains(&name) {
+                self.users.remove(&name);
+            }
         }
         // Groups AWS already holds keep their names; a newcomer whose name matches one of them
         // but for case is refused (aws-scim.md §3.5), as is a reserved name (§6.2).
@@ -363,7 +380,7 @@ impl Aws {
                 .members
                 .iter()
                 .map(|m| dir.users[*m].aws_name())
-                .filter(|name| self.users.contains_key(name))
+                .filter(|name| self.users.contains_key(name) && !self.unmanaged.contains(name))
                 .collect();
             groups.insert(g, (group.name.clone(), members));
         }
@@ -542,7 +559,7 @@ impl Case {
         } else if paused {
             step("action = \"start\"".into());
         }
-        step("action = \"advance\"\nby = \"PT2H\"".into());
+        step(format!("action = \"advance\"\nby = \"{}\"", self.settle()));
         aws.cycle(dir);
     }
 
@@ -611,15 +628,7 @@ impl Case {
             user_table(&mut out, "[[steps]]\naction = \"create_user\"", user);
             let _ = writeln!(out, "[[steps]]\naction = \"assign\"\nprincipal = {}\n", lit(&user.upn()));
         }
-        // Faults stop after the first few requests; three more cycles are enough to converge. A
-        // dropped or timed-out request is not retried within the cycle (only 429 and 5xx are,
-        // entra-provisioning.md §5.1), so each costs a cycle: such storms get a day. A storm that
-        // fails the probe quarantines the job, retried after 6 h, 12 h, then daily (§5.2): a week.
-        let settle = match self.fault {
-            Some(Fault { target: Target::Everything, .. }) => "P7D",
-            Some(Fault { storm: Storm::Drop | Storm::Timeout, .. }) => "P1D",
-            _ => "PT2H",
-        };
+        let settle = self.settle();
         let _ = writeln!(out, "[[steps]]\naction = \"advance\"\nby = \"{settle}\"\n");
         let mut dir = self.directory();
         let mut aws = Aws::default();
@@ -647,6 +656,19 @@ impl Case {
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         format!("{:016x}_{:08x}", self.seed, hash >> 32)
+    }
+
+    /// How long to let the job settle after a phase. Faults stop after the first few requests they
+    /// match (which may come in either phase); three more cycles are enough to converge. A dropped
+    /// or timed-out request is not retried within the cycle (only 429 and 5xx are,
+    /// entra-provisioning.md §5.1), so each costs a cycle: such storms get a day. A storm that fails
+    /// the probe quarantines the job, retried after 6 h, 12 h, then daily (§5.2): a week.
+    fn settle(&self) -> &'static str {
+        match self.fault {
+            Some(Fault { target: Target::Everything, .. }) => "P7D",
+            Some(Fault { storm: Storm::Drop | Storm::Timeout, .. }) => "P1D",
+            _ => "PT2H",
+        }
     }
 
     /// Users and groups made by hand in AWS, which the job never manages.
