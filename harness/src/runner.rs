@@ -28,9 +28,10 @@ pub struct ScenarioResult {
     pub duration: Duration,
     /// Every miss, explained; empty when it passed.
     pub failures: Vec<String>,
-    /// A hash of the provisioning logs and the AWS journal at the end (ports aside): the same
-    /// scenario must give the same fingerprint.
+    /// A hash of `record`: the same scenario must give the same fingerprint.
     pub fingerprint: u64,
+    /// The provisioning logs and the AWS journal at the end (ports aside), one JSON object a line.
+    pub record: String,
 }
 
 impl ScenarioResult {
@@ -783,13 +784,13 @@ fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepError> {
     Ok(())
 }
 
-/// FNV-1a over the provisioning logs and the AWS journal, with `127.0.0.1:PORT` folded (each run
-/// binds its own ports).
-async fn fingerprint_of(ctx: &Context) -> u64 {
-    let logs = ctx.logs().await.map(|l| Value::Array(l).to_string()).unwrap_or_default();
-    let journal = ctx.journal_since(0).await.map(|j| Value::Array(j).to_string()).unwrap_or_default();
-    let text = format!("{logs}\n{journal}");
-    let folded: String = text
+/// The provisioning logs and the AWS journal at the end, one JSON object a line, with
+/// `127.0.0.1:PORT` folded (each run binds its own ports).
+async fn record_of(ctx: &Context) -> String {
+    let lines = |values: Vec<Value>| values.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let logs = ctx.logs().await.map(lines).unwrap_or_default();
+    let journal = ctx.journal_since(0).await.map(lines).unwrap_or_default();
+    format!("{logs}\n{journal}")
         .split("127.0.0.1:")
         .enumerate()
         .map(|(i, part)| {
@@ -799,8 +800,12 @@ async fn fingerprint_of(ctx: &Context) -> u64 {
                 format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
             }
         })
-        .collect();
-    folded.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        .collect()
+}
+
+/// FNV-1a.
+fn fingerprint_of(record: &str) -> u64 {
+    record.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn describe(step: &Step) -> &'static str {
@@ -841,7 +846,7 @@ pub async fn run(scenario: &Scenario) -> ScenarioResult {
 pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
-    let mut fingerprint = 0;
+    let mut record = String::new();
     match setup(scenario, mocks).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
@@ -852,8 +857,9 @@ pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioRes
                     break;
                 }
             }
-            fingerprint = fingerprint_of(&ctx).await;
+            record = record_of(&ctx).await;
         }
     }
-    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures, fingerprint }
+    let fingerprint = fingerprint_of(&record);
+    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures, fingerprint, record }
 }

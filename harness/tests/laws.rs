@@ -910,7 +910,21 @@ fn determinism() {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let first = runtime.block_on(harness::runner::run(&scenario));
         let second = runtime.block_on(harness::runner::run(&scenario));
-        prop_assert_eq!(first.fingerprint, second.fingerprint);
+        if first.record != second.record {
+            // Both records go beside the build for a diff; the message shows the first difference.
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("determinism_{}", case.id()));
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join("first.jsonl"), &first.record);
+            let _ = std::fs::write(dir.join("second.jsonl"), &second.record);
+            let line = first.record.lines().zip(second.record.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            return Err(TestCaseError::fail(format!(
+                "two runs differ from line {} on (both records in {}):\n  {}\n  {}",
+                line + 1,
+                dir.display(),
+                first.record.lines().nth(line).unwrap_or_default(),
+                second.record.lines().nth(line).unwrap_or_default()
+            )));
+        }
         prop_assert_eq!(first.failures, second.failures);
         Ok(())
     });

@@ -27,7 +27,17 @@ fn library_trials() -> Vec<Trial> {
                     .build()
                     .map_err(|e| Failed::from(e.to_string()))?;
                 let result = runtime.block_on(harness::runner::run(&loaded[0].scenario));
-                if result.passed() { Ok(()) } else { Err(Failed::from(result.failures.join("\n"))) }
+                if !result.passed() {
+                    return Err(Failed::from(result.failures.join("\n")));
+                }
+                // A regression of the determinism law runs twice: the records must be the same.
+                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("determinism_")) {
+                    let again = runtime.block_on(harness::runner::run(&loaded[0].scenario));
+                    if again.record != result.record {
+                        return Err(Failed::from("two runs gave different provisioning logs or journals"));
+                    }
+                }
+                Ok(())
             })
         })
         .collect()
