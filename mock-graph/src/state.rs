@@ -94,6 +94,10 @@ pub struct World {
     pub provisioning: crate::provisioning::Provisioning,
     /// Sequence number of the last recorded exchange.
     pub journal_seq: u64,
+    /// The provisioning engine's HTTP client, one for the mock's life: its connections to a SCIM
+    /// endpoint are kept and reused from cycle to cycle, as a service's would be, rather than
+    /// opened anew each cycle (thousands of short cycles would run out of local ports).
+    pub scim_client: reqwest::Client,
 }
 
 impl World {
@@ -114,6 +118,7 @@ impl World {
             journal: VecDeque::new(),
             journal_seq: 0,
             provisioning: crate::provisioning::Provisioning::default(),
+            scim_client: reqwest::Client::new(),
         }
     }
 
@@ -127,6 +132,7 @@ impl World {
             .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok())
             .unwrap_or(jiff::SignedDuration::from_hours(6));
         crate::provisioning::cycle::Settings {
+            client: self.scim_client.clone(),
             attempts: self.switches.scim_attempts,
             timeout: std::time::Duration::from_secs_f64(self.switches.scim_timeout_seconds),
             interval: jiff::SignedDuration::from_mins(40),

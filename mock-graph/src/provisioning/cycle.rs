@@ -62,6 +62,8 @@ impl Secrets {
 /// Engine settings, from the mock's switches.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The HTTP client the engine talks SCIM with.
+    pub client: reqwest::Client,
     /// Attempts per request on 429 and 5xx.
     pub attempts: u32,
     /// Per-request timeout.
@@ -477,10 +479,12 @@ fn plan(
         extra
     };
     let target = match (&secrets.base_address, &secrets.secret_token) {
-        (Some(base), Some(token)) => Target::new(base, token, settings.timeout, settings.attempts).map(|mut target| {
-            target.waiter = waiter;
-            target
-        }),
+        (Some(base), Some(token)) => {
+            Target::new(base, token, settings.client.clone(), settings.timeout, settings.attempts).map(|mut target| {
+                target.waiter = waiter;
+                target
+            })
+        }
         _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
     };
     let context = ContextOwned {

@@ -29,6 +29,8 @@ pub struct Target {
     /// The PATCH dialect, chosen by the flag in the tenant URL.
     pub dialect: Dialect,
     client: reqwest::Client,
+    /// Per-request timeout.
+    timeout: Duration,
     /// Attempts for a request answered 429 or 5xx, the first included.
     pub attempts: u32,
     /// Called with a `Retry-After` before the next attempt, when the engine honours it.
@@ -101,7 +103,13 @@ impl Reply {
 
 impl Target {
     /// Reads the tenant URL: a `?aadOptscim062020` flag selects that dialect (§4.5).
-    pub fn new(base_address: &str, token: &str, timeout: Duration, attempts: u32) -> Result<Target, String> {
+    pub fn new(
+        base_address: &str,
+        token: &str,
+        client: reqwest::Client,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Result<Target, String> {
         let (base, query) = base_address.split_once('?').unwrap_or((base_address, ""));
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err("Please provide a valid tenant URL for your application.".into());
@@ -112,8 +120,7 @@ impl Target {
             Dialect::Default
         };
         let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
-        Ok(Target { base, token: token.to_owned(), dialect, client, attempts: attempts.max(1), waiter: None })
+        Ok(Target { base, token: token.to_owned(), dialect, client, timeout, attempts: attempts.max(1), waiter: None })
     }
 
     /// Sends one request, retrying 429 and 5xx up to `attempts` times; returns every reply, the
@@ -128,8 +135,11 @@ impl Target {
     ) -> Vec<Reply> {
         let mut replies = Vec::new();
         for _ in 0..self.attempts {
-            let mut request =
-                self.client.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+            let mut request = self
+                .client
+                .request(method.clone(), format!("{}{path}", self.base))
+                .timeout(self.timeout)
+                .bearer_auth(&self.token);
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -223,27 +233,36 @@ mod tests {
 
     #[test]
     fn the_flag_in_the_tenant_url_selects_the_dialect() {
-        let target =
-            Target::new("http://127.0.0.1:1/t/scim/v2/?aadOptscim062020", "x", Duration::from_secs(1), 1).unwrap();
+        let target = Target::new(
+            "http://127.0.0.1:1/t/scim/v2/?aadOptscim062020",
+            "x",
+            reqwest::Client::new(),
+            Duration::from_secs(1),
+            1,
+        )
+        .unwrap();
         assert_eq!(target.dialect, Dialect::Optscim062020);
         assert_eq!(target.base, "http://127.0.0.1:1/t/scim/v2/");
         assert_eq!(target.patch_value("active", "False"), json!(false));
         assert_eq!(target.op("Replace"), "replace");
-        let default = Target::new("http://127.0.0.1:1/t/scim/v2", "x", Duration::from_secs(1), 1).unwrap();
+        let default =
+            Target::new("http://127.0.0.1:1/t/scim/v2", "x", reqwest::Client::new(), Duration::from_secs(1), 1)
+                .unwrap();
         assert_eq!(default.patch_value("active", "False"), json!("False"));
         assert_eq!(default.op("replace"), "Replace");
-        assert!(Target::new("ftp://x", "x", Duration::from_secs(1), 1).is_err());
+        assert!(Target::new("ftp://x", "x", reqwest::Client::new(), Duration::from_secs(1), 1).is_err());
     }
 
     #[test]
     fn members_are_removed_by_value_list_or_by_filter_path() {
-        let default = Target::new("http://h/", "x", Duration::from_secs(1), 1).unwrap();
+        let default = Target::new("http://h/", "x", reqwest::Client::new(), Duration::from_secs(1), 1).unwrap();
         let ids = vec!["a".to_owned(), "b".to_owned()];
         assert_eq!(
             default.member_operations("remove", &ids),
             vec![json!({"op": "Remove", "path": "members", "value": [{"value": "a"}, {"value": "b"}]})]
         );
-        let flagged = Target::new("http://h/?aadOptscim062020", "x", Duration::from_secs(1), 1).unwrap();
+        let flagged =
+            Target::new("http://h/?aadOptscim062020", "x", reqwest::Client::new(), Duration::from_secs(1), 1).unwrap();
         assert_eq!(
             flagged.member_operations("remove", &ids)[1],
             json!({"op": "remove", "path": "members[value eq \"b\"]"})

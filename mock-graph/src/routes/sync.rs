@@ -436,7 +436,7 @@ pub async fn validate_credentials(
         )
         .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable"));
     };
-    let target = Target::new(&base, &token, settings.timeout, 1).map_err(|message| {
+    let target = Target::new(&base, &token, settings.client.clone(), settings.timeout, 1).map_err(|message| {
         GraphError::bad_request(message)
             .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable")
     })?;
