@@ -518,8 +518,12 @@ impl Case {
                 }
                 Edit::OnDemand(u) => {
                     // At most five in ten seconds (entra-provisioning.md §7); an in-scope user, with
-                    // a token AWS accepts.
-                    if let Some(u) = live_user(user(u)).filter(|u| !expired && on_demand < 5 && dir.in_scope(*u)) {
+                    // a token AWS accepts, and no storm that may still be raging: one request of
+                    // its own, on demand fails for good.
+                    let calm = self.fault.is_none();
+                    if let Some(u) =
+                        live_user(user(u)).filter(|u| calm && !expired && on_demand < 5 && dir.in_scope(*u))
+                    {
                         on_demand += 1;
                         step(format!("action = \"provision_on_demand\"\nsubject = {}", lit(&dir.users[u].upn())));
                         if dir.users[u].valid() {
