@@ -301,10 +301,12 @@ struct Directory {
 
 impl Directory {
     fn in_scope(&self, u: usize) -> bool {
-        self.users[u].enabled
-            && !self.deleted_users.contains(&u)
-            && (self.assigned_users.contains(&u)
-                || self.assigned_groups.iter().any(|g| self.groups[*g].members.contains(&u)))
+        self.users[u].enabled && !self.deleted_users.contains(&u) && self.assigned(u)
+    }
+
+    /// Assigned directly or through a direct membership of an assigned group.
+    fn assigned(&self, u: usize) -> bool {
+        self.assigned_users.contains(&u) || self.assigned_groups.iter().any(|g| self.groups[*g].members.contains(&u))
     }
 
     fn user_index(&self, aws_name: &str) -> Option<usize> {
@@ -349,9 +351,7 @@ impl Aws {
                 continue;
             }
             *active = false;
-            let assigned = dir.assigned_users.contains(&u)
-                || dir.assigned_groups.iter().any(|g| dir.groups[*g].members.contains(&u));
-            if !dir.deleted_users.contains(&u) && !assigned {
+            if !dir.deleted_users.contains(&u) && !dir.assigned(u) {
                 self.unmanaged.insert(name.clone());
             }
         }

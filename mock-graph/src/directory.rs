@@ -546,7 +546,8 @@ impl Directory {
 
     /// `DELETE /groups/{id}`. Its memberships end with it, and the change log says so, as for any
     /// removed member: whoever was in scope through the group is evaluated again (delta shows the
-    /// group only as `@removed`).
+    /// group only as `@removed`, microsoft-graph.md §4; the engine's view is inferred, as the
+    /// README's fidelity table says).
     pub fn delete_group(&mut self, key: Key) -> Result<(), GraphError> {
         let id = self.object_id(ObjectKind::Group, key);
         if !self.groups.contains_key(&key) {

@@ -96,7 +96,7 @@ pub struct World {
     pub journal_seq: u64,
     /// The provisioning engine's HTTP client, one for the mock's life: its connections to a SCIM
     /// endpoint are kept and reused from cycle to cycle, as a service's would be, rather than
-    /// opened anew each cycle (thousands of short cycles would run out of local ports).
+    /// opened anew each cycle.
     pub scim_client: reqwest::Client,
 }
 

@@ -1482,7 +1482,8 @@ pub async fn on_demand(
                     .and_then(Reply::json)
                     .and_then(|j| j["Resources"][0]["id"].as_str().map(str::to_owned))
                     // An AWS group already linked to another Entra group (a name differing only in
-                    // case) is not this one's to join (`DuplicateSourceEntries`, as in a cycle).
+                    // case) is not this one's to join (`DuplicateSourceEntries`, entra-provisioning.md
+                    // §6.3, as in a cycle).
                     .filter(|id| !plan.links_groups.values().any(|link| link.target_id == *id));
                 if let Some(id) = found {
                     plan.links_groups.insert(
