@@ -6,6 +6,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get};
 use jiff::Timestamp;
+use scenarios::tls::{Prepared, ServerIdentity, TlsMode};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub clock: Clock,
     /// Behaviour switches to start with.
     pub switches: Switches,
+    /// Plain HTTP, or HTTPS with a generated or given certificate.
+    pub tls: TlsMode,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             seed: 0,
             clock: Clock::virtual_at(DEFAULT_START),
             switches: Switches::default(),
+            tls: TlsMode::Off,
         }
     }
 }
@@ -70,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/scim/v2/Schemas", get(meta::schemas_list))
         .route("/{tenant}/scim/v2/Schemas/{urn}", get(meta::schemas_get))
         .route("/{tenant}/scim/v2/ResourceTypes", get(meta::resource_types))
+        .route("/{tenant}/scim/v2/ResourceTypes/{name}", get(meta::resource_types_get))
         .route("/{tenant}/scim/v2/Users/.search", any(meta::not_supported))
         .route("/{tenant}/scim/v2/Groups/.search", any(meta::not_supported))
         .fallback(meta::not_supported)
@@ -78,16 +83,19 @@ pub fn router(state: AppState) -> Router {
     Router::new().nest("/_admin", admin::router(state)).merge(scim)
 }
 
-/// Serves the router on a bound listener until `shutdown` resolves.
+/// Serves the router on a bound listener, over TLS when `tls` is given, until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<&ServerIdentity>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    scenarios::tls::serve(listener, tls, router(state), shutdown).await
 }
 
-/// A running mock on loopback, with one tenant and its token ready; stops when dropped.
+/// A running mock on loopback, with one tenant and its token ready; stops when dropped. With
+/// `Config { tls: TlsMode::Generated { .. }, .. }` it serves HTTPS: [`MockScim::uri`] is `https://…`
+/// and [`MockScim::ca_certificate_pem`] is what a client must trust.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -108,6 +116,8 @@ pub struct MockScim {
     state: AppState,
     tenant_id: String,
     token: String,
+    scheme: &'static str,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -122,24 +132,34 @@ impl MockScim {
 
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockScim> {
+        let tls = config.tls.prepare(config.seed).map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         let state = config.into_state();
         let (tenant_id, token) = state.world().create_tenant(None).map_err(std::io::Error::other)?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         let served = state.clone();
+        let (scheme, ca_pem, identity) = match tls {
+            Some(Prepared { identity, ca_pem }) => ("https", ca_pem, Some(identity)),
+            None => ("http", None, None),
+        };
         tokio::spawn(async move {
-            let _ = serve(listener, served, async {
+            let _ = serve(listener, identity.as_ref(), served, async {
                 let _ = stopped.await;
             })
             .await;
         });
-        Ok(MockScim { address, state, tenant_id, token: token.secret, shutdown: Some(shutdown) })
+        Ok(MockScim { address, state, tenant_id, token: token.secret, scheme, ca_pem, shutdown: Some(shutdown) })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` under TLS.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
+    }
+
+    /// The CA certificate (PEM) a client must trust, when the mock serves a certificate it made.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The ready tenant's SCIM endpoint, ending in `/scim/v2/` as AWS's console shows it.

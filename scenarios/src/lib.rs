@@ -13,6 +13,8 @@
 //! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
 //! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),
 //!   [`FaultPlan::validate`] and [`FaultPlan::decide`].
+//! - `tls` (feature `tls`, off by default): the seeded certificate authority and the TLS listener both
+//!   mocks serve HTTPS through — the one part of this crate that does IO.
 //! - [`journal`]: [`JournalEntry`], the record of one exchange, and the redaction of secrets in
 //!   headers, JSON and form bodies before anything is recorded.
 //!
@@ -46,6 +48,8 @@ pub mod fault;
 pub mod journal;
 pub mod rng;
 pub mod scenario;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use fault::*;
 pub use journal::*;
