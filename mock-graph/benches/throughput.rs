@@ -817,7 +817,7 @@ fn verdict(ok: bool) -> &'static str {
 fn memory_scenario(n: usize) {
     let before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
     let started = Instant::now();
-    let state = mock_graph::Config::default().into_state();
+    let state = mock_graph::Config::default().into_state().expect("the default config is valid");
     let mut world = state.world();
     for i in 0..n {
         let user = json!({

@@ -11,6 +11,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use serde_json::json;
 
+use scenarios::tls::Scheme;
+
 use crate::error::GraphError;
 use crate::state::{AppState, World};
 
@@ -35,6 +37,19 @@ fn oauth_error(world: &mut World, status: StatusCode, error: &str, code: u32, de
         "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
     });
     (status, Json(body)).into_response()
+}
+
+/// Whether a path's tenant segment names the mock's tenant: its domain or its GUID (§1.1).
+fn names_tenant(world: &World, tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case(&world.tenant.domain) || tenant.eq_ignore_ascii_case(&world.tenant.id)
+}
+
+/// AADSTS90002, for a tenant segment that names no tenant (§1.1).
+fn tenant_not_found(world: &mut World, error: &str, tenant: &str) -> Response {
+    let description = format!(
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+    );
+    oauth_error(world, StatusCode::BAD_REQUEST, error, 90002, description)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` with `client_id`, `client_secret` (or HTTP Basic),
@@ -66,13 +81,8 @@ pub async fn token(
                 .map(|(id, secret)| (crate::odata::percent_decode(id), crate::odata::percent_decode(secret)))
         });
     let mut world = state.world();
-    let tenant_matches =
-        tenant.eq_ignore_ascii_case(&world.tenant.domain) || tenant.eq_ignore_ascii_case(&world.tenant.id);
-    if !tenant_matches {
-        let description = format!(
-            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-        );
-        return oauth_error(&mut world, StatusCode::BAD_REQUEST, "invalid_request", 90002, description);
+    if !names_tenant(&world, &tenant) {
+        return tenant_not_found(&mut world, "invalid_request", &tenant);
     }
     let missing = |name: &str| format!("The request body must contain the following parameter: '{name}'.");
     let Some(grant_type) = field("grant_type") else {
@@ -123,6 +133,66 @@ pub async fn token(
     let token = world.issue_token();
     Json(json!({ "token_type": "Bearer", "expires_in": TOKEN_SECONDS, "ext_expires_in": TOKEN_SECONDS, "access_token": token }))
         .into_response()
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the tenant's OpenID Connect metadata, which
+/// MSAL (and azure-identity through it) reads before its first token request (§1.1, "MSAL side
+/// traffic"). The fields and their order are Entra's published document (inferred: the references name
+/// the route, not its body), with every endpoint on the mock's own origin and the tenant as its GUID,
+/// as Entra writes it whichever form the request named.
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    scheme: Scheme,
+    headers: HeaderMap,
+) -> Response {
+    let mut world = state.world();
+    if !names_tenant(&world, &tenant) {
+        return tenant_not_found(&mut world, "invalid_tenant", &tenant);
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let origin = format!("{}://{host}", scheme.as_str());
+    let at = |path: &str| format!("{origin}/{}/{path}", world.tenant.id);
+    Json(json!({
+        "token_endpoint": at("oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": at("discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": at("v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{origin}/oidc/userinfo"),
+        "authorization_endpoint": at("oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": at("oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": at("oauth2/v2.0/logout"),
+        "claims_supported": [
+            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
+            "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
+            "c_hash", "email"
+        ],
+        "kerberos_endpoint": at("kerberos"),
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": host,
+        "rbac_url": "https://pas.windows.net"
+    }))
+    .into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`, where the metadata's `jwks_uri` points: an empty key set, since
+/// the mock's access tokens are opaque, not signed JWTs (inferred).
+pub async fn signing_keys(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+    let mut world = state.world();
+    if !names_tenant(&world, &tenant) {
+        return tenant_not_found(&mut world, "invalid_tenant", &tenant);
+    }
+    Json(json!({ "keys": [] })).into_response()
 }
 
 /// Checks the bearer on a `/v1.0` request: missing → "Access token is empty.", not a JWT →

@@ -111,7 +111,8 @@ pub async fn graph(State(state): State<AppState>, request: Request, next: Next) 
         (None, false) => Some(match (admitted, body) {
             (Err(err), _) | (Ok(()), Err(err)) => err.into_response(),
             (Ok(()), Ok(bytes)) => {
-                parts.extensions.insert(RequestContext { base: format!("http://{host}") });
+                let scheme = scenarios::tls::Scheme::of(&parts.extensions).as_str();
+                parts.extensions.insert(RequestContext { base: format!("{scheme}://{host}") });
                 next.run(Request::from_parts(parts, Body::from(bytes))).await
             }
         }),

@@ -7,6 +7,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use jiff::Timestamp;
 use scenarios::clock::Clock;
+use scenarios::tls::{Authority, Prepared, ServerIdentity, TlsMode};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -34,6 +35,12 @@ pub struct Config {
     pub client_id: String,
     /// Its secret.
     pub client_secret: String,
+    /// Plain HTTP, or HTTPS with a generated or given certificate.
+    pub tls: TlsMode,
+    /// CA certificates (PEM) the provisioning engine trusts, beyond the public roots, when it calls a
+    /// SCIM endpoint over HTTPS: mock-scim's `--ca-out` file, say. Under a generated certificate the
+    /// mock's own CA is trusted too, so two mocks started with the same seed trust each other.
+    pub scim_trusted_ca_pem: Vec<String>,
 }
 
 impl Default for Config {
@@ -46,27 +53,48 @@ impl Default for Config {
             tenant_id: None,
             client_id: "00000000-0000-0000-0000-00000000c11e".to_owned(),
             client_secret: "mock-graph-client-secret".to_owned(),
+            tls: TlsMode::Off,
+            scim_trusted_ca_pem: Vec::new(),
         }
     }
 }
 
 impl Config {
-    /// The state this config describes.
-    pub fn into_state(self) -> AppState {
+    /// The state this config describes; fails only on a trusted CA that is not PEM.
+    pub fn into_state(self) -> std::io::Result<AppState> {
+        let scim_client = engine_client(&self)?;
         let mut rng = scenarios::SplitMix64::new(self.seed ^ 0x7e4a_u64);
         let tenant_id = self
             .tenant_id
             .unwrap_or_else(|| uuid::Builder::from_random_bytes(rng.next_u128().to_be_bytes()).into_uuid().to_string());
         let tenant =
             Tenant { id: tenant_id, domain: self.domain, client_id: self.client_id, client_secret: self.client_secret };
-        AppState::new(self.admin_token, World::new(self.seed, self.clock, tenant))
+        Ok(AppState::new(self.admin_token, World::new(self.seed, self.clock, tenant, scim_client)))
     }
+}
+
+/// The engine's one HTTP client, trusting the configured CAs and, under a generated certificate, the
+/// mock's own.
+fn engine_client(config: &Config) -> std::io::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    let own =
+        matches!(config.tls, TlsMode::Generated { .. }).then(|| Authority::from_seed(config.seed).certificate_pem());
+    for pem in config.scim_trusted_ca_pem.iter().chain(own.as_ref()) {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|err| std::io::Error::other(format!("a trusted CA certificate: {err}")))?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(std::io::Error::other)
 }
 
 /// The whole HTTP surface: the token endpoint, `/v1.0`, and `/_admin`.
 pub fn router(state: AppState) -> Router {
     let graph = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(auth::openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(auth::signing_keys))
         .route("/v1.0/users", get(dir::users_list).post(dir::users_create))
         .route("/v1.0/users/$count", get(dir::users_count))
         .route("/v1.0/users/delta", get(dir::users_delta))
@@ -85,7 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1.0/groups/delta()", get(dir::groups_delta))
         .route("/v1.0/groups/{id}", get(dir::groups_get).patch(dir::groups_update).delete(dir::groups_delete))
         .route("/v1.0/groups/{id}/members", get(dir::groups_members))
-        .route("/v1.0/groups/{id}/members/$ref", post(dir::groups_members_add))
+        .route(
+            "/v1.0/groups/{id}/members/$ref",
+            post(dir::groups_members_add).delete(dir::groups_members_remove_by_reference),
+        )
         .route("/v1.0/groups/{id}/members/{cast}", get(dir::groups_members_cast))
         .route("/v1.0/groups/{id}/members/{member}/$ref", axum::routing::delete(dir::groups_members_remove))
         .route("/v1.0/groups/{id}/transitiveMembers", get(dir::groups_transitive_members))
@@ -163,16 +194,19 @@ pub fn spawn_ticker(state: &AppState) {
     });
 }
 
-/// Serves the router on a bound listener until `shutdown` resolves.
+/// Serves the router on a bound listener, over TLS when `tls` is given, until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<&ServerIdentity>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    scenarios::tls::serve(listener, tls, router(state), shutdown).await
 }
 
-/// A running mock on loopback; stops when dropped.
+/// A running mock on loopback; stops when dropped. With `Config { tls: TlsMode::Generated { .. }, .. }`
+/// it serves HTTPS: [`MockGraph::uri`] is `https://…` and [`MockGraph::ca_certificate_pem`] is what a
+/// client must trust.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -187,6 +221,8 @@ pub async fn serve(
 pub struct MockGraph {
     address: SocketAddr,
     state: AppState,
+    scheme: &'static str,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -201,24 +237,34 @@ impl MockGraph {
 
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockGraph> {
+        let tls = config.tls.prepare(config.seed).map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
-        let state = config.into_state();
+        let state = config.into_state()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         spawn_ticker(&state);
         let served = state.clone();
+        let (scheme, ca_pem, identity) = match tls {
+            Some(Prepared { identity, ca_pem }) => ("https", ca_pem, Some(identity)),
+            None => ("http", None, None),
+        };
         tokio::spawn(async move {
-            let _ = serve(listener, served, async {
+            let _ = serve(listener, identity.as_ref(), served, async {
                 let _ = stopped.await;
             })
             .await;
         });
-        Ok(MockGraph { address, state, shutdown: Some(shutdown) })
+        Ok(MockGraph { address, state, scheme, ca_pem, shutdown: Some(shutdown) })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` under TLS.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
+    }
+
+    /// The CA certificate (PEM) a client must trust, when the mock serves a certificate it made.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The tenant this mock plays.

@@ -101,8 +101,8 @@ pub struct World {
 }
 
 impl World {
-    /// A fresh world.
-    pub fn new(seed: u64, clock: Clock, tenant: Tenant) -> Self {
+    /// A fresh world; `scim_client` is the engine's client (whose trusted roots the config chose).
+    pub fn new(seed: u64, clock: Clock, tenant: Tenant, scim_client: reqwest::Client) -> Self {
         World {
             seed,
             start: clock.now(),
@@ -118,7 +118,7 @@ impl World {
             journal: VecDeque::new(),
             journal_seq: 0,
             provisioning: crate::provisioning::Provisioning::default(),
-            scim_client: reqwest::Client::new(),
+            scim_client,
         }
     }
 
@@ -145,7 +145,7 @@ impl World {
     pub fn reset(&mut self) {
         let mut clock = self.clock.clone();
         clock.set(self.start);
-        *self = World::new(self.seed, clock, self.tenant.clone());
+        *self = World::new(self.seed, clock, self.tenant.clone(), self.scim_client.clone());
     }
 
     /// A GUID from the seeded generator.

@@ -409,6 +409,42 @@ impl TlsArgs {
     }
 }
 
+/// How the request reached the mock: [`serve`] puts `Scheme::Https` in every request's extensions
+/// when it serves TLS, so that links the mocks write (Graph's nextLinks, SCIM endpoints) name the
+/// scheme the client used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP (also what a request without the extension, in a test calling the router, gets).
+    #[default]
+    Http,
+    /// TLS.
+    Https,
+}
+
+impl Scheme {
+    /// The scheme a request arrived by.
+    pub fn of(extensions: &axum::http::Extensions) -> Scheme {
+        extensions.get::<Scheme>().copied().unwrap_or_default()
+    }
+
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// A handler may take the scheme as an argument.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Scheme {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Scheme, Self::Rejection> {
+        Ok(Scheme::of(&parts.extensions))
+    }
+}
+
 /// Serves `app` on a bound listener, over TLS when `tls` is given, until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -420,6 +456,7 @@ pub async fn serve(
         None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
         Some(identity) => {
             let listener = TlsListener::new(listener, identity).map_err(io::Error::other)?;
+            let app = app.layer(axum::Extension(Scheme::Https));
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await
         }
     }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
+use scenarios::tls::Scheme;
 use scenarios::{FaultPlan, FaultState, RawExchange};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -85,9 +86,9 @@ async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-fn scim_endpoint(headers: &HeaderMap, tenant: &str) -> String {
+fn scim_endpoint(scheme: Scheme, headers: &HeaderMap, tenant: &str) -> String {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
-    format!("http://{host}/{tenant}/scim/v2/")
+    format!("{}://{host}/{tenant}/scim/v2/", scheme.as_str())
 }
 
 fn token_json(token: &Token) -> Value {
@@ -102,6 +103,7 @@ struct CreateTenant {
 
 async fn tenants_create(
     State(state): State<AppState>,
+    scheme: Scheme,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<Response, AdminError> {
@@ -110,7 +112,7 @@ async fn tenants_create(
         state.world().create_tenant(request.tenant_id).map_err(|e| AdminError(StatusCode::CONFLICT, e))?;
     let answer = json!({
         "tenantId": tenant_id,
-        "scimEndpoint": scim_endpoint(&headers, &tenant_id),
+        "scimEndpoint": scim_endpoint(scheme, &headers, &tenant_id),
         "accessToken": token.secret,
         "tokenId": token.id,
         "expiresAt": token.expires,
@@ -118,7 +120,7 @@ async fn tenants_create(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-async fn tenants_list(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+async fn tenants_list(State(state): State<AppState>, scheme: Scheme, headers: HeaderMap) -> Json<Value> {
     let world = state.world();
     let tenants: Vec<Value> = world
         .tenants
@@ -126,7 +128,7 @@ async fn tenants_list(State(state): State<AppState>, headers: HeaderMap) -> Json
         .map(|(id, t)| {
             json!({
                 "tenantId": id,
-                "scimEndpoint": scim_endpoint(&headers, id),
+                "scimEndpoint": scim_endpoint(scheme, &headers, id),
                 "users": t.user_count(),
                 "groups": t.group_count(),
                 "tokens": t.tokens.iter().map(token_json).collect::<Vec<_>>(),
