@@ -156,13 +156,14 @@ impl Target {
                         .and_then(|v| v.trim().parse().ok());
                     match response.text().await {
                         Ok(body) => Reply::Http { status, body, retry_after },
-                        Err(err) => {
-                            Reply::Transport(format!("The connection was closed while reading the response: {err}"))
-                        }
+                        Err(err) => Reply::Transport(format!(
+                            "The connection was closed while reading the response: {}",
+                            chain(&err)
+                        )),
                     }
                 }
                 Err(err) if err.is_timeout() => Reply::Transport(format!("The request timed out: {err}")),
-                Err(err) => Reply::Transport(format!("An error occured while sending the request: {err}")),
+                Err(err) => Reply::Transport(format!("An error occured while sending the request: {}", chain(&err))),
             };
             let again = reply.retryable();
             let wait = match &reply {
@@ -225,6 +226,22 @@ impl Target {
 /// `userName eq "value"`: quotes inside are escaped.
 pub fn eq_filter(attribute: &str, value: &str) -> String {
     format!("{attribute} eq \"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// An error with its causes, `: `-joined: reqwest's own text ("error sending request for url …")
+/// hides why (connection refused, a certificate from an unknown issuer), which is what a user needs.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

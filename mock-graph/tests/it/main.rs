@@ -12,3 +12,4 @@ mod odata;
 mod provisioning;
 mod sdk;
 mod support;
+mod tls;
