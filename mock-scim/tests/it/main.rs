@@ -10,3 +10,4 @@ mod fixtures;
 mod matrix;
 mod paging;
 mod support;
+mod tls;
