@@ -5,6 +5,7 @@ mod admin;
 mod bad_input;
 mod binary;
 mod concurrency;
+mod discovery;
 mod faults;
 mod fixtures;
 mod matrix;
