@@ -437,9 +437,20 @@ impl Directory {
     }
 
     /// Resolves `members@odata.bind` / `@odata.id` references (`…/directoryObjects/{id}` or
-    /// `…/users/{id}`): the last path segment is the id.
+    /// `…/users/{id}`): the last path segment is the id. Also read: the key in parentheses
+    /// (`…/directoryObjects('{id}')`, OData's own form), and the cast Graph's own `@odata.id`s end
+    /// in (`…/directoryObjects/{id}/Microsoft.DirectoryServices.User`, §2.3), so an id read back
+    /// from Graph can be sent again.
     pub fn resolve_reference(&self, reference: &str) -> Result<(ObjectKind, Key, String), GraphError> {
-        let id = reference.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let mut segments = reference.trim_end_matches('/').rsplit('/');
+        let mut last = segments.next().unwrap_or_default();
+        if last.starts_with("Microsoft.DirectoryServices.") || last.starts_with("microsoft.graph.") {
+            last = segments.next().unwrap_or_default();
+        }
+        let id = match last.split_once('(') {
+            Some((_, key)) => key.trim_end_matches(')').trim_matches('\''),
+            None => last,
+        };
         let id = id.trim_start_matches("$ref");
         let (kind, key) = self.lookup(id).ok_or_else(|| GraphError::not_found(id))?;
         if matches!(kind, ObjectKind::Application) {

@@ -92,6 +92,23 @@ impl GraphError {
         Self::bad_request(format!("Property '{property}' does not exist as a declared property or extension property."))
     }
 
+    /// 400 for an `@odata.type` naming a known type that is neither the expected one nor derived
+    /// from it: ODataLib's wording, as Entra's directory answers it (inferred: no reference shows
+    /// this for v1.0 users or groups).
+    pub fn type_not_assignable(found: &str, expected: &str) -> Self {
+        Self::bad_request(format!(
+            "A resource with type '{found}' was found, but it is not assignable to the expected type '{expected}'. The type specified in the resource must be equal to either the expected type or a derived type."
+        ))
+    }
+
+    /// 400 for an `@odata.type` naming a type the model does not have (the directory's answer to an
+    /// SDK that sent one, msgraph-beta-sdk-dotnet#87; inferred for the mock's other types).
+    pub fn type_unresolved(name: &str) -> Self {
+        Self::bad_request(format!(
+            "A type named '{name}' could not be resolved by the model. When a model is available, each type name must resolve to a valid type."
+        ))
+    }
+
     /// 401 `InvalidAuthenticationToken` (§1.2).
     pub fn unauthenticated(message: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)

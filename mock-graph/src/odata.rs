@@ -4,13 +4,16 @@
 //!
 //! Objects are JSON maps, so one engine serves users, groups, service principals, applications and
 //! assignments; what each allows comes from [`crate::schema`].
+//!
+//! Request bodies carry OData annotations too (Microsoft's SDKs put `@odata.type` on every entity
+//! they write): [`accept_annotations`] checks and drops them before a body is read.
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
 use crate::error::GraphError;
-use crate::schema::{Entity, Support};
+use crate::schema::{BodyShape, Entity, ODataType, Support, directory_name};
 
 /// Default page size and the largest `$top` (§3.4).
 pub const DEFAULT_TOP: usize = 100;
@@ -695,6 +698,63 @@ impl Search {
     }
 }
 
+/// Whether a body key is an annotation: an instance annotation (`@odata.type`, `@odata.context`,
+/// `@odata.id`, `@odata.etag`, a custom `@ns.term`) or a property annotation (`name@odata.type`),
+/// but not `name@odata.bind`, which carries references (microsoft-graph.md §2.2, §2.3).
+fn is_annotation(key: &str) -> bool {
+    match key.split_once('@') {
+        Some(("", _)) => true,
+        Some((_, term)) => !term.eq_ignore_ascii_case("odata.bind"),
+        None => false,
+    }
+}
+
+/// An `@odata.type` against the type a shape expects: the same type or a derived one passes; a
+/// known other type is not assignable; an unknown name cannot be resolved. Untyped shapes (action
+/// parameters) take any (inferred).
+fn check_type(named: &Value, shape: &BodyShape) -> Result<(), GraphError> {
+    let Some(expected) = shape.odata_type.and_then(ODataType::named) else { return Ok(()) };
+    let text = match named {
+        Value::String(text) => text.as_str(),
+        Value::Null => return Ok(()),
+        other => return Err(GraphError::type_unresolved(&other.to_string())),
+    };
+    match ODataType::named(text) {
+        Some(found) if found.is_assignable_to(expected) => Ok(()),
+        Some(found) => Err(GraphError::type_not_assignable(&found.message_name(), &expected.message_name())),
+        None if expected.directory => Err(GraphError::type_unresolved(&directory_name(text))),
+        None => Err(GraphError::type_unresolved(text.strip_prefix('#').unwrap_or(text))),
+    }
+}
+
+/// Checks the annotations of a written object and drops them, as Graph reads them: `@odata.type`
+/// must name the shape's type or one derived from it, nested complex values (each item of an array)
+/// are read the same way, and every other annotation is ignored. `name@odata.bind` stays for the
+/// handler. Microsoft's SDKs (Kiota) write `"@odata.type": "#microsoft.graph.user"` on every entity,
+/// and on a complex value whenever its model's `odata_type` is set.
+pub fn accept_annotations(object: &mut Map<String, Value>, shape: &BodyShape) -> Result<(), GraphError> {
+    if let Some(named) = object.get("@odata.type") {
+        check_type(named, shape)?;
+    }
+    object.retain(|key, _| !is_annotation(key));
+    for (name, inner) in shape.nested {
+        // Property names are case-insensitive in the mock, as in its queries.
+        let Some((_, value)) = object.iter_mut().find(|(key, _)| key.eq_ignore_ascii_case(name)) else { continue };
+        match value {
+            Value::Object(nested) => accept_annotations(nested, inner)?,
+            Value::Array(items) => {
+                for item in items.iter_mut() {
+                    if let Value::Object(nested) = item {
+                        accept_annotations(nested, inner)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,6 +822,47 @@ mod tests {
         assert!(search.matches(&object(json!({"displayName": "x", "mail": "ops@contoso.com"}))));
         assert!(!search.matches(&object(json!({"displayName": "Frontier"}))));
         assert!(parse_search("displayName:tier", &GROUP).is_err());
+    }
+
+    #[test]
+    fn annotations_naming_the_expected_or_a_derived_type_are_dropped() {
+        use crate::schema::{ODataType, USER_BODY};
+        let mut body = object(json!({
+            "@odata.type": "#microsoft.graph.user", "@odata.context": "x", "@custom.term": 1,
+            "displayName": "Annie", "displayName@odata.type": "#String",
+            "passwordProfile": {"@odata.type": "#microsoft.graph.passwordProfile", "password": "p"},
+            "members@odata.bind": []
+        }));
+        accept_annotations(&mut body, &USER_BODY).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({"displayName": "Annie", "passwordProfile": {"password": "p"}, "members@odata.bind": []})
+        );
+        let user = ODataType::named("#microsoft.graph.user").unwrap();
+        let directory_object = ODataType::named("microsoft.graph.directoryObject").unwrap();
+        assert!(user.is_assignable_to(directory_object));
+        assert!(!directory_object.is_assignable_to(user));
+    }
+
+    #[test]
+    fn a_wrong_type_is_not_assignable_and_an_unknown_one_unresolved() {
+        use crate::schema::{PROVISION_ON_DEMAND_BODY, USER_BODY};
+        let refuse = |value: Value, shape| accept_annotations(&mut object(value), shape).unwrap_err().message;
+        assert_eq!(
+            refuse(json!({"@odata.type": "#microsoft.graph.group"}), &USER_BODY),
+            "A resource with type 'Microsoft.DirectoryServices.Group' was found, but it is not assignable to the expected type 'Microsoft.DirectoryServices.User'. The type specified in the resource must be equal to either the expected type or a derived type."
+        );
+        assert_eq!(
+            refuse(json!({"@odata.type": "#microsoft.graph.directoryObject"}), &USER_BODY),
+            "A resource with type 'Microsoft.DirectoryServices.DirectoryObject' was found, but it is not assignable to the expected type 'Microsoft.DirectoryServices.User'. The type specified in the resource must be equal to either the expected type or a derived type."
+        );
+        assert_eq!(
+            refuse(json!({"passwordProfile": {"@odata.type": "#microsoft.graph.pwd"}}), &USER_BODY),
+            "A type named 'Microsoft.DirectoryServices.pwd' could not be resolved by the model. When a model is available, each type name must resolve to a valid type."
+        );
+        let nested =
+            json!({"parameters": [{"subjects": [{"links": {"members": [{"@odata.type": "#microsoft.graph.user"}]}}]}]});
+        assert!(refuse(nested, &PROVISION_ON_DEMAND_BODY).contains("'microsoft.graph.synchronizationJobSubject'"));
     }
 
     #[test]

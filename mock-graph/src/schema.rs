@@ -321,3 +321,143 @@ pub static PROVISIONING_OBJECT_SUMMARY: Entity = Entity {
         p("provisioningStatusInfo/errorInformation/errorCode", R, false, D, X, X),
     ],
 };
+
+/// A type a request body's `@odata.type` may name, and the type it derives from, as Graph's v1.0
+/// metadata declares them (the SDKs' models mirror the hierarchy: `User(DirectoryObject(Entity))`).
+#[derive(Debug)]
+pub struct ODataType {
+    /// `microsoft.graph.user`, without the `#`.
+    pub name: &'static str,
+    /// The type it derives from.
+    pub base: Option<&'static str>,
+    /// Served by the directory, whose messages name types `Microsoft.DirectoryServices.User`.
+    pub directory: bool,
+}
+
+const fn t(name: &'static str, base: Option<&'static str>, directory: bool) -> ODataType {
+    ODataType { name, base, directory }
+}
+
+const ENTITY: Option<&str> = Some("microsoft.graph.entity");
+const DIRECTORY_OBJECT: Option<&str> = Some("microsoft.graph.directoryObject");
+
+/// Every type the mock knows by name: what its routes take, and their bases.
+pub static ODATA_TYPES: &[ODataType] = &[
+    t("microsoft.graph.entity", None, false),
+    t("microsoft.graph.directoryObject", ENTITY, true),
+    t("microsoft.graph.user", DIRECTORY_OBJECT, true),
+    t("microsoft.graph.group", DIRECTORY_OBJECT, true),
+    t("microsoft.graph.servicePrincipal", DIRECTORY_OBJECT, true),
+    t("microsoft.graph.application", DIRECTORY_OBJECT, true),
+    t("microsoft.graph.appRoleAssignment", DIRECTORY_OBJECT, true),
+    t("microsoft.graph.passwordProfile", None, true),
+    t("microsoft.graph.synchronizationJob", ENTITY, false),
+    t("microsoft.graph.synchronizationSchema", ENTITY, false),
+    t("microsoft.graph.synchronizationSchedule", None, false),
+    t("microsoft.graph.synchronizationSecretKeyStringValuePair", None, false),
+    t("microsoft.graph.synchronizationJobRestartCriteria", None, false),
+    t("microsoft.graph.synchronizationJobApplicationParameters", None, false),
+    t("microsoft.graph.synchronizationJobSubject", None, false),
+    t("microsoft.graph.synchronizationLinkedObjects", None, false),
+];
+
+impl ODataType {
+    /// A type by name, with or without the `#` (case-insensitive, inferred).
+    pub fn named(name: &str) -> Option<&'static ODataType> {
+        let name = name.strip_prefix('#').unwrap_or(name);
+        ODATA_TYPES.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether a value of this type may stand where `expected` is wanted: the same type, or one
+    /// derived from it.
+    pub fn is_assignable_to(&self, expected: &ODataType) -> bool {
+        let mut current = Some(self);
+        while let Some(ty) = current {
+            if std::ptr::eq(ty, expected) {
+                return true;
+            }
+            current = ty.base.and_then(ODataType::named);
+        }
+        false
+    }
+
+    /// The name messages use: `Microsoft.DirectoryServices.User` for directory types (as Entra's
+    /// directory words its errors), `microsoft.graph.synchronizationJob` otherwise.
+    pub fn message_name(&self) -> String {
+        match self.name.strip_prefix("microsoft.graph.") {
+            Some(rest) if self.directory => {
+                let mut chars = rest.chars();
+                let first = chars.next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default();
+                format!("Microsoft.DirectoryServices.{first}{}", chars.as_str())
+            }
+            _ => self.name.to_owned(),
+        }
+    }
+}
+
+/// An unknown name as the directory quotes it: `#microsoft.graph.pwd` → `Microsoft.DirectoryServices.pwd`
+/// (the namespace mapped, the rest as sent, msgraph-beta-sdk-dotnet#87); another namespace stays.
+pub fn directory_name(name: &str) -> String {
+    let name = name.strip_prefix('#').unwrap_or(name);
+    match name.strip_prefix("microsoft.graph.") {
+        Some(rest) => format!("Microsoft.DirectoryServices.{rest}"),
+        None => name.to_owned(),
+    }
+}
+
+/// What a written object is, for the annotations it may carry: the type its `@odata.type` must
+/// name (or derive from), and the shapes of its nested complex values (for arrays, of each item).
+/// Actions' parameter objects have no type (`odata_type: None`).
+#[derive(Debug)]
+pub struct BodyShape {
+    /// The expected type's name.
+    pub odata_type: Option<&'static str>,
+    /// Nested complex properties and their shapes.
+    pub nested: &'static [(&'static str, &'static BodyShape)],
+}
+
+const fn shape(odata_type: &'static str) -> BodyShape {
+    BodyShape { odata_type: Some(odata_type), nested: &[] }
+}
+
+/// `POST`/`PATCH /users` (§2.1).
+pub static USER_BODY: BodyShape =
+    BodyShape { odata_type: Some("microsoft.graph.user"), nested: &[("passwordProfile", &PASSWORD_PROFILE_BODY)] };
+static PASSWORD_PROFILE_BODY: BodyShape = shape("microsoft.graph.passwordProfile");
+/// `POST`/`PATCH /groups` (§2.2).
+pub static GROUP_BODY: BodyShape = shape("microsoft.graph.group");
+/// `POST /servicePrincipals/{id}/appRoleAssignedTo` (§2.4).
+pub static APP_ROLE_ASSIGNMENT_BODY: BodyShape = shape("microsoft.graph.appRoleAssignment");
+/// Action parameters with nothing typed inside: `instantiate` (§2.5), `$ref` (§2.3), `start`.
+pub static UNTYPED_BODY: BodyShape = BodyShape { odata_type: None, nested: &[] };
+/// `POST …/synchronization/jobs` (entra-provisioning.md §7).
+pub static SYNCHRONIZATION_JOB_BODY: BodyShape = BodyShape {
+    odata_type: Some("microsoft.graph.synchronizationJob"),
+    nested: &[("schedule", &SYNCHRONIZATION_SCHEDULE_BODY)],
+};
+static SYNCHRONIZATION_SCHEDULE_BODY: BodyShape = shape("microsoft.graph.synchronizationSchedule");
+/// `PUT …/jobs/{jobId}/schema` (entra-provisioning.md §3.3); nested values are kept as sent.
+pub static SYNCHRONIZATION_SCHEMA_BODY: BodyShape = shape("microsoft.graph.synchronizationSchema");
+static SECRET_PAIR_BODY: BodyShape = shape("microsoft.graph.synchronizationSecretKeyStringValuePair");
+/// `PUT …/synchronization/secrets` `{"value": [pairs]}` (entra-provisioning.md §7.4).
+pub static SECRETS_BODY: BodyShape = BodyShape { odata_type: None, nested: &[("value", &SECRET_PAIR_BODY)] };
+/// `POST …/validateCredentials` (entra-provisioning.md §4.5).
+pub static VALIDATE_CREDENTIALS_BODY: BodyShape =
+    BodyShape { odata_type: None, nested: &[("credentials", &SECRET_PAIR_BODY)] };
+/// `POST …/restart` `{"criteria": {"resetScope"}}` (entra-provisioning.md §7.3).
+pub static RESTART_BODY: BodyShape = BodyShape { odata_type: None, nested: &[("criteria", &RESTART_CRITERIA_BODY)] };
+static RESTART_CRITERIA_BODY: BodyShape = shape("microsoft.graph.synchronizationJobRestartCriteria");
+/// `POST …/provisionOnDemand` `{"parameters": [{"ruleId", "subjects": [{"objectId",
+/// "objectTypeName", "links"}]}]}` (entra-provisioning.md §7.5).
+pub static PROVISION_ON_DEMAND_BODY: BodyShape =
+    BodyShape { odata_type: None, nested: &[("parameters", &APPLICATION_PARAMETERS_BODY)] };
+static APPLICATION_PARAMETERS_BODY: BodyShape = BodyShape {
+    odata_type: Some("microsoft.graph.synchronizationJobApplicationParameters"),
+    nested: &[("subjects", &SUBJECT_BODY)],
+};
+static SUBJECT_BODY: BodyShape =
+    BodyShape { odata_type: Some("microsoft.graph.synchronizationJobSubject"), nested: &[("links", &LINKS_BODY)] };
+static LINKS_BODY: BodyShape = BodyShape {
+    odata_type: Some("microsoft.graph.synchronizationLinkedObjects"),
+    nested: &[("manager", &SUBJECT_BODY), ("members", &SUBJECT_BODY), ("owners", &SUBJECT_BODY)],
+};

@@ -8,13 +8,16 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Collection, Source, context, json_object, json_response, list, project, query, single};
+use super::{Collection, Source, annotated_object, context, json_response, list, project, query, single};
 use crate::apps::templates;
 use crate::directory::{Key, ObjectKind};
 use crate::error::GraphError;
 use crate::middleware::RequestContext;
 use crate::odata::QueryOptions;
-use crate::schema::{APP_ROLE_ASSIGNMENT, APPLICATION, APPLICATION_TEMPLATE, Entity, SERVICE_PRINCIPAL};
+use crate::schema::{
+    APP_ROLE_ASSIGNMENT, APP_ROLE_ASSIGNMENT_BODY, APPLICATION, APPLICATION_TEMPLATE, Entity, SERVICE_PRINCIPAL,
+    UNTYPED_BODY,
+};
 use crate::state::AppState;
 
 const ASSIGNMENTS: &[&Entity] = &[&APP_ROLE_ASSIGNMENT];
@@ -63,7 +66,7 @@ pub async fn templates_instantiate(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &UNTYPED_BODY)?;
     if let Some(other) = body.keys().find(|k| *k != "displayName") {
         return Err(GraphError::unknown_property(other));
     }
@@ -239,14 +242,15 @@ pub async fn assigned_to_list(
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
-/// `POST /servicePrincipals/{id}/appRoleAssignedTo` → 201 (§2.4).
+/// `POST /servicePrincipals/{id}/appRoleAssignedTo` → 201 (§2.4); the SDKs' `@odata.type` is read
+/// and dropped.
 pub async fn assigned_to_create(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &APP_ROLE_ASSIGNMENT_BODY)?;
     let mut world = state.world();
     let key = sp_key(&world, &id)?;
     let random = world.bytes16();

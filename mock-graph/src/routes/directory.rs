@@ -9,14 +9,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Collection, Source, count_segment, entity_of, expanded_members, json_object, json_response, list, next_link, query,
-    single,
+    Collection, Source, annotated_object, count_segment, entity_of, expanded_members, json_object, json_response, list,
+    next_link, query, single,
 };
 use crate::delta::{self, DeltaError};
 use crate::directory::{Key, ObjectKind};
 use crate::error::GraphError;
 use crate::middleware::RequestContext;
-use crate::schema::{GROUP, SERVICE_PRINCIPAL, USER};
+use crate::schema::{GROUP, GROUP_BODY, SERVICE_PRINCIPAL, UNTYPED_BODY, USER, USER_BODY};
 use crate::state::AppState;
 
 const DIRECTORY_OBJECTS: &[&crate::schema::Entity] = &[&USER, &GROUP, &SERVICE_PRINCIPAL];
@@ -53,14 +53,15 @@ pub async fn users_count(State(state): State<AppState>, headers: HeaderMap) -> R
     count_segment(&headers, state.world().directory.users.len())
 }
 
-/// `POST /users` → 201 with the default properties (§2.1).
+/// `POST /users` → 201 with the default properties (§2.1); `@odata.type` and other annotations
+/// are read and dropped.
 pub async fn users_create(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &USER_BODY)?;
     let options = query(&uri)?;
     let mut world = state.world();
     let id = world.uuid();
@@ -94,7 +95,7 @@ pub async fn users_update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &USER_BODY)?;
     let mut world = state.world();
     let key = user_key(&world, &id)?;
     world.directory.update_user(key, body)?;
@@ -146,7 +147,7 @@ pub async fn groups_create(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &GROUP_BODY)?;
     let options = query(&uri)?;
     let mut world = state.world();
     let id = world.uuid();
@@ -207,7 +208,7 @@ pub async fn groups_update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &GROUP_BODY)?;
     let mut world = state.world();
     let key = group_key(&world, &id)?;
     world.directory.update_group(key, body)?;
@@ -339,14 +340,18 @@ relation_handlers! {
 }
 
 /// `POST /groups/{id}/members/$ref` with `{"@odata.id": "…/directoryObjects/{id}"}` → 204 (§2.3).
+/// The reference is the body's only property; other annotations (`@odata.context`, or an
+/// `@odata.type` an SDK adds) are dropped.
 pub async fn groups_members_add(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
-    let reference = match (body.len(), body.get("@odata.id")) {
-        (1, Some(Value::String(reference))) => reference.clone(),
+    let mut body = json_object(&body)?;
+    let reference = body.remove("@odata.id");
+    crate::odata::accept_annotations(&mut body, &UNTYPED_BODY)?;
+    let reference = match reference {
+        Some(Value::String(reference)) if body.is_empty() => reference,
         _ => return Err(GraphError::invalid_value("@odata.id", "Group")),
     };
     let mut world = state.world();
@@ -362,6 +367,28 @@ pub async fn groups_members_remove(
 ) -> Result<Response, GraphError> {
     let mut world = state.world();
     let key = group_key(&world, &id)?;
+    world.directory.remove_member(key, &member)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /groups/{id}/members/$ref?@id=…/directoryObjects/{memberId}` → 204: the same removal,
+/// the member named by a reference, as Kiota's `members.ref.delete` sends it (`@id`, or OData's
+/// `$id`; §2.3).
+pub async fn groups_members_remove_by_reference(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let pairs: Vec<(String, String)> = axum::extract::Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let reference = pairs
+        .into_iter()
+        .find(|(key, _)| key == "@id" || key.eq_ignore_ascii_case("$id"))
+        .map(|(_, value)| value)
+        // Inferred wording: no source shows this request without its reference.
+        .ok_or_else(|| GraphError::bad_request("The '@id' query option is required to remove a reference."))?;
+    let mut world = state.world();
+    let key = group_key(&world, &id)?;
+    let (_, _, member) = world.directory.resolve_reference(&reference)?;
     world.directory.remove_member(key, &member)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -21,7 +21,7 @@ use crate::directory::{Directory, Key, ObjectKind};
 use crate::error::GraphError;
 use crate::middleware::RequestContext;
 use crate::odata::{self, QueryOptions};
-use crate::schema::{APPLICATION, Entity, GROUP, SERVICE_PRINCIPAL, USER};
+use crate::schema::{APPLICATION, BodyShape, Entity, GROUP, SERVICE_PRINCIPAL, USER};
 
 /// The schema of a kind of object.
 pub fn entity_of(kind: ObjectKind) -> &'static Entity {
@@ -47,6 +47,14 @@ pub fn json_object(body: &Bytes) -> Result<Map<String, Value>, GraphError> {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(GraphError::unreadable_body()),
     }
+}
+
+/// A JSON object body with its OData annotations checked against `shape` and dropped
+/// ([`odata::accept_annotations`]).
+pub fn annotated_object(body: &Bytes, shape: &BodyShape) -> Result<Map<String, Value>, GraphError> {
+    let mut object = json_object(body)?;
+    odata::accept_annotations(&mut object, shape)?;
+    Ok(object)
 }
 
 /// `ConsistencyLevel: eventual` (§3.2).

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use serde_json::{Map, Value, json};
 
-use super::{Collection, Source, context, json_object, json_response, list, query};
+use super::{Collection, Source, annotated_object, context, json_response, list, query};
 use crate::apps::AWS_TEMPLATE_ID;
 use crate::directory::{Key, ObjectKind};
 use crate::error::GraphError;
@@ -20,7 +20,10 @@ use crate::provisioning::cycle::{self, Secrets, Subjects};
 use crate::provisioning::job::{Code, Job};
 use crate::provisioning::scim::Target;
 use crate::provisioning::template::{self, RULE_ID, TEMPLATE_ID};
-use crate::schema::PROVISIONING_OBJECT_SUMMARY;
+use crate::schema::{
+    BodyShape, PROVISION_ON_DEMAND_BODY, PROVISIONING_OBJECT_SUMMARY, RESTART_BODY, SECRETS_BODY,
+    SYNCHRONIZATION_JOB_BODY, SYNCHRONIZATION_SCHEMA_BODY, VALIDATE_CREDENTIALS_BODY,
+};
 use crate::state::{AppState, World};
 
 /// The secret keys Graph knows (§7.4).
@@ -75,6 +78,11 @@ const SECRET_KEYS: &[&str] = &[
 const HIDDEN: &[&str] =
     &["SecretToken", "Password", "ClientSecret", "Oauth2AccessToken", "Oauth2RefreshToken", "Oauth2ClientSecret"];
 
+/// An action's body, which may be left out (`restart` without criteria, `validateCredentials`).
+fn optional_object(body: &Bytes, shape: &BodyShape) -> Result<Map<String, Value>, GraphError> {
+    if body.iter().all(u8::is_ascii_whitespace) { Ok(Map::new()) } else { annotated_object(body, shape) }
+}
+
 fn sp(world: &World, id: &str) -> Result<Key, GraphError> {
     world.directory.service_principal_key(id).ok_or_else(|| GraphError::not_found(id))
 }
@@ -114,7 +122,7 @@ pub async fn jobs_create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &SYNCHRONIZATION_JOB_BODY)?;
     if let Some(other) = body.keys().find(|k| *k != "templateId") {
         return Err(GraphError::unknown_property(other));
     }
@@ -240,7 +248,7 @@ pub async fn jobs_restart(
     Path((id, job_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&body)? };
+    let body = optional_object(&body, &RESTART_BODY)?;
     let scope = body
         .get("criteria")
         .and_then(|c| c.get("resetScope"))
@@ -305,10 +313,7 @@ pub async fn schema_put(
     Path((id, job_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let mut schema = Value::Object(json_object(&body)?);
-    if let Some(object) = schema.as_object_mut() {
-        object.remove("@odata.context");
-    }
+    let schema = Value::Object(annotated_object(&body, &SYNCHRONIZATION_SCHEMA_BODY)?);
     template::read_mappings(&schema)
         .map_err(|problems| GraphError::bad_request(format!("The schema is invalid: {}", problems.join("; "))))?;
     let mut world = state.world();
@@ -380,7 +385,7 @@ pub async fn secrets_put(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &SECRETS_BODY)?;
     let new = pairs(&body, "value")?;
     let mut world = state.world();
     sp(&world, &id)?;
@@ -420,7 +425,7 @@ pub async fn validate_credentials(
     Path((id, job_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&body)? };
+    let body = optional_object(&body, &VALIDATE_CREDENTIALS_BODY)?;
     let (secrets, settings, guid) = {
         let mut world = state.world();
         job_mut(&mut world, &id, &job_id)?;
@@ -460,7 +465,7 @@ pub async fn provision_on_demand(
     Path((id, job_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_object(&body)?;
+    let body = annotated_object(&body, &PROVISION_ON_DEMAND_BODY)?;
     let parameters = body
         .get("parameters")
         .and_then(Value::as_array)

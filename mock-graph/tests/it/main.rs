@@ -8,6 +8,7 @@ mod binary;
 mod delta;
 mod directory;
 mod engine;
+mod kiota;
 mod odata;
 mod provisioning;
 mod sdk;
