@@ -1,11 +1,11 @@
-"""Fixtures: the built mocks on free loopback ports, and Microsoft's Graph SDK pointed at mock-graph.
+"""Fixtures: the built mocks over HTTPS on free loopback ports, and Microsoft's Graph SDK pointed at
+mock-graph as an app would be: azure-identity's `ClientSecretCredential(tenant, client_id, secret,
+authority="https://127.0.0.1:PORT", disable_instance_discovery=True)`.
 
-`graph_client` is the one place the SDK is built. mock-graph serves HTTPS (`--tls --ca-out`), so the
-SDK takes its tokens as any app would: azure-identity's `ClientSecretCredential(tenant, client_id,
-secret, authority="https://127.0.0.1:PORT", disable_instance_discovery=True)`, trusting the mock's CA
-through `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE`. With `GRAPH_TLS = False` the mock serves plain HTTP,
-which azure-identity refuses ("The value must be a TLS protected (https) URL"); the client then
-takes its tokens from the mock's token endpoint through Kiota's own bearer-token provider.
+Each mock writes the CA of its certificate (`--tls --ca-out`); clients trust it through `SSL_CERT_FILE`
+(httpx, so the SDK and scim2-cli; the stdlib) and `REQUESTS_CA_BUNDLE` (requests, so azure-identity,
+MSAL and scim-sanity). The two mocks run with different seeds, so different CAs: mock-graph's
+provisioning engine trusts mock-scim's through `--scim-trust-ca`, as the README tells users to.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,18 +21,11 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from azure.identity import ClientSecretCredential
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
-from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph import GraphServiceClient
 
 import mocks
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-# mock-graph over HTTPS, the SDK with azure-identity; False: plain HTTP and a bearer-token provider.
-GRAPH_TLS = True
 ADMIN_TOKEN = "adm"
 SCIM_ADMIN_TOKEN = "adm2"
 
@@ -47,14 +39,13 @@ class GraphMock:
     tenant_id: str
     client_id: str
     client_secret: str
-    # PEM file of the CA that signed the mock's certificate; None over plain HTTP.
-    ca: Path | None = None
+    # PEM file of the CA that signed the mock's certificate.
+    ca: Path
 
     def admin(self) -> httpx.Client:
         """The admin API (`/_admin`), for what the cloud does in its console: the clock, the journal."""
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        return httpx.Client(base_url=f"{self.url}/_admin", headers=headers, verify=verify, trust_env=False)
+        return httpx.Client(base_url=f"{self.url}/_admin", headers=headers, verify=trusting(self.ca), trust_env=False)
 
     def advance(self, by: str) -> None:
         """Moves the virtual clock; every provisioning cycle that falls due runs before it answers."""
@@ -77,9 +68,9 @@ class ScimMock:
 
     def state(self) -> dict[str, Any]:
         """The tenant's users and groups, through mock-scim's admin API."""
-        tenant = urlparse(self.endpoint).path.strip("/").split("/")[0]
         headers = {"Authorization": f"Bearer {SCIM_ADMIN_TOKEN}"}
-        answer = httpx.get(f"{self.url}/_admin/tenants/{tenant}/state", headers=headers)
+        with self.http() as http:
+            answer = http.get(f"{self.url}/_admin/tenants/{self.tenant}/state", headers=headers)
         answer.raise_for_status()
         return answer.json()
 
@@ -102,8 +93,7 @@ class ScimMock:
 
     def http(self) -> httpx.Client:
         """A plain client trusting the mock's CA, for the mock's own endpoints."""
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
-        return httpx.Client(verify=verify, trust_env=False, timeout=30)
+        return httpx.Client(verify=trusting(self.ca) if self.ca else True, trust_env=False, timeout=30)
 
     def reset(self) -> None:
         """Back to a fresh mock (`POST /_admin/reset`), with the same tenant id and a new token."""
@@ -121,13 +111,18 @@ class ScimMock:
             self._workdir.cleanup()
 
 
+def trusting(ca: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca))
+
+
 @pytest.fixture
-def graph_mock() -> Iterator[GraphMock]:
+def graph_mock(scim_mock: ScimMock) -> Iterator[GraphMock]:
+    """mock-graph over HTTPS, its engine trusting `scim_mock`'s CA."""
+    assert scim_mock.ca is not None
     with tempfile.TemporaryDirectory(prefix="mock-graph-") as workdir:
+        ca = Path(workdir) / "ca.pem"
         args = ["--listen", "127.0.0.1:0", "--admin-token", ADMIN_TOKEN, "--seed", "7"]
-        ca = Path(workdir) / "ca.pem" if GRAPH_TLS else None
-        if ca is not None:
-            args += ["--tls", "--ca-out", str(ca)]
+        args += ["--tls", "--ca-out", str(ca), "--scim-trust-ca", str(scim_mock.ca)]
         process = mocks.start("mock-graph", args, ["url", "tenant", "client id", "client secret"])
         try:
             domain, tenant_id = process.lines["tenant"].rstrip(")").split(" (")
@@ -143,11 +138,11 @@ def graph_mock() -> Iterator[GraphMock]:
             process.stop()
 
 
-def start_scim_mock(tls: bool = False) -> ScimMock:
+def start_scim_mock(tls: bool = True) -> ScimMock:
     """Starts mock-scim on a free loopback port with one tenant: the one place that knows how a client
     finds its SCIM endpoint, token and (with `tls`, `--tls --ca-out`) the CA certificate to trust."""
     workdir = tempfile.TemporaryDirectory(prefix="mock-scim-")
-    args = ["--listen", "127.0.0.1:0", "--tenant", "--admin-token", SCIM_ADMIN_TOKEN]
+    args = ["--listen", "127.0.0.1:0", "--tenant", "--admin-token", SCIM_ADMIN_TOKEN, "--seed", "11"]
     ca = None
     if tls:
         ca = Path(workdir.name) / "ca.pem"
@@ -169,7 +164,7 @@ def start_scim_mock(tls: bool = False) -> ScimMock:
 
 @pytest.fixture
 def scim_mock() -> Iterator[ScimMock]:
-    """A fresh mock-scim tenant per test, over plain HTTP as mock-graph's engine reaches it today."""
+    """A fresh mock-scim tenant per test, over HTTPS as AWS serves it."""
     mock = start_scim_mock()
     try:
         yield mock
@@ -177,55 +172,19 @@ def scim_mock() -> Iterator[ScimMock]:
         mock.stop()
 
 
-class ClientCredentialsTokenProvider(AccessTokenProvider):
-    """Client credentials against the mock's token endpoint, a token kept until shortly before it expires."""
-
-    def __init__(self, mock: GraphMock) -> None:
-        self._mock = mock
-        self._token: str | None = None
-        self._expires = 0.0
-        self._hosts = AllowedHostsValidator([urlparse(mock.url).netloc])
-
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict[str, Any] = {}) -> str:
-        if self._token is None or time.monotonic() > self._expires:
-            async with httpx.AsyncClient() as http:
-                answer = await http.post(
-                    f"{self._mock.url}/{self._mock.tenant_id}/oauth2/v2.0/token",
-                    data={
-                        "client_id": self._mock.client_id,
-                        "client_secret": self._mock.client_secret,
-                        "grant_type": "client_credentials",
-                        "scope": GRAPH_SCOPE,
-                    },
-                )
-            answer.raise_for_status()
-            body = answer.json()
-            self._token = body["access_token"]
-            self._expires = time.monotonic() + float(body["expires_in"]) - 60
-        return self._token
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return self._hosts
-
-
 @pytest.fixture
 def graph_client(graph_mock: GraphMock, monkeypatch: pytest.MonkeyPatch) -> GraphServiceClient:
-    """Microsoft's Graph SDK, unmodified, pointed at mock-graph's `/v1.0`."""
-    if graph_mock.ca is not None:
-        # requests (azure-identity, msal) reads REQUESTS_CA_BUNDLE, httpx (the SDK) SSL_CERT_FILE.
-        monkeypatch.setenv("SSL_CERT_FILE", str(graph_mock.ca))
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(graph_mock.ca))
-        credential = ClientSecretCredential(
-            graph_mock.tenant_id,
-            graph_mock.client_id,
-            graph_mock.client_secret,
-            authority=graph_mock.url,
-            disable_instance_discovery=True,
-        )
-        client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
-        client.request_adapter.base_url = f"{graph_mock.url}/v1.0"
-        return client
-    auth = BaseBearerTokenAuthenticationProvider(ClientCredentialsTokenProvider(graph_mock))
-    adapter = GraphRequestAdapter(auth)
-    adapter.base_url = f"{graph_mock.url}/v1.0"
-    return GraphServiceClient(request_adapter=adapter)
+    """Microsoft's Graph SDK and azure-identity, unmodified, pointed at mock-graph (the README's
+    "From Python" does the same)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(graph_mock.ca))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(graph_mock.ca))
+    credential = ClientSecretCredential(
+        graph_mock.tenant_id,
+        graph_mock.client_id,
+        graph_mock.client_secret,
+        authority=graph_mock.url,
+        disable_instance_discovery=True,
+    )
+    client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
+    client.request_adapter.base_url = f"{graph_mock.url}/v1.0"
+    return client
