@@ -24,7 +24,8 @@ pub struct Answer {
 
 impl Mock {
     pub fn new() -> Mock {
-        let state = Config { admin_token: ADMIN.into(), seed: 11, ..Config::default() }.into_state().expect("a valid config");
+        let state =
+            Config { admin_token: ADMIN.into(), seed: 11, ..Config::default() }.into_state().expect("a valid config");
         let token = state.world().issue_token();
         Mock { state, token }
     }
