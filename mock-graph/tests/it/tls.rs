@@ -33,46 +33,25 @@ async fn scim_over_tls(seed: u64) -> MockScim {
 /// Instantiates the AWS app with a job whose credentials point at `scim`, then runs Test Connection.
 async fn test_connection(graph: &MockGraph, http: &reqwest::Client, scim: &MockScim) -> (u16, Value) {
     let token = graph.access_token().await;
-    let call = |method: reqwest::Method, path: String, body: Value| {
-        http.request(method, format!("{}/v1.0{path}", graph.uri())).bearer_auth(&token).json(&body).send()
+    let call = async |method: reqwest::Method, path: String, body: Value| -> (u16, Value) {
+        let answer = http.request(method, format!("{}/v1.0{path}", graph.uri())).bearer_auth(&token).json(&body);
+        let answer = answer.send().await.unwrap();
+        (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
     };
-    let app: Value = call(
-        reqwest::Method::POST,
-        format!("/applicationTemplates/{AWS_TEMPLATE}/instantiate"),
-        json!({"displayName": "AWS IAM Identity Center"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let instantiate = format!("/applicationTemplates/{AWS_TEMPLATE}/instantiate");
+    let (_, app) = call(reqwest::Method::POST, instantiate, json!({"displayName": "AWS IAM Identity Center"})).await;
     let sp = app["servicePrincipal"]["id"].as_str().unwrap().to_owned();
-    let job: Value = call(
-        reqwest::Method::POST,
-        format!("/servicePrincipals/{sp}/synchronization/jobs"),
-        json!({"templateId": "aWSSingleSignon"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let jobs = format!("/servicePrincipals/{sp}/synchronization/jobs");
+    let (_, job) = call(reqwest::Method::POST, jobs, json!({"templateId": "aWSSingleSignon"})).await;
     let job = job["id"].as_str().unwrap().to_owned();
     let secrets = json!({"value": [
         {"key": "BaseAddress", "value": scim.scim_endpoint()},
         {"key": "SecretToken", "value": scim.token()},
     ]});
-    let saved = call(reqwest::Method::PUT, format!("/servicePrincipals/{sp}/synchronization/secrets"), secrets);
-    assert_eq!(saved.await.unwrap().status(), 204);
-    let answer = call(
-        reqwest::Method::POST,
-        format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials"),
-        json!({"useSavedCredentials": true}),
-    )
-    .await
-    .unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap_or(Value::Null))
+    let saved = call(reqwest::Method::PUT, format!("/servicePrincipals/{sp}/synchronization/secrets"), secrets).await;
+    assert_eq!(saved.0, 204);
+    let validate = format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials");
+    call(reqwest::Method::POST, validate, json!({"useSavedCredentials": true})).await
 }
 
 #[tokio::test]

@@ -11,6 +11,16 @@ use tower::ServiceExt;
 
 pub const ADMIN: &str = "admin-secret";
 
+/// A child process of the test (the `mock-scim` binary), killed when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub struct Mock {
     pub state: AppState,
     pub tenant: String,
