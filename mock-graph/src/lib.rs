@@ -7,9 +7,11 @@
 //! comments); choices no source settles are marked inferred in the crate README.
 //!
 //! # Layout
-//! - [`server`]: the router, the [`MockGraph`] handle and the config.
+//! - [`server`]: the router, the [`MockGraph`] handle and the config, plain HTTP or HTTPS
+//!   (`scenarios::tls`: a CA from the seed, or the user's certificate) and the engine's trusted CAs.
 //! - [`middleware`]: body limit, faults, bearer check, error rendering, request ids, journal.
-//! - [`auth`]: the client-credentials token endpoint and token checks.
+//! - [`auth`]: the client-credentials token endpoint, the tenant's OpenID metadata (what MSAL reads
+//!   first) and token checks.
 //! - [`routes`]: thin handlers, and the shared collection machinery (filter, order, select, page).
 //! - [`directory`]: users, groups, memberships, service principals, applications, assignments, and
 //!   the change log.

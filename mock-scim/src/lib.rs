@@ -6,7 +6,8 @@
 //! table says which defaults are inferred.
 //!
 //! # Layout
-//! - [`server`]: the router, the [`MockScim`] handle and the config.
+//! - [`server`]: the router, the [`MockScim`] handle and the config, plain HTTP or HTTPS
+//!   (`scenarios::tls`: a CA from the seed, or the user's certificate).
 //! - [`middleware`]: body limit, faults, tenant and token check, rate limit, error rendering, journal.
 //! - [`routes`]: thin handlers for `/Users`, `/Groups`, discovery endpoints and `/_admin`.
 //! - [`store`]: one tenant's users, groups and memberships, with an index for every filter.
