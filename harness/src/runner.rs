@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
@@ -201,6 +202,47 @@ impl Context {
             .or_else(|| self.ids.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
             .cloned()
             .ok_or_else(|| StepError(format!("no user or group '{name}'")))
+    }
+
+    /// Moves both clouds along one timeline: every cycle Entra runs meets AWS's clock at that cycle's
+    /// instant, so fault windows, token expiry and rate limits on AWS's side fall where they would,
+    /// however long the advance. AWS keeps the offset from Entra that `advance_aws` gave it. Within a
+    /// cycle, a `Retry-After` waited out on Entra's clock does not move AWS's (inferred: the mocks share
+    /// no clock, only this driver).
+    async fn advance_both(&self, by: &str) -> Result<(), StepError> {
+        let instant = |answer: &Value, field: &str| -> Result<Option<Timestamp>, StepError> {
+            match &answer[field] {
+                Value::Null => Ok(None),
+                value => value
+                    .as_str()
+                    .and_then(|text| text.parse().ok())
+                    .map(Some)
+                    .ok_or_else(|| StepError(format!("a clock answered {field} = {value}, not an instant"))),
+            }
+        };
+        let graph = self.admin(false, Method::GET, "/_admin/clock", None).await?;
+        let aws = self.admin(true, Method::GET, "/_admin/clock", None).await?;
+        let missing = || StepError("a clock answered without \"now\"".to_owned());
+        let graph_now = instant(&graph, "now")?.ok_or_else(missing)?;
+        let aws_now = instant(&aws, "now")?.ok_or_else(missing)?;
+        let offset = aws_now.duration_since(graph_now);
+        let step = scenarios::clock::forward_by(graph_now, by).map_err(|err| StepError(format!("by: {err}")))?;
+        let target = graph_now.saturating_add(step).unwrap_or(graph_now);
+        let mut aws_at = aws_now;
+        let mut next = instant(&graph, "nextCycleAt")?;
+        loop {
+            let due = next.filter(|due| *due <= target).unwrap_or(target);
+            let aws_due = due.saturating_add(offset).unwrap_or(due);
+            if aws_due > aws_at {
+                self.admin(true, Method::PUT, "/_admin/clock", Some(json!({ "now": aws_due }))).await?;
+                aws_at = aws_due;
+            }
+            let answer = self.admin(false, Method::POST, "/_admin/clock/advance", Some(json!({ "to": due }))).await?;
+            if due == target {
+                return Ok(());
+            }
+            next = instant(&answer, "nextCycleAt")?;
+        }
     }
 
     fn job_path(&self, tail: &str) -> String {
@@ -637,12 +679,7 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                 .unwrap_or_else(|| json!({}));
             ctx.graph_ok(Method::POST, &ctx.job_path("/restart"), Some(body)).await?;
         }
-        Step::Advance { by } => {
-            // Entra's cycles run first; AWS's clock follows by the same amount, so its timestamps
-            // and token lifetimes keep pace (an expiry shows at the next cycle).
-            ctx.admin(false, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
-            ctx.admin(true, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
-        }
+        Step::Advance { by } => ctx.advance_both(by).await?,
         Step::AdvanceAws { by } => {
             ctx.admin(true, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
         }

@@ -9,6 +9,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use jiff::Timestamp;
 use scenarios::{FaultPlan, FaultState, RawExchange};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -355,8 +356,11 @@ async fn journal_clear(State(state): State<AppState>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// The clock, and when the next provisioning cycle falls due (`null` when no job is scheduled): what a
+/// driver that keeps another clock on the same timeline (the harness, for AWS's) steps by.
 fn clock_json(world: &World) -> Json<Value> {
-    Json(json!({ "now": world.clock.now(), "mode": world.clock.mode() }))
+    let next_cycle = world.provisioning.jobs.values().filter_map(|job| job.next_run).min();
+    Json(json!({ "now": world.clock.now(), "mode": world.clock.mode(), "nextCycleAt": next_cycle }))
 }
 
 async fn clock_get(State(state): State<AppState>) -> Json<Value> {
@@ -367,17 +371,29 @@ async fn clock_get(State(state): State<AppState>) -> Json<Value> {
 #[serde(deny_unknown_fields)]
 struct Advance {
     by: Option<String>,
+    to: Option<Timestamp>,
 }
 
-/// `{"by":"PT40M"}`: an ISO-8601 duration; the cycles due in between run first.
+/// `{"by":"PT40M"}` (an ISO-8601 duration) or `{"to":"2026-01-01T00:40:00Z"}` (an instant; one in the
+/// past moves nothing): the cycles due in between run first, each at its own instant.
 async fn clock_advance(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: Advance = body(&bytes)?;
-    let raw = request.by.ok_or_else(|| bad_request("missing \"by\", an ISO-8601 duration such as \"PT40M\""))?;
     let until = {
         let world = state.world();
         let now = world.clock.now();
-        let by = scenarios::clock::forward_by(now, &raw).map_err(|err| bad_request(format!("\"by\": {err}")))?;
-        now.saturating_add(by).unwrap_or(now)
+        match (request.by, request.to) {
+            (Some(raw), None) => {
+                let by =
+                    scenarios::clock::forward_by(now, &raw).map_err(|err| bad_request(format!("\"by\": {err}")))?;
+                now.saturating_add(by).unwrap_or(now)
+            }
+            (None, Some(to)) => to.max(now),
+            _ => {
+                return Err(bad_request(
+                    "give one of \"by\" (an ISO-8601 duration such as \"PT40M\") and \"to\" (an instant)",
+                ));
+            }
+        }
     };
     // Every provisioning cycle that falls due runs, to completion, before the answer.
     crate::provisioning::run_due(&state, until).await;
