@@ -37,7 +37,13 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
 }
 
 fn problem(path: &Path, at: &str, message: &str) -> Problem {
-    Problem { file: path.display().to_string(), line: None, path: at.to_owned(), message: message.to_owned() }
+    Problem {
+        file: path.display().to_string(),
+        line: None,
+        column: None,
+        path: at.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {

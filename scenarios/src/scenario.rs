@@ -1,10 +1,14 @@
 //! The scenario file format: a situation written down as TOML — the Entra directory, the AWS side
 //! before the run, faults, the steps an administrator takes, and what must come out.
 //!
-//! Files are read into serde shadow types with `deny_unknown_fields`, then checked as a whole:
-//! every problem is reported with its file, line and path (`steps[3].principal: no user or group
-//! 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?`), and a file with any
-//! problem is refused whole.
+//! A file is read as a TOML document first (a syntax error is reported at its line and column),
+//! then walked key by key against the shape of the format (`shape`), which finds every unknown
+//! key, wrong type and missing key at once; then read into serde shadow types with
+//! `deny_unknown_fields`, unknown keys set aside, and checked as a whole (references, duplicates,
+//! durations). Every problem is reported with its file, the line of the value concerned and its
+//! path (`steps[3].principal: no user or group 'anie@contoso.com' in the directory; did you mean
+//! 'annie@contoso.com'?`, `directory.users[0].surnme: unknown key; did you mean 'surname'?`), and a
+//! file with any problem is refused whole.
 //!
 //! # Reference
 //!
@@ -103,6 +107,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::fault::FaultRule;
+
+mod shape;
 
 /// A scenario file's content.
 #[derive(Debug, Clone, Deserialize)]
@@ -617,6 +623,9 @@ pub struct Problem {
     pub file: String,
     /// 1-based line, when known.
     pub line: Option<usize>,
+    /// 1-based column (in characters), for syntax errors: the line alone does not say where the
+    /// quote or bracket is missing.
+    pub column: Option<usize>,
     /// The path in the document (`steps[3].principal`).
     pub path: String,
     /// What is wrong.
@@ -625,9 +634,10 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}: {}", self.file, self.path, self.message),
-            None => write!(f, "{}: {}: {}", self.file, self.path, self.message),
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "{}:{line}:{column}: {}: {}", self.file, self.path, self.message),
+            (Some(line), None) => write!(f, "{}:{line}: {}: {}", self.file, self.path, self.message),
+            _ => write!(f, "{}: {}: {}", self.file, self.path, self.message),
         }
     }
 }
@@ -645,6 +655,39 @@ fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
     let skipped = text[offset..].bytes().take_while(u8::is_ascii_whitespace).count();
     text[..offset + skipped].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// The line and column (1-based, in characters) of `offset` itself: a syntax error found at the
+/// end of a line (an unclosed string) belongs to that line, not to the next one written.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.bytes().filter(|b| *b == b'\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
+/// Syntax errors, one per line (what the parser reports after the first on a line follows from it),
+/// in file order.
+fn syntax_problems(file: &str, text: &str, errors: &[toml::de::Error]) -> Vec<Problem> {
+    let mut found: Vec<(Option<(usize, usize)>, String)> = errors
+        .iter()
+        .map(|err| (err.span().map(|span| position(text, span.start)), err.message().trim().to_owned()))
+        .collect();
+    found.sort();
+    found.dedup_by_key(|(at, _)| at.map(|(line, _)| line));
+    found
+        .into_iter()
+        .map(|(at, message)| Problem {
+            file: file.to_owned(),
+            line: at.map(|(line, _)| line),
+            column: at.map(|(_, column)| column),
+            path: "(document)".into(),
+            message,
+        })
+        .collect()
 }
 
 /// Levenshtein distance, for "did you mean".
@@ -675,29 +718,56 @@ fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String
 impl Scenario {
     /// Reads and checks a scenario; `file` names it in problems.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|err| {
-            let line = err.span().map(|s| line_of(text, s.start));
-            LoadError {
-                problems: vec![Problem {
-                    file: file.to_owned(),
-                    line,
-                    path: "(document)".into(),
-                    message: err.message().trim().to_owned(),
-                }],
+        let (mut document, errors) = toml::de::DeTable::parse_recoverable(text);
+        if !errors.is_empty() {
+            return Err(LoadError { problems: syntax_problems(file, text, &errors) });
+        }
+        let (mut found, spans) = shape::walk(&mut document, text);
+        // Serde reads what the walk left (unknown keys and unreadable optional values removed), so
+        // that the semantic checks run over a file with such mistakes too.
+        match Scenario::deserialize(toml::de::Deserializer::from(document)) {
+            Ok(scenario) => {
+                let flagged: Vec<&str> = found.iter().map(|f| f.path.as_str()).collect();
+                found.extend(scenario.check(&spans, &flagged));
+                if found.is_empty() {
+                    return Ok(scenario);
+                }
             }
-        })?;
-        let mut problems = scenario.check(file, text);
+            // The walk found why, more precisely; serde speaks only when the walk found nothing.
+            Err(err) if found.is_empty() => found.push(shape::Found {
+                at: err.span(),
+                path: "(document)".into(),
+                message: err.message().trim().to_owned(),
+            }),
+            Err(_) => {}
+        }
         // In file order, so a reader can walk the file top to bottom.
-        problems.sort_by_key(|p| p.line.unwrap_or(0));
-        if problems.is_empty() { Ok(scenario) } else { Err(LoadError { problems }) }
+        found.sort_by_key(|f| f.at.as_ref().map_or(0, |at| at.start));
+        let problems = found
+            .into_iter()
+            .map(|f| Problem {
+                file: file.to_owned(),
+                line: f.at.map(|at| line_of(text, at.start)),
+                column: None,
+                path: f.path,
+                message: f.message,
+            })
+            .collect();
+        Err(LoadError { problems })
     }
 
     /// Every semantic problem: references to users or groups that do not exist at that point,
-    /// duplicate names, impossible durations.
-    fn check(&self, file: &str, text: &str) -> Vec<Problem> {
+    /// duplicate names, impossible durations. Each is located at the value it is about, through
+    /// `spans`. `flagged` holds the paths the walk found problems at: none is reported again, nor
+    /// is a step whose reading failed when the walk found why.
+    fn check(&self, spans: &shape::Spans, flagged: &[&str]) -> Vec<shape::Found> {
         let mut problems = Vec::new();
         let mut push = |span: Option<std::ops::Range<usize>>, path: String, message: String| {
-            problems.push(Problem { file: file.to_owned(), line: span.map(|s| line_of(text, s.start)), path, message });
+            // A value the walk refused (and removed) is not refused twice ("the expected status
+            // is missing" after "expected an integer").
+            if !flagged.contains(&path.as_str()) {
+                problems.push(shape::Found { at: spans.locate(&path).or(span), path, message });
+            }
         };
         if self.name.trim().is_empty() {
             push(None, "name".into(), "must not be empty".into());
@@ -774,18 +844,25 @@ impl Scenario {
             let plan = crate::fault::FaultPlan { seed: self.seed, rules: vec![rule.clone()] };
             if let Err(err) = plan.validate() {
                 for problem in err.problems {
-                    push(
-                        None,
-                        format!("faults[{i}]"),
-                        problem.trim_start_matches("rules[0]").trim_start_matches('.').to_owned(),
-                    );
+                    // `rules[0].probability: must be …` is about `faults[i].probability`.
+                    let problem = problem.strip_prefix("rules[0]").unwrap_or(&problem);
+                    match problem.split_once(": ") {
+                        Some((field, message)) if field.is_empty() || field.starts_with('.') => {
+                            push(None, format!("faults[{i}]{field}"), message.to_owned());
+                        }
+                        _ => push(None, format!("faults[{i}]"), problem.trim_start_matches('.').to_owned()),
+                    }
                 }
             }
         }
         for (i, step_at) in self.steps.iter().enumerate() {
             let at = |field: &str| format!("steps[{i}].{field}");
             if let Some(error) = &step_at.error {
-                push(Some(step_at.span.clone()), format!("steps[{i}]"), error.clone());
+                let step = format!("steps[{i}]");
+                let inside = |path: &&str| path.strip_prefix(step.as_str()).is_some_and(|rest| rest.starts_with('.'));
+                if !flagged.iter().any(|path| *path == step || inside(path)) {
+                    push(Some(step_at.span.clone()), step, error.clone());
+                }
                 continue;
             }
             let step_span = step_at.span.clone();
@@ -961,7 +1038,7 @@ by = "PT40M"
         let err = Scenario::parse("seed.toml", &text).unwrap_err();
         assert_eq!(
             err.problems[0].to_string(),
-            "seed.toml:12: steps[0].principal: no user or group 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?"
+            "seed.toml:14: steps[0].principal: no user or group 'anie@contoso.com' in the directory; did you mean 'annie@contoso.com'?"
         );
     }
 
@@ -972,6 +1049,92 @@ by = "PT40M"
         let err = Scenario::parse("x.toml", &text).unwrap_err();
         let paths: Vec<_> = err.problems.iter().map(|p| p.path.clone()).collect();
         assert_eq!(paths, ["steps[0].principal", "steps[1].by", "directory.groups[1].name"], "in file order");
+    }
+
+    #[test]
+    fn mistakes_of_six_kinds_are_all_listed_each_at_its_line() {
+        let text = r#"name = "six mistakes"
+colour = "blue"
+
+[[directory.users]]
+upn = "annie@contoso.com"
+surnme = "Easley"
+
+[[directory.groups]]
+name = "SRE"
+members = ["annie@contoso.com"]
+
+[[steps]]
+action = "assign"
+principal = "SRE"
+speed = "fast"
+
+[[steps]]
+action = "advance"
+by = 40
+
+[[steps]]
+action = "expect"
+aws_user = ["annie@contoso.com"]
+log = [{ identity = "SRE", staus = "failure" }]
+"#;
+        let err = Scenario::parse("x.toml", text).unwrap_err();
+        let found: Vec<_> = err.problems.iter().map(|p| (p.line, p.path.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "colour"),
+                (Some(6), "directory.users[0].surnme"),
+                (Some(15), "steps[0].speed"),
+                (Some(19), "steps[1].by"),
+                (Some(23), "steps[2].aws_user"),
+                (Some(24), "steps[2].log[0].staus"),
+            ],
+            "{err}"
+        );
+        assert_eq!(err.problems[1].message, "unknown key; did you mean 'surname'?");
+        assert_eq!(err.problems[3].message, "expected an ISO-8601 duration such as \"PT40M\", found integer 40");
+        assert_eq!(err.problems[5].message, "unknown key; did you mean 'status'?");
+    }
+
+    #[test]
+    fn semantic_checks_run_when_the_only_other_problems_are_unknown_keys() {
+        let text = SEED.replace("surname", "surnme").replace("principal = \"SRE\"", "principal = \"SER\"");
+        let err = Scenario::parse("x.toml", &text).unwrap_err();
+        let paths: Vec<_> = err.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["directory.users[0].surnme", "steps[0].principal"], "{err}");
+    }
+
+    #[test]
+    fn semantic_checks_run_past_a_wrong_type_where_serde_has_a_default() {
+        let text = SEED.replace("name = \"seed\"", "name = \"seed\"\nseed = \"seven\"\nassignments = [\"SER\"]");
+        let err = Scenario::parse("x.toml", &text).unwrap_err();
+        let found: Vec<_> = err.problems.iter().map(|p| (p.line, p.path.as_str())).collect();
+        assert_eq!(found, [(Some(3), "seed"), (Some(4), "assignments[0]")], "{err}");
+        // A required value of the wrong type makes its step unreadable: reported once.
+        let text = SEED.replace("by = \"PT40M\"", "by = 40");
+        let err = Scenario::parse("x.toml", &text).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        // An optional one is set aside, and the step still counts: no "no user" after it.
+        let text = SEED.replace("principal = \"SRE\"", "principal = \"SRE\"\n[[steps]]\naction = \"create_user\"\nupn = \"b@contoso.com\"\nenabled = \"yes\"\n[[steps]]\naction = \"assign\"\nprincipal = \"b@contoso.com\"");
+        let err = Scenario::parse("x.toml", &text).unwrap_err();
+        let paths: Vec<_> = err.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["steps[1].enabled"], "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_at_its_own_line_and_column() {
+        let err = Scenario::parse("x.toml", "name = \"unclosed\ndescription = \"x\"\n").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!((err.problems[0].line, err.problems[0].column), (Some(1), Some(17)));
+        assert_eq!(err.problems[0].to_string(), "x.toml:1:17: (document): invalid basic string, expected `\"`");
+    }
+
+    #[test]
+    fn a_valid_file_reads_as_serde_reads_it() {
+        let scenario = Scenario::parse("seed.toml", SEED).unwrap();
+        let direct: Scenario = toml::from_str(SEED).unwrap();
+        assert_eq!(format!("{scenario:?}"), format!("{direct:?}"));
     }
 
     #[test]
