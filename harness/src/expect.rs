@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use scenarios::scenario::Expectation;
+use scenarios::scenario::{Expectation, LogExpectation};
 use serde_json::Value;
 
 use crate::runner::{Context, StepError};
@@ -42,6 +42,46 @@ fn log_context(logs: &[Value], identities: &BTreeSet<String>) -> String {
     if lines.is_empty() { "\n      log: no provisioning log entry mentions them".to_owned() } else { lines.concat() }
 }
 
+/// Whether a provisioning log entry is the one described: identity (without case), and each field given.
+fn log_matches(wanted: &LogExpectation, entry: &Value) -> bool {
+    let status = &entry["provisioningStatusInfo"];
+    entry["sourceIdentity"]["displayName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&wanted.identity))
+        && wanted.action.as_ref().is_none_or(|a| entry["provisioningAction"] == a.as_str())
+        && wanted.status.as_ref().is_none_or(|s| status["status"] == s.as_str())
+        && wanted.error_code.as_ref().is_none_or(|c| status["errorInformation"]["errorCode"] == c.as_str())
+        && wanted.reason_contains.as_ref().is_none_or(|r| {
+            status["errorInformation"]["reason"].as_str().is_some_and(|reason| reason.contains(r.as_str()))
+        })
+}
+
+/// A log expectation in words: "identity 'x', action create, status failure".
+fn log_wanted(wanted: &LogExpectation) -> String {
+    let mut text = vec![format!("identity '{}'", wanted.identity)];
+    text.extend(wanted.action.iter().map(|a| format!("action {a}")));
+    text.extend(wanted.status.iter().map(|s| format!("status {s}")));
+    text.extend(wanted.error_code.iter().map(|c| format!("error {c}")));
+    text.extend(wanted.reason_contains.iter().map(|r| format!("reason containing {r:?}")));
+    text.join(", ")
+}
+
+/// Where `actual` does not hold `wanted`: a table's keys partially (each present and holding its
+/// value), anything else exactly; one line per difference, with its dotted path.
+fn differ(wanted: &Value, actual: &Value, path: String, differences: &mut Vec<String>) {
+    match (wanted, actual) {
+        (Value::Object(wanted), Value::Object(actual)) => {
+            for (key, value) in wanted {
+                let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                match actual.get(key) {
+                    Some(found) => differ(value, found, at, differences),
+                    None => differences.push(format!("{at}: expected {value}, absent")),
+                }
+            }
+        }
+        _ if wanted == actual => {}
+        _ => differences.push(format!("{path}: expected {wanted}, actual {actual}")),
+    }
+}
+
 /// Checks an expectation; every miss explained.
 pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<String>, StepError> {
     let mut misses = Vec::new();
@@ -70,10 +110,14 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         })
         .collect();
     let actual_users: Vec<String> = users.keys().cloned().collect();
-    let has_user = |name: &str| users.keys().any(|u| u.eq_ignore_ascii_case(name));
+    // userNames compare without case unless the expectation asks for it (AWS keeps the case sent).
+    let exact = expectation.aws_names_exact;
+    let fold = |name: &str| if exact { name.to_owned() } else { name.to_lowercase() };
+    let same_name = |a: &str, b: &str| if exact { a == b } else { a.eq_ignore_ascii_case(b) };
+    let has_user = |name: &str| users.keys().any(|u| same_name(u, name));
     if let Some(expected) = &expectation.aws_users {
-        let expected_set: BTreeSet<String> = expected.iter().map(|u| u.to_lowercase()).collect();
-        let actual_set: BTreeSet<String> = actual_users.iter().map(|u| u.to_lowercase()).collect();
+        let expected_set: BTreeSet<String> = expected.iter().map(|u| fold(u)).collect();
+        let actual_set: BTreeSet<String> = actual_users.iter().map(|u| fold(u)).collect();
         if expected_set != actual_set {
             let missing: BTreeSet<String> = expected_set.difference(&actual_set).cloned().collect();
             let unexpected: Vec<String> = actual_set.difference(&expected_set).cloned().collect();
@@ -105,7 +149,7 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         }
     }
     for name in &expectation.aws_inactive {
-        match users.iter().find(|(u, _)| u.eq_ignore_ascii_case(name)) {
+        match users.iter().find(|(u, _)| same_name(u, name)) {
             Some((_, user)) if user["active"] == false => {}
             Some((_, user)) => misses.push(format!(
                 "AWS user '{name}' should be inactive, but active is {}{}",
@@ -124,8 +168,8 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                 log_context(&logs, &BTreeSet::from([name.to_owned()]))
             )),
             Some(actual) => {
-                let expected_set: BTreeSet<String> = expected.iter().map(|m| m.to_lowercase()).collect();
-                let actual_set: BTreeSet<String> = actual.iter().map(|m| m.to_lowercase()).collect();
+                let expected_set: BTreeSet<String> = expected.iter().map(|m| fold(m)).collect();
+                let actual_set: BTreeSet<String> = actual.iter().map(|m| fold(m)).collect();
                 let ok = if exact { expected_set == actual_set } else { expected_set.is_subset(&actual_set) };
                 if !ok {
                     misses.push(format!(
@@ -169,27 +213,40 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         }
     }
     for wanted in &expectation.log {
-        let matches = |e: &&Value| {
-            let status = &e["provisioningStatusInfo"];
-            e["sourceIdentity"]["displayName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&wanted.identity))
-                && wanted.action.as_ref().is_none_or(|a| e["provisioningAction"] == a.as_str())
-                && wanted.status.as_ref().is_none_or(|s| status["status"] == s.as_str())
-                && wanted.error_code.as_ref().is_none_or(|c| status["errorInformation"]["errorCode"] == c.as_str())
-                && wanted.reason_contains.as_ref().is_none_or(|r| {
-                    status["errorInformation"]["reason"].as_str().is_some_and(|reason| reason.contains(r.as_str()))
-                })
-        };
-        if !logs.iter().any(|e| matches(&e)) {
-            let mut wanted_text = vec![format!("identity '{}'", wanted.identity)];
-            wanted_text.extend(wanted.action.iter().map(|a| format!("action {a}")));
-            wanted_text.extend(wanted.status.iter().map(|s| format!("status {s}")));
-            wanted_text.extend(wanted.error_code.iter().map(|c| format!("error {c}")));
-            wanted_text.extend(wanted.reason_contains.iter().map(|r| format!("reason containing {r:?}")));
+        if !logs.iter().any(|entry| log_matches(wanted, entry)) {
             misses.push(format!(
                 "no provisioning log entry with {}{}",
-                wanted_text.join(", "),
+                log_wanted(wanted),
                 log_context(&logs, &BTreeSet::from([wanted.identity.clone()]))
             ));
+        }
+    }
+    for unwanted in &expectation.log_absent {
+        let found: Vec<String> = logs.iter().filter(|entry| log_matches(unwanted, entry)).map(log_line).collect();
+        if !found.is_empty() {
+            misses.push(format!(
+                "a provisioning log entry with {} should not exist, but:\n      log: {}",
+                log_wanted(unwanted),
+                found.join("\n      log: ")
+            ));
+        }
+    }
+    for (name, wanted) in &expectation.aws_attributes {
+        let wanted = serde_json::to_value(wanted).unwrap_or(Value::Null);
+        let group = || aws["groups"].as_array().into_iter().flatten().find(|g| g["displayName"] == name.as_str());
+        let Some((kind, actual)) = users
+            .iter()
+            .find(|(u, _)| same_name(u, name))
+            .map(|(_, user)| ("user", *user))
+            .or_else(|| group().map(|g| ("group", g)))
+        else {
+            misses.push(format!("AWS should have a user or group '{name}', but has neither"));
+            continue;
+        };
+        let mut differences = Vec::new();
+        differ(&wanted, actual, String::new(), &mut differences);
+        if !differences.is_empty() {
+            misses.push(format!("AWS {kind} '{name}' attributes differ:\n      {}", differences.join("\n      ")));
         }
     }
     if let Some(job) = &expectation.job {
@@ -371,5 +428,35 @@ fn contains(actual: &Value, expected: &Value) -> bool {
         (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| contains(av, v))),
         (Value::Array(a), Value::Array(e)) => e.iter().all(|ev| a.iter().any(|av| contains(av, ev))),
         _ => actual == expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::differ;
+
+    #[test]
+    fn attributes_match_tables_partially_and_everything_else_exactly() {
+        let actual = json!({"displayName": "Annie", "name": {"givenName": "Annie", "familyName": "Easley"},
+            "emails": [{"value": "a@x", "primary": true}], "active": true});
+        let mut differences = Vec::new();
+        differ(&json!({"name": {"familyName": "Easley"}, "active": true}), &actual, String::new(), &mut differences);
+        assert!(differences.is_empty(), "{differences:?}");
+        differ(
+            &json!({"name": {"familyName": "Shaw", "middleName": "M"}, "emails": [{"value": "a@x"}]}),
+            &actual,
+            String::new(),
+            &mut differences,
+        );
+        assert_eq!(
+            differences,
+            [
+                "name.familyName: expected \"Shaw\", actual \"Easley\"",
+                "name.middleName: expected \"M\", absent",
+                "emails: expected [{\"value\":\"a@x\"}], actual [{\"value\":\"a@x\",\"primary\":true}]",
+            ]
+        );
     }
 }

@@ -51,7 +51,10 @@
 //!   requests since the previous `expect`, `requests = [{ method, path_contains, count, body }]` and
 //!   `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
 //!   names]` (no write named them) and `order_safe = true` (groups existed before they were
-//!   written to; every member added was an existing user).
+//!   written to; every member added was an existing user). `log_absent = [{ … }]` (no entry matches
+//!   any), `aws_attributes = { "annie@…" = { displayName = "Annie", name = { familyName = "E" } } }`
+//!   (a user by userName or a group by displayName holds at least these values; nested tables match
+//!   partially) and `aws_names_exact = true` (userNames compared with their case; else ignoring it).
 //!
 //! # Example
 //!
@@ -559,6 +562,17 @@ pub struct Expectation {
     /// no member added that was not an existing user.
     #[serde(default)]
     pub order_safe: bool,
+    /// Provisioning log entries that must not exist (since the start): no entry matches any of them.
+    #[serde(default)]
+    pub log_absent: Vec<LogExpectation>,
+    /// AWS users (by userName) or groups (by displayName) whose SCIM resource holds at least these
+    /// attributes with these values: nested tables match partially, everything else exactly.
+    #[serde(default)]
+    pub aws_attributes: BTreeMap<String, toml::Value>,
+    /// Compare AWS userNames in `aws_users*` and group members exactly, not case-insensitively
+    /// (AWS keeps a userName's case as sent; default false).
+    #[serde(default)]
+    pub aws_names_exact: bool,
 }
 
 /// A provisioning log entry that must exist.

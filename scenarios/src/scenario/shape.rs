@@ -217,6 +217,9 @@ pub(super) const EXPECTATION: &[Field] = &[
     opt("no_writes", Shape::Bool),
     opt("aws_untouched", STRINGS),
     opt("order_safe", Shape::Bool),
+    opt("log_absent", Shape::List(&Shape::Table(LOG))),
+    opt("aws_attributes", Shape::Map(&Shape::Map(&Shape::Any))),
+    opt("aws_names_exact", Shape::Bool),
 ];
 
 /// [`super::LogExpectation`].
