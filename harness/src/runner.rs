@@ -591,8 +591,18 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                     .await?;
             }
         }
-        Step::Configure { token, sync_all, skip_out_of_scope_deletions, aad_opt_scim_062020, delete_threshold } => {
-            let mut base = ctx.endpoints.scim_endpoint.clone();
+        Step::Configure {
+            token,
+            tenant_url,
+            sync_all,
+            skip_out_of_scope_deletions,
+            aad_opt_scim_062020,
+            delete_threshold,
+        } => {
+            let mut base = match tenant_url {
+                Some(url) => url.replace("{aws}", ctx.endpoints.scim.trim_end_matches('/')),
+                None => ctx.endpoints.scim_endpoint.clone(),
+            };
             if aad_opt_scim_062020.unwrap_or(false) {
                 base.push_str("?aadOptscim062020");
             }
@@ -720,6 +730,16 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                 .as_str()
                 .map(str::to_owned)
                 .ok_or_else(|| StepError(format!("mock-scim issued no token: {issued}")))?;
+        }
+        Step::RevokeAwsToken => {
+            let tokens_path = format!("/_admin/tenants/{}/tokens", ctx.endpoints.scim_tenant);
+            let tokens = ctx.admin(true, Method::GET, &tokens_path, None).await?;
+            let newest = tokens
+                .as_array()
+                .and_then(|tokens| tokens.iter().max_by_key(|t| t["createdAt"].as_str().map(str::to_owned)))
+                .and_then(|token| token["tokenId"].as_str().map(str::to_owned))
+                .ok_or_else(|| StepError(format!("mock-scim lists no token to revoke: {tokens}")))?;
+            ctx.admin(true, Method::DELETE, &format!("{tokens_path}/{newest}"), None).await?;
         }
         Step::Expect(expectation) => {
             let misses = expect::check(ctx, expectation).await?;
@@ -869,6 +889,7 @@ fn describe(step: &Step) -> &'static str {
         Step::ProvisionOnDemand { .. } => "provision_on_demand",
         Step::AwsRequest(_) => "aws_request",
         Step::RotateAwsToken => "rotate_aws_token",
+        Step::RevokeAwsToken => "revoke_aws_token",
         Step::Expect(_) => "expect",
     }
 }

@@ -40,7 +40,8 @@
 //!   `test_connection` (`expect = "success" | "failure"`, `error_code`), `start`, `pause`, `restart`
 //!   (`reset_scope`), `advance` (`by`, ISO 8601: both clocks move, due cycles run), `advance_aws`
 //!   (`by`: the AWS clock only), `provision_on_demand` (`subject`, `members`, `expect_result`),
-//!   `rotate_aws_token` (a new AWS token; the next `configure` saves it), `aws_request` (`method`,
+//!   `rotate_aws_token` (a new AWS token; the next `configure` saves it), `revoke_aws_token` (the
+//!   newest AWS token revoked in the console), `aws_request` (`method`,
 //!   `path` relative to the SCIM endpoint, `body`, and `status`, or `copies` sent at once with
 //!   their `statuses` in any order; `{user:NAME}` and `{group:NAME}` stand for AWS ids), `expect`
 //!   (below).
@@ -408,6 +409,10 @@ pub enum Step {
         /// A token other than the AWS one (a wrong token).
         #[serde(default)]
         token: Option<String>,
+        /// A Tenant URL other than the AWS mock's endpoint (a wrong one); `{aws}` stands for the AWS
+        /// mock's origin (`http://127.0.0.1:PORT`), e.g. `"{aws}/not-my-tenant/scim/v2/"`.
+        #[serde(default)]
+        tenant_url: Option<String>,
         /// "Sync all users and groups".
         #[serde(default)]
         sync_all: Option<bool>,
@@ -477,6 +482,9 @@ pub enum Step {
     /// Issue a new token for the AWS tenant (the console's "Generate token"); a later `configure`
     /// saves it in Entra.
     RotateAwsToken,
+    /// The administrator revokes the AWS token in the console: the newest one (the one `configure`
+    /// saves), as AWS's console lists it.
+    RevokeAwsToken,
     /// Check the state of things.
     Expect(Box<Expectation>),
 }

@@ -173,6 +173,7 @@ pub(super) const STEPS: &[(&str, &[Field])] = &[
         "configure",
         &[
             opt("token", Shape::Str),
+            opt("tenant_url", Shape::Str),
             opt("sync_all", Shape::Bool),
             opt("skip_out_of_scope_deletions", Shape::Bool),
             opt("aad_opt_scim_062020", Shape::Bool),
@@ -189,6 +190,7 @@ pub(super) const STEPS: &[(&str, &[Field])] = &[
     ("provision_on_demand", &[req("subject", Shape::Str), opt("members", STRINGS), opt("expect_result", Shape::Str)]),
     ("aws_request", AWS_REQUEST),
     ("rotate_aws_token", &[]),
+    ("revoke_aws_token", &[]),
     ("expect", EXPECTATION),
 ];
 
