@@ -669,7 +669,12 @@ impl Case {
     /// match (which may come in either phase); three more cycles are enough to converge. A dropped
     /// or timed-out request is not retried within the cycle (only 429 and 5xx are,
     /// entra-provisioning.md §5.1), so each costs a cycle: such storms get a day. A storm that fails
-    /// the probe quarantines the job, retried after 6 h, 12 h, then daily (§5.2): a week.
+    /// the probe quarantines the job, retried 6 h, 12 h and 24 h after the first failure, then daily
+    /// (§5.2): a week.
+    ///
+    /// A case's Entra clock moves at most about 20 days (two settles of a week, six advances of a
+    /// day), so no job stays 28 days in quarantine (then disabled, §5.2) and no user 30 days in
+    /// deleted items (then purged, §4.3 step 9): the model follows neither, as they cannot occur.
     fn settle(&self) -> &'static str {
         match self.fault {
             Some(Fault { target: Target::Everything, .. }) => "P7D",

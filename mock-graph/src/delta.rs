@@ -377,7 +377,7 @@ mod tests {
         let key = dir.user_key("u7@contoso.com").unwrap();
         dir.update_user(key, json!({"jobTitle": "SRE"}).as_object().unwrap().clone()).unwrap();
         let gone = dir.user_key("u8@contoso.com").unwrap();
-        dir.delete_user(gone).unwrap();
+        dir.delete_user(gone, now()).unwrap();
         let (changes, token) =
             follow(&dir, "users", QueryOptions { deltatoken: Some(token), ..QueryOptions::default() });
         assert_eq!(changes.len(), 2);

@@ -111,6 +111,14 @@ pub struct Directory {
     changes: Vec<Change>,
     /// Soft-deleted users by id, restorable until purged (entra-provisioning.md §4.4).
     pub deleted_users: BTreeMap<String, (Key, Map<String, Value>)>,
+    /// When each soft-deleted user was deleted, oldest first: deleted items are purged when they
+    /// turn the retention's age (entra-provisioning.md §4.3 step 9).
+    purge_queue: BTreeSet<(Timestamp, String)>,
+    /// Soft-deleted user id → its entry in `purge_queue`.
+    deleted_at: HashMap<String, Timestamp>,
+    /// The last properties of users purged from deleted items: Graph no longer has them, but the
+    /// provisioning logs still name them (entra-provisioning.md §6.1, inferred).
+    purged_users: HashMap<String, Map<String, Value>>,
     /// The directory's verified domains; a UPN must end in one (microsoft-graph.md §2.1).
     pub domains: Vec<String>,
 }
@@ -379,10 +387,11 @@ impl Directory {
         Ok(())
     }
 
-    /// `DELETE /users/{id}`: memberships and assignments go with it (inferred: the deleted user
-    /// drops out of `members@delta` at once, §4).
-    pub fn delete_user(&mut self, key: Key) -> Result<(), GraphError> {
-        let user = self.users.get(&key).ok_or_else(|| GraphError::not_found(""))?.clone();
+    /// `DELETE /users/{id}` at `now`: memberships and assignments go with it (inferred: the deleted
+    /// user drops out of `members@delta` at once, §4); the user waits in deleted items, with its
+    /// `deletedDateTime`.
+    pub fn delete_user(&mut self, key: Key, now: Timestamp) -> Result<(), GraphError> {
+        let mut user = self.users.get(&key).ok_or_else(|| GraphError::not_found(""))?.clone();
         let id = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         self.detach(key, &id, ObjectKind::User);
         self.users.remove(&key);
@@ -391,25 +400,64 @@ impl Directory {
         }
         self.ids.remove(&id);
         self.log(ObjectKind::User, key, &id, ChangeKind::Deleted);
+        user.insert("deletedDateTime".into(), json!(graph_time(now)));
+        self.purge_queue.insert((now, id.clone()));
+        self.deleted_at.insert(id.clone(), now);
         self.deleted_users.insert(id, (key, user));
         Ok(())
+    }
+
+    /// Takes a user out of deleted items (purged or restored).
+    fn take_deleted(&mut self, id: &str) -> Option<(Key, Map<String, Value>)> {
+        let entry = self.deleted_users.remove(id)?;
+        if let Some(at) = self.deleted_at.remove(id) {
+            self.purge_queue.remove(&(at, id.to_owned()));
+        }
+        Some(entry)
     }
 
     /// `DELETE /directory/deletedItems/{id}`: the hard delete that makes provisioning delete the
     /// target user (entra-provisioning.md §4.4).
     pub fn purge_user(&mut self, id: &str) -> Result<(), GraphError> {
-        let (key, _) = self.deleted_users.remove(id).ok_or_else(|| GraphError::not_found(id))?;
+        let (key, mut user) = self.take_deleted(id).ok_or_else(|| GraphError::not_found(id))?;
         self.log(ObjectKind::User, key, id, ChangeKind::Purged);
+        user.retain(|name, _| matches!(name.as_str(), "id" | "userPrincipalName" | "displayName" | "mail"));
+        self.purged_users.insert(id.to_owned(), user);
         Ok(())
+    }
+
+    /// Purges every user deleted at or before `cutoff`, oldest first: Entra hard-deletes deleted
+    /// items 30 days after the soft delete ("30 days after soft delete, or purge",
+    /// entra-provisioning.md §4.3 step 9), and the change log says so as for a purge. Returns how
+    /// many went; O(log n) when none is due.
+    pub fn expire_deleted(&mut self, cutoff: Timestamp) -> usize {
+        let mut purged = 0;
+        while let Some((at, id)) = self.purge_queue.first().cloned() {
+            if at > cutoff {
+                break;
+            }
+            if self.purge_user(&id).is_ok() {
+                purged += 1;
+            } else {
+                self.purge_queue.remove(&(at, id));
+            }
+        }
+        purged
+    }
+
+    /// The last known properties of a user no longer in the directory: soft-deleted, or purged.
+    pub fn last_known_user(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.deleted_users.get(id).map(|(_, user)| user).or_else(|| self.purged_users.get(id))
     }
 
     /// `POST /directory/deletedItems/{id}/restore`: the user comes back with its id, without its
     /// memberships and assignments (entra-provisioning.md §4.4).
     pub fn restore_user(&mut self, id: &str) -> Result<Key, GraphError> {
-        let (_, user) = self.deleted_users.get(id).ok_or_else(|| GraphError::not_found(id))?.clone();
+        let (_, mut user) = self.deleted_users.get(id).ok_or_else(|| GraphError::not_found(id))?.clone();
         let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();
         self.check_upn(&upn, None)?;
-        self.deleted_users.remove(id);
+        self.take_deleted(id);
+        user.remove("deletedDateTime");
         let key = self.key();
         self.upns.insert(fold(&upn), key);
         self.register(id, ObjectKind::User, key);
@@ -764,11 +812,29 @@ mod tests {
         let g = dir.create_group("g1".into(), now(), group.as_object().unwrap().clone()).unwrap();
         dir.add_member(g, "https://graph.microsoft.com/v1.0/directoryObjects/u1").unwrap();
         assert!(dir.add_member(g, "u1").is_err(), "already a member");
-        dir.delete_user(u).unwrap();
+        dir.delete_user(u, now()).unwrap();
         let kinds: Vec<_> = dir.changes_between(0, dir.last_seq()).iter().map(|c| c.what.clone()).collect();
         assert_eq!(kinds.len(), 5);
         assert_eq!(kinds[2], ChangeKind::MemberAdded("u1".into(), "#microsoft.graph.user"));
         assert_eq!(kinds[3], ChangeKind::MemberRemoved("u1".into(), "#microsoft.graph.user"));
         assert_eq!(dir.changes_between(3, 5).len(), 2);
+    }
+
+    #[test]
+    fn deleted_users_are_purged_when_they_turn_the_retention_age_and_keep_their_name() {
+        let mut dir = Directory::new("contoso.com");
+        let a = dir.create_user("u1".into(), now(), user("a@contoso.com")).unwrap();
+        let b = dir.create_user("u2".into(), now(), user("b@contoso.com")).unwrap();
+        dir.delete_user(a, now()).unwrap();
+        let later = now() + jiff::SignedDuration::from_hours(2);
+        dir.delete_user(b, later).unwrap();
+        assert_eq!(dir.expire_deleted(now() - jiff::SignedDuration::from_secs(1)), 0, "not yet");
+        assert_eq!(dir.expire_deleted(now()), 1, "at the instant, the first only");
+        assert_eq!(dir.changes_between(0, dir.last_seq()).last().map(|c| c.what.clone()), Some(ChangeKind::Purged));
+        assert!(dir.restore_user("u1").is_err(), "gone from deleted items");
+        assert_eq!(dir.last_known_user("u1").and_then(|u| u["userPrincipalName"].as_str()), Some("a@contoso.com"));
+        dir.restore_user("u2").unwrap();
+        assert_eq!(dir.expire_deleted(later), 0, "a restored user is not purged");
+        assert!(dir.users.values().any(|u| u.get("deletedDateTime").is_none() && u["id"] == "u2"));
     }
 }

@@ -1,5 +1,6 @@
-//! The path every non-admin request takes: body limit, fault injection, bearer check on `/v1.0`,
-//! error rendering, `request-id` / `client-request-id`, OData headers, journal.
+//! The path every non-admin request takes: deleted items past their retention purged, body limit,
+//! fault injection, bearer check on `/v1.0`, error rendering, `request-id` / `client-request-id`,
+//! OData headers, journal.
 
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub async fn graph(State(state): State<AppState>, request: Request, next: Next) 
     let client_request_id = parts.headers.get(&CLIENT_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (request_id, now, fault, admitted) = {
         let mut world = state.world();
+        // Deleted items past their retention are gone before anyone reads or writes the directory.
+        world.expire_deleted_users();
         let request_id = world.uuid();
         let now = world.clock.now();
         let plan = std::mem::take(&mut world.faults);

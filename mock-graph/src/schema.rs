@@ -124,6 +124,9 @@ pub static USER: Entity = Entity {
         p("surname", S, true, D, D, A),
         Property { ends_with: A, range: D, ..p("userPrincipalName", S, true, D, D, X) },
         p("id", R, true, D, X, X),
+        // Set while the user waits in deleted items: a directoryObject property, as on groups (§2.2);
+        // for users inferred.
+        p("deletedDateTime", R, false, X, X, X),
         p("accountEnabled", B, false, D, X, X),
         p("city", S, false, D, D, A),
         p("companyName", S, false, A, A, A),

@@ -25,6 +25,31 @@ pub struct Tenant {
     pub client_secret: String,
 }
 
+/// How the retries of a quarantined job are spaced. The quarantine page lists "the first retry
+/// will happen in 6 hours. The second retry happens 12 hours after the first failure. The third
+/// retry happens 24 hours after the first failure", then every 24 hours, for 28 days
+/// (entra-provisioning.md §5.2, "+6h, +12h, +24h"): offsets from the first failure, as the page's
+/// 2022 wording also read (6, 12, 24, 48, 96, 168 hours "after the first failure"). The other
+/// reading makes them the waits between retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RetrySchedule {
+    /// Retries at the first retry's delay, then 12 h and 24 h after the first failure, then every
+    /// 24 h: 6 h, 12 h, 24 h, 48 h, … (the default).
+    SinceFirstFailure,
+    /// Waits the first retry's delay, then 12 h, then 24 h between retries: 6 h, 18 h, 42 h, 66 h, …
+    BetweenRetries,
+}
+
+/// Refuses 0: a deleted user would be purged before anyone could see it in deleted items.
+fn at_least_one_day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let days = <u32 as serde::Deserialize>::deserialize(deserializer)?;
+    if days == 0 {
+        return Err(serde::de::Error::custom("deletedItemsRetentionDays: must be at least 1, got 0"));
+    }
+    Ok(days)
+}
+
 /// Switches for behaviour the sources leave open.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -47,6 +72,13 @@ pub struct Switches {
     /// Days provisioning logs are kept: 30 with a premium licence, 7 without
     /// (entra-provisioning.md §6.1).
     pub provisioning_log_retention_days: u32,
+    /// How quarantine retries are spaced: from the first failure (the default) or between retries
+    /// (entra-provisioning.md §5.2).
+    pub quarantine_retry_schedule: RetrySchedule,
+    /// Days a soft-deleted user stays in deleted items before Entra purges it: 30
+    /// (entra-provisioning.md §4.3 step 9); other values only shorten or lengthen tests.
+    #[serde(deserialize_with = "at_least_one_day")]
+    pub deleted_items_retention_days: u32,
 }
 
 impl Default for Switches {
@@ -59,6 +91,8 @@ impl Default for Switches {
             quarantine_first_retry: "PT6H".to_owned(),
             honour_retry_after: true,
             provisioning_log_retention_days: 30,
+            quarantine_retry_schedule: RetrySchedule::SinceFirstFailure,
+            deleted_items_retention_days: 30,
         }
     }
 }
@@ -137,8 +171,20 @@ impl World {
             timeout: std::time::Duration::from_secs_f64(self.switches.scim_timeout_seconds),
             interval: jiff::SignedDuration::from_mins(40),
             quarantine_first_retry: first_retry,
+            quarantine_retry_schedule: self.switches.quarantine_retry_schedule,
             honour_retry_after: self.switches.honour_retry_after,
         }
+    }
+
+    /// Purges the deleted users that have turned the retention's age by now (30 days,
+    /// entra-provisioning.md §4.3 step 9). Called before every Graph request and every cycle reads
+    /// the directory, so each purge is in the change log before anything that happens after its
+    /// instant.
+    pub fn expire_deleted_users(&mut self) {
+        let days = i64::from(self.switches.deleted_items_retention_days);
+        let now = self.clock.now();
+        let cutoff = now.saturating_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(Timestamp::MIN);
+        self.directory.expire_deleted(cutoff);
     }
 
     /// Back to the state right after start.

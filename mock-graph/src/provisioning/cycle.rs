@@ -18,12 +18,16 @@ use super::mapping::{SourceObject, set_path};
 use super::scim::{Reply, Target, eq_filter};
 use super::template::{Clause, Mappings, ObjectMapping, read_mappings};
 use crate::directory::{ChangeKind, Directory, Key, ObjectKind};
-use crate::state::{AppState, World};
+use crate::state::{AppState, RetrySchedule, World};
 
 /// The target's name in log sentences.
 pub const TARGET_NAME: &str = "AWS IAM Identity Center";
 /// At most this many membership changes per PATCH: AWS's limit (aws-scim.md §3.3; §4.5 inferred).
 pub const MEMBER_CHUNK: usize = 100;
+/// How long a job may stay in quarantine: "the retries will go on for 28 days after the first
+/// failure after which the escrow entry is removed and the job is disabled" (entra-provisioning.md
+/// §5.2; §4.1 "quarantine > 4 weeks ⇒ disabled").
+pub const QUARANTINE_LIMIT: SignedDuration = SignedDuration::from_hours(28 * 24);
 
 /// Credentials and flags from the service principal's secrets (§7.4).
 #[derive(Debug, Clone, Default)]
@@ -72,6 +76,8 @@ pub struct Settings {
     pub interval: SignedDuration,
     /// First retry after a quarantine (§5.2: 6 hours by the docs; a Graph example shows 5 minutes).
     pub quarantine_first_retry: SignedDuration,
+    /// Whether the later retries are offsets from the first failure or waits between retries (§5.2).
+    pub quarantine_retry_schedule: RetrySchedule,
     /// Whether a `Retry-After` is waited out (on the mock's clock) before retrying (§5.1: undocumented).
     pub honour_retry_after: bool,
 }
@@ -220,7 +226,9 @@ impl Scope<'_> {
             }
         };
         let empty = Map::new();
-        let props = object.unwrap_or(&empty);
+        // A deleted or purged user is named by its last known properties: logs name the identity
+        // even once Graph no longer has it (§6.1, inferred).
+        let props = object.or_else(|| self.dir.last_known_user(id)).unwrap_or(&empty);
         let source = SourceObject { properties: props, soft_deleted: !in_scope };
         let mut desired = BTreeMap::new();
         let mut create_only = BTreeMap::new();
@@ -429,6 +437,8 @@ fn plan(
     only: Option<&Subjects>,
     waiter: Option<super::scim::Waiter>,
 ) -> Option<Plan> {
+    // Deleted items that turned 30 days old by this instant are purged first (§4.3 step 9).
+    world.expire_deleted_users();
     let cycle_id = world.uuid();
     let now = world.clock.now();
     let seq = world.directory.last_seq();
@@ -1314,14 +1324,17 @@ fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, i
         job.watermark = Some(seq);
         job.deletes_approved = false;
     }
-    job.quarantine = None;
+    // A cycle that runs through leaves quarantine, unless it quarantines the job again: then the
+    // series goes on, counted from its first failure (§5.2).
+    let previous = job.quarantine.take();
     if job.code != Code::Paused {
         job.code = Code::Active;
     }
     job.next_run = (job.schedule_state == "Active").then(|| now.saturating_add(settings.interval).unwrap_or(now));
     if out.staged_deletes {
         let error = json!({"code": "TooManyDeletes", "message": "The number of deletions in this cycle exceeds the accidental-deletion threshold.", "tenantActionable": true});
-        quarantine(job, "TooManyDeletes", error, now, settings.quarantine_first_retry);
+        job.quarantine = previous;
+        quarantine(job, "TooManyDeletes", error, now, settings.into());
     } else if let Some(reason) = threshold {
         if initial {
             // "the service clears escrows, finishes the initial sync, then pauses" (§5.1).
@@ -1332,7 +1345,8 @@ fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, i
             job.next_run = None;
         } else {
             let error = json!({"code": reason, "message": "Too many objects failed to provision in this cycle.", "tenantActionable": true});
-            quarantine(job, reason, error, now, settings.quarantine_first_retry);
+            job.quarantine = previous;
+            quarantine(job, reason, error, now, settings.into());
         }
     }
 }
@@ -1350,7 +1364,7 @@ fn finish_failed(state: &AppState, plan: Plan, settings: &Settings, code: &str, 
     job.last_execution = Some(execution);
     if credential {
         // Invalid credentials or an endpoint that cannot be reached quarantine at once (§5.2).
-        quarantine(job, "EncounteredQuarantineException", error, now, settings.quarantine_first_retry);
+        quarantine(job, "EncounteredQuarantineException", error, now, settings.into());
     } else {
         job.next_run = (job.schedule_state == "Active").then(|| now.saturating_add(settings.interval).unwrap_or(now));
     }
@@ -1366,22 +1380,76 @@ pub fn steady(job: &mut Job, now: Timestamp) {
     job.code = if job.code == Code::Paused { Code::Paused } else { Code::Active };
 }
 
-/// Quarantines a job (§5.2).
-pub fn quarantine(job: &mut Job, reason: &'static str, error: Value, now: Timestamp, first_retry: SignedDuration) {
+/// When a quarantined job is retried (§5.2).
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The first retry's delay: 6 hours by the docs, 5 minutes in a Graph example.
+    pub first_retry: SignedDuration,
+    /// Offsets from the first failure, or waits between retries.
+    pub schedule: RetrySchedule,
+}
+
+impl From<&Settings> for Backoff {
+    fn from(settings: &Settings) -> Self {
+        Backoff { first_retry: settings.quarantine_first_retry, schedule: settings.quarantine_retry_schedule }
+    }
+}
+
+impl Backoff {
+    /// The next attempt after a failure at `now`, the `series_count`-th of a series that began at
+    /// `series_began`.
+    fn next_attempt(self, series_began: Timestamp, series_count: u32, now: Timestamp) -> Timestamp {
+        let day = SignedDuration::from_hours(24);
+        match self.schedule {
+            // "the first retry will happen in 6 hours. The second retry happens 12 hours after the
+            // first failure. The third retry happens 24 hours after the first failure. There will
+            // be retries every 24 hours after the 3rd retry." (§5.2): the first offset past `now`.
+            RetrySchedule::SinceFirstFailure => {
+                let elapsed = now.duration_since(series_began);
+                let offset = [self.first_retry, SignedDuration::from_hours(12), day]
+                    .into_iter()
+                    .find(|offset| *offset > elapsed)
+                    .unwrap_or_else(|| {
+                        let days = elapsed.as_secs() / day.as_secs() + 1;
+                        SignedDuration::from_secs(days.saturating_mul(day.as_secs()))
+                    });
+                series_began.saturating_add(offset).unwrap_or(now)
+            }
+            // The other reading of "+6h, +12h, +24h, then every 24h": waits between retries.
+            RetrySchedule::BetweenRetries => {
+                let wait = match series_count {
+                    1 => self.first_retry,
+                    2 => SignedDuration::from_hours(12),
+                    _ => day,
+                };
+                now.saturating_add(wait).unwrap_or(now)
+            }
+        }
+    }
+}
+
+/// Quarantines a job (§5.2), or disables it when the quarantine has lasted 28 days: a failure at
+/// or past [`QUARANTINE_LIMIT`] from the first one ends the retries, the escrows are removed, the
+/// schedule stops (`Disabled`) and the status reads `Paused`, as for a job that does not run
+/// (the only disabled AWS job Graph's docs show, §7.1; inferred), with the quarantine kept so its
+/// reason stays readable and `nextAttempt` null. Start or restart brings it back.
+pub fn quarantine(job: &mut Job, reason: &'static str, error: Value, now: Timestamp, backoff: Backoff) {
     let (series_began, series_count) = match &job.quarantine {
         Some(q) => (q.series_began, q.series_count + 1),
         None => (now, 1),
     };
-    // Retries at +6h, +12h, +24h, then daily (§5.2); the first one is a switch.
-    let backoff = match series_count {
-        1 => first_retry,
-        2 => SignedDuration::from_hours(12),
-        _ => SignedDuration::from_hours(24),
-    };
-    let next_attempt = now.saturating_add(backoff).unwrap_or(now);
+    let expired = now.duration_since(series_began) >= QUARANTINE_LIMIT;
+    let next_attempt = (!expired).then(|| backoff.next_attempt(series_began, series_count, now));
     job.quarantine = Some(Quarantine { reason, series_began, current_began: now, next_attempt, series_count, error });
-    job.code = Code::Quarantine;
-    job.next_run = Some(next_attempt);
+    if expired {
+        job.escrows.clear();
+        job.schedule_state = "Disabled";
+        job.code = Code::Paused;
+        job.next_run = None;
+    } else {
+        job.code = Code::Quarantine;
+        job.next_run = next_attempt;
+    }
 }
 
 /// What provision on demand answers (§7.5): the result, its details, and the log entry written.
@@ -1567,20 +1635,65 @@ mod tests {
         assert_eq!(escrow_threshold(61_000, 21_000, 200_000), Some("EncounteredTotalEscrowThreshold"));
     }
 
+    fn backoff(schedule: RetrySchedule) -> Backoff {
+        Backoff { first_retry: SignedDuration::from_hours(6), schedule }
+    }
+
+    /// Fails the job at each of its scheduled attempts, `times` times; returns the attempts' offsets
+    /// from `start` in hours.
+    fn retries(job: &mut Job, start: Timestamp, backoff: Backoff, times: usize) -> Vec<i64> {
+        quarantine(job, "EncounteredQuarantineException", Value::Null, start, backoff);
+        let mut hours = Vec::new();
+        for _ in 0..times {
+            let Some(at) = job.next_run else { break };
+            hours.push(at.duration_since(start).as_hours());
+            quarantine(job, "EncounteredQuarantineException", Value::Null, at, backoff);
+        }
+        hours
+    }
+
     #[test]
-    fn quarantine_backs_off_from_the_first_retry_to_12_then_24_hours() {
+    fn quarantine_retries_at_6_12_and_24_hours_after_the_first_failure_then_daily() {
         let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, start, SignedDuration::from_mins(5));
-        assert_eq!(job.next_run, Some("2026-01-01T00:05:00Z".parse().unwrap()));
-        let again = job.next_run.unwrap();
-        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, again, SignedDuration::from_mins(5));
-        assert_eq!(job.next_run, Some("2026-01-01T12:05:00Z".parse().unwrap()));
+        assert_eq!(retries(&mut job, start, backoff(RetrySchedule::SinceFirstFailure), 5), [6, 12, 24, 48, 72]);
         let q = job.quarantine.as_ref().unwrap();
-        assert_eq!((q.series_count, q.series_began), (2, start));
-        let third = job.next_run.unwrap();
-        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, third, SignedDuration::from_mins(5));
-        assert_eq!(job.next_run, Some("2026-01-02T12:05:00Z".parse().unwrap()));
+        assert_eq!((q.series_count, q.series_began), (6, start));
+        let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
+        let graph_example =
+            Backoff { first_retry: SignedDuration::from_mins(5), ..backoff(RetrySchedule::SinceFirstFailure) };
+        quarantine(&mut job, "EncounteredQuarantineException", Value::Null, start, graph_example);
+        assert_eq!(job.next_run, Some("2026-01-01T00:05:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn between_retries_the_waits_grow_from_6_to_12_to_24_hours() {
+        let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(retries(&mut job, start, backoff(RetrySchedule::BetweenRetries), 4), [6, 18, 42, 66]);
+    }
+
+    #[test]
+    fn a_retry_failing_28_days_after_the_first_failure_disables_the_job() {
+        let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
+        job.schedule_state = "Active";
+        job.escrows.insert("u".into(), Escrow { kind: "User", attempts: 1, error_code: "Timeout".into() });
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let hours = retries(&mut job, start, backoff(RetrySchedule::SinceFirstFailure), 100);
+        assert_eq!(hours.len(), 29 + 1, "6 h, 12 h, then days 1 to 28");
+        assert_eq!(hours.last(), Some(&(28 * 24)));
+        assert_eq!((job.schedule_state, job.code, job.next_run), ("Disabled", Code::Paused, None));
+        assert!(job.escrows.is_empty(), "the escrow entries are removed");
+        let q = job.quarantine.as_ref().unwrap();
+        assert_eq!((q.reason, q.next_attempt, q.series_began), ("EncounteredQuarantineException", None, start));
+        let status = &job.to_json("PT40M")["status"];
+        assert_eq!((status["code"].as_str(), status["quarantine"]["nextAttempt"].is_null()), (Some("Paused"), true));
+        // Waits between retries: the last one within 28 days is at 666 h; the one at 690 h disables.
+        let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
+        job.schedule_state = "Active";
+        let hours = retries(&mut job, start, backoff(RetrySchedule::BetweenRetries), 100);
+        assert_eq!(hours.last(), Some(&690));
+        assert_eq!(job.schedule_state, "Disabled");
     }
 
     #[test]

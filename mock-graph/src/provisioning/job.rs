@@ -15,7 +15,8 @@ pub enum Code {
     NotRun,
     /// Running periodically.
     Active,
-    /// Paused.
+    /// Paused; also a job disabled after 28 days in quarantine, whose schedule reads `Disabled`
+    /// (§5.2; the code inferred from the disabled job of §7.1's example).
     Paused,
     /// Quarantined: reduced frequency.
     Quarantine,
@@ -77,8 +78,8 @@ pub struct Quarantine {
     pub series_began: Timestamp,
     /// When the current quarantine began.
     pub current_began: Timestamp,
-    /// The next attempt.
-    pub next_attempt: Timestamp,
+    /// The next attempt; none once the job is disabled after 28 days (§5.2).
+    pub next_attempt: Option<Timestamp>,
     /// How many cycles failed in quarantine.
     pub series_count: u32,
     /// The error: `{code, message, tenantActionable}`.
@@ -96,7 +97,8 @@ pub struct Job {
     pub service_principal_id: String,
     /// The effective schema, editable through PUT.
     pub schema: Value,
-    /// `schedule.state`: `Disabled`, `Active` or `Paused`.
+    /// `schedule.state`: `Disabled` (never started, or disabled after 28 days in quarantine),
+    /// `Active` or `Paused`.
     pub schedule_state: &'static str,
     /// The status code.
     pub code: Code,
@@ -173,7 +175,7 @@ impl Job {
         let quarantine = self.quarantine.as_ref().map(|q| {
             json!({
                 "currentBegan": time(q.current_began),
-                "nextAttempt": time(q.next_attempt),
+                "nextAttempt": q.next_attempt.map(time),
                 "reason": q.reason,
                 "seriesBegan": time(q.series_began),
                 "seriesCount": q.series_count,

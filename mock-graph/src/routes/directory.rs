@@ -106,7 +106,8 @@ pub async fn users_update(
 pub async fn users_delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, GraphError> {
     let mut world = state.world();
     let key = user_key(&world, &id)?;
-    world.directory.delete_user(key)?;
+    let now = world.clock.now();
+    world.directory.delete_user(key, now)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

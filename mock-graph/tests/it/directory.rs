@@ -222,3 +222,27 @@ async fn switches_take_fractional_timeouts_and_refuse_impossible_ones_changing_n
     }
     assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["scimTimeoutSeconds"], 0.05);
 }
+
+#[tokio::test]
+async fn the_quarantine_schedule_and_deleted_items_retention_are_switches_refusing_nonsense() {
+    let mock = Mock::new();
+    let defaults = mock.admin(Method::GET, "/_admin/switches", None).await.body;
+    assert_eq!(defaults["quarantineRetrySchedule"], "sinceFirstFailure");
+    assert_eq!(defaults["deletedItemsRetentionDays"], 30);
+    let set = json!({"quarantineRetrySchedule": "betweenRetries", "deletedItemsRetentionDays": 7});
+    let answer = mock.admin(Method::PATCH, "/_admin/switches", Some(set)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    for (bad, named) in [
+        (json!({"quarantineRetrySchedule": "weekly"}), "sinceFirstFailure"),
+        (json!({"deletedItemsRetentionDays": 0}), "deletedItemsRetentionDays"),
+    ] {
+        let refused = mock.admin(Method::PATCH, "/_admin/switches", Some(bad.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+        assert!(refused.body.to_string().contains(named), "{}", refused.body);
+    }
+    let kept = mock.admin(Method::GET, "/_admin/switches", None).await.body;
+    assert_eq!(
+        (kept["quarantineRetrySchedule"].as_str(), kept["deletedItemsRetentionDays"].as_u64()),
+        (Some("betweenRetries"), Some(7))
+    );
+}

@@ -208,9 +208,79 @@ async fn a_401_on_the_probe_quarantines_and_retries_on_the_quarantine_schedule()
         .1["status"]
         .clone();
     assert_eq!(status["quarantine"]["seriesCount"], 2, "{status:#}");
-    assert_eq!(status["quarantine"]["nextAttempt"], "2026-01-01T18:00:00.0000000Z", "then 12 hours");
+    assert_eq!(
+        status["quarantine"]["nextAttempt"], "2026-01-01T12:00:00.0000000Z",
+        "then 12 hours after the first failure"
+    );
     assert_eq!(status["countSuccessiveCompleteFailures"], 2);
     assert_eq!(server.received_requests().await.unwrap().len(), 2, "no cycle ran in between");
+    w.advance("PT6H").await;
+    let status = w
+        .call(reqwest::Method::GET, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}"), None)
+        .await
+        .1["status"]
+        .clone();
+    assert_eq!(status["quarantine"]["seriesBegan"], "2026-01-01T00:00:00.0000000Z");
+    assert_eq!(status["quarantine"]["nextAttempt"], "2026-01-02T00:00:00.0000000Z", "then 24 hours after it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_28_days_in_quarantine_the_job_is_disabled_until_restarted() {
+    let w = World::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let (sp, job) = started(&w, &format!("{}/t/scim/v2/", server.uri()), async |_, _| {}).await;
+    let path = format!("/servicePrincipals/{sp}/synchronization/jobs/{job}");
+    w.advance("P28D").await;
+    let disabled = w.call(reqwest::Method::GET, &path, None).await.1;
+    assert_eq!(disabled["schedule"]["state"], "Disabled", "{disabled:#}");
+    assert_eq!(disabled["status"]["code"], "Paused");
+    let quarantine = &disabled["status"]["quarantine"];
+    assert_eq!(quarantine["reason"], "EncounteredQuarantineException");
+    assert_eq!(quarantine["seriesBegan"], "2026-01-01T00:00:00.0000000Z");
+    assert_eq!(quarantine["currentBegan"], "2026-01-29T00:00:00.0000000Z", "the retry 28 days later failed");
+    assert_eq!(quarantine["nextAttempt"], Value::Null);
+    assert_eq!(quarantine["seriesCount"], 31, "the failure, then 6 h, 12 h and days 1 to 28");
+    assert_eq!(server.received_requests().await.unwrap().len(), 31);
+    w.advance("P7D").await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 31, "a disabled job is not retried");
+    let (status, _) = w.call(reqwest::Method::POST, &format!("{path}/restart"), None).await;
+    assert_eq!(status, 204);
+    let restarted = w.call(reqwest::Method::GET, &path, None).await.1;
+    assert_eq!(restarted["schedule"]["state"], "Active");
+    w.advance("PT1M").await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 32, "the restart's cycle probes again");
+    let status = w.call(reqwest::Method::GET, &path, None).await.1["status"].clone();
+    assert_eq!((status["code"].as_str(), status["quarantine"]["seriesCount"].as_u64()), (Some("Quarantine"), Some(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_user_is_purged_30_days_later_and_deleted_in_aws() {
+    let w = World::new().await;
+    let annie = w.user("annie@contoso.onmicrosoft.com", "Annie", Some("Easley")).await;
+    let (sp, job) = w.aws_app().await;
+    w.assign(&sp, &annie).await;
+    w.call(reqwest::Method::POST, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/start"), None).await;
+    w.advance("PT1M").await;
+    w.call(reqwest::Method::DELETE, &format!("/users/{annie}"), None).await;
+    let deleted = w
+        .call(reqwest::Method::GET, "/directory/deletedItems/microsoft.graph.user?$select=id,deletedDateTime", None)
+        .await
+        .1;
+    assert_eq!(deleted["value"][0]["deletedDateTime"], "2026-01-01T00:01:00Z", "{deleted:#}");
+    w.advance("P29DT23H59M").await;
+    let deleted = w.call(reqwest::Method::GET, "/directory/deletedItems/microsoft.graph.user", None).await.1;
+    assert_eq!(deleted["value"].as_array().map(Vec::len), Some(1), "a minute short of 30 days");
+    w.advance("PT1M").await;
+    let deleted = w.call(reqwest::Method::GET, "/directory/deletedItems/microsoft.graph.user", None).await.1;
+    assert_eq!(deleted["value"], json!([]), "purged at 30 days");
+    let (status, _) = w.call(reqwest::Method::POST, &format!("/directory/deletedItems/{annie}/restore"), None).await;
+    assert_eq!(status, 404);
+    w.advance("PT40M").await;
+    assert_eq!(w.aws_state().await["users"], json!([]), "the purge deletes in AWS");
+    let newest = &w.logs().await[0];
+    assert_eq!(newest["provisioningAction"], "delete");
+    assert_eq!(newest["sourceIdentity"]["displayName"], "annie@contoso.onmicrosoft.com", "named, though gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
