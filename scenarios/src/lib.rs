@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //!
-//! - [`scenario`]: the scenario file format — its reference and a full example are that module's doc.
+//! - [`scenario`]: the scenario file format — its reference and a full example are that module's doc;
+//!   its private `shape` table lists every key and value type, so the loader reports every problem at once.
 //! - [`clock`]: the mocks' virtual or real clock, and ISO-8601 advances (`PT40M`).
 //! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
 //! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),

@@ -23,7 +23,8 @@
 //! - `[directory.generated]`: `users`, `groups`, `members_per_group`, `assign_groups` — bulk users
 //!   `user00000@contoso.onmicrosoft.com`… and groups `group0000`….
 //! - `[entra.switches]`: mock-graph switches as its admin API names them (`quarantineFirstRetry`,
-//!   `honourRetryAfter`, `scimAttempts`, `provisioningLogRetentionDays`, …).
+//!   `quarantineRetrySchedule`, `honourRetryAfter`, `scimAttempts`, `provisioningLogRetentionDays`,
+//!   `deletedItemsRetentionDays`, …).
 //! - `[aws.switches]`: mock-scim switches as its admin API names them (`listApi`, `charset`, …);
 //!   `[[aws.users]]` (`user_name`, `given_name`, `family_name`, `display_name`, `email`,
 //!   `external_id`) and `[[aws.groups]]` (`name`, `external_id`): made by hand in the AWS console.
