@@ -267,6 +267,15 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
             &status["lastExecution"]["countEscrowed"],
         );
         check("lastExecution.state", job.last_state.clone(), &status["lastExecution"]["state"]);
+        check("escrowsPruned", job.escrows_pruned.map(|b| b.to_string()), &status["escrowsPruned"]);
+        check("schedule.state", job.schedule_state.clone(), &actual["schedule"]["state"]);
+        if let Some(expected) = job.next_attempt {
+            let found = &status["quarantine"]["nextAttempt"];
+            // Compared as instants: Graph writes fractions of a second (`…T06:00:00.0000000Z`).
+            if found.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) != Some(expected) {
+                misses.push(format!("job quarantine.nextAttempt should be {expected}, is {found}"));
+            }
+        }
     }
     // The exchanges since the previous expectation, read once; the mark then moves past them.
     let exchanges = ctx.journal_since(ctx.journal_mark).await?;
@@ -284,6 +293,7 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         }
         for wanted in &expectation.requests {
             let body = wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null));
+            let operations = wanted.operations.as_ref().map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
             let found = exchanges
                 .iter()
                 .filter(|e| e["request"]["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&wanted.method)))
@@ -294,19 +304,34 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                         .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
                 })
                 .filter(|e| body.as_ref().is_none_or(|b| contains(&e["request"]["body"], b)))
+                .filter(|e| operations.as_ref().is_none_or(|ops| e["request"]["body"]["Operations"] == *ops))
                 .count();
-            let ok = match wanted.count {
-                Some(count) => found == count,
-                None => found > 0,
+            let (low, high) = match (wanted.count, wanted.at_least, wanted.at_most) {
+                (Some(count), _, _) => (count, Some(count)),
+                (None, None, None) => (1, None),
+                (None, low, high) => (low.unwrap_or(0), high),
             };
-            if !ok {
-                let seen: Vec<String> = exchanges.iter().map(exchange_line).collect();
+            if found < low || high.is_some_and(|high| found > high) {
+                // Asked for exact operations, the PATCHes received show theirs.
+                let seen: Vec<String> = exchanges
+                    .iter()
+                    .map(|e| match &e["request"]["body"]["Operations"] {
+                        ops @ Value::Array(_) if operations.is_some() => format!("{} {ops}", exchange_line(e)),
+                        _ => exchange_line(e),
+                    })
+                    .collect();
+                let how_many = match (low, high) {
+                    (low, Some(high)) if low == high => low.to_string(),
+                    (0, Some(high)) => format!("at most {high}"),
+                    (low, Some(high)) => format!("{low} to {high}"),
+                    (low, None) => format!("at least {}", if low == 1 { "one".to_owned() } else { low.to_string() }),
+                };
                 misses.push(format!(
-                    "AWS should have received {} {} request(s){}{}, got {found}; received:{}",
-                    wanted.count.map_or("at least one".to_owned(), |c| c.to_string()),
+                    "AWS should have received {how_many} {} request(s){}{}{}, got {found}; received:{}",
                     wanted.method,
                     wanted.path_contains.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
                     body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
+                    operations.as_ref().map(|o| format!(" with exactly the operations {o}")).unwrap_or_default(),
                     if seen.is_empty() { " nothing".to_owned() } else { seen.concat() }
                 ));
             }

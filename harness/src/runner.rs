@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
-use scenarios::scenario::{Outcome, Scenario, Step, generated_group, generated_upn};
+use scenarios::scenario::{Apply, MappedObject, MappingEdit, Outcome, Scenario, Step, generated_group, generated_upn};
 use serde_json::{Value, json};
 
 use crate::expect;
@@ -285,6 +285,74 @@ fn toml_table(table: &BTreeMap<String, toml::Value>) -> Value {
     Value::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
 }
 
+/// The user or group object mapping of a job's schema.
+fn object_mapping(schema: &mut Value, object: MappedObject) -> Result<&mut Value, StepError> {
+    let source = match object {
+        MappedObject::Users => "User",
+        MappedObject::Groups => "Group",
+    };
+    schema["synchronizationRules"][0]["objectMappings"]
+        .as_array_mut()
+        .and_then(|objects| objects.iter_mut().find(|o| o["sourceObjectName"] == source))
+        .ok_or_else(|| StepError(format!("the schema has no {source} mapping")))
+}
+
+/// The attribute mappings of the user or group object mapping.
+fn attribute_mappings(schema: &mut Value, object: MappedObject) -> Result<&mut Vec<Value>, StepError> {
+    object_mapping(schema, object)?["attributeMappings"]
+        .as_array_mut()
+        .ok_or_else(|| StepError("the object mapping has no attribute mappings".into()))
+}
+
+/// Applies an edit to a Graph `attributeMapping`: what the edit gives replaces what was there
+/// (entra-provisioning.md §3.3 names the fields).
+fn edit_mapping(mapping: &mut Value, edit: &MappingEdit) {
+    if let Some(source) = &edit.source {
+        mapping["source"] =
+            json!({"expression": format!("[{source}]"), "name": source, "type": "Attribute", "parameters": []});
+    }
+    if let Some(expression) = &edit.expression {
+        mapping["source"] = json!({"expression": expression, "name": "", "type": "Function", "parameters": []});
+    }
+    if let Some(constant) = &edit.constant {
+        mapping["source"] =
+            json!({"expression": format!("\"{constant}\""), "name": constant, "type": "Constant", "parameters": []});
+    }
+    if let Some(priority) = edit.matching_priority {
+        mapping["matchingPriority"] = json!(priority);
+    }
+    if let Some(apply) = edit.apply {
+        mapping["flowType"] = json!(match apply {
+            Apply::Always => "Always",
+            Apply::OnCreate => "ObjectAddOnly",
+        });
+    }
+    if let Some(default) = &edit.default {
+        mapping["defaultValue"] = json!(default);
+    }
+}
+
+/// Saves a schema; with `refused_with`, Graph must refuse it with a message containing that text.
+async fn save_schema(
+    ctx: &Context,
+    schema: Value,
+    refused_with: Option<&str>,
+    failures: &mut Vec<String>,
+    label: &str,
+) -> Result<(), StepError> {
+    let (status, answer) = ctx.graph(Method::PUT, &ctx.job_path("/schema"), Some(schema)).await?;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    match refused_with {
+        None if (200..300).contains(&status) => {}
+        None => return Err(StepError(format!("Graph refused the schema: {status} {answer}"))),
+        Some(text) if status == 400 && message.contains(text) => {}
+        Some(text) => failures.push(format!(
+            "{label}: the schema should be refused with a message containing {text:?}, but Graph answered {status}: {answer}"
+        )),
+    }
+    Ok(())
+}
+
 /// The body of `POST …/members/$ref` for a directory object.
 fn member_ref(id: &str) -> Value {
     json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")})
@@ -529,8 +597,22 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             let created = ctx.graph_ok(Method::POST, "/users", Some(body)).await?;
             ctx.ids.insert(user.upn.clone(), created["id"].as_str().unwrap_or_default().to_owned());
         }
-        Step::UpdateUser { user, set } => {
-            ctx.graph_ok(Method::PATCH, &format!("/users/{}", ctx.id(user)?), Some(toml_table(set))).await?;
+        Step::UpdateUser { user, set, clear } => {
+            let mut body = toml_table(set);
+            for name in clear {
+                body[name.as_str()] = Value::Null;
+            }
+            ctx.graph_ok(Method::PATCH, &format!("/users/{}", ctx.id(user)?), Some(body)).await?;
+        }
+        Step::RestoreUser { user } => {
+            ctx.graph_ok(Method::POST, &format!("/directory/deletedItems/{}/restore", ctx.id(user)?), None).await?;
+        }
+        Step::SetManager { user, manager } => {
+            let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{}", ctx.id(manager)?)});
+            ctx.graph_ok(Method::PUT, &format!("/users/{}/manager/$ref", ctx.id(user)?), Some(body)).await?;
+        }
+        Step::ClearManager { user } => {
+            ctx.graph_ok(Method::DELETE, &format!("/users/{}/manager/$ref", ctx.id(user)?), None).await?;
         }
         Step::DeleteUser { user } => {
             ctx.graph_ok(Method::DELETE, &format!("/users/{}", ctx.id(user)?), None).await?;
@@ -624,33 +706,68 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             )
             .await?;
         }
-        Step::MapUserAttribute { target, source, expression } => {
+        Step::MapUserAttribute(edit) | Step::MapGroupAttribute(edit) => {
+            let object =
+                if matches!(step, Step::MapUserAttribute(_)) { MappedObject::Users } else { MappedObject::Groups };
             let mut schema = ctx.graph_ok(Method::GET, &ctx.job_path("/schema"), None).await?;
-            let mapping = match (source, expression) {
-                (Some(source), _) => {
-                    json!({"defaultValue": null, "flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
-                    "source": {"expression": format!("[{source}]"), "name": source, "type": "Attribute", "parameters": []}})
+            let mappings = attribute_mappings(&mut schema, object)?;
+            match mappings.iter_mut().find(|m| m["targetAttributeName"] == edit.target.as_str()) {
+                Some(existing) => edit_mapping(existing, edit),
+                None if edit.source.is_none() && edit.expression.is_none() && edit.constant.is_none() => {
+                    return Err(StepError(format!(
+                        "no mapping to '{}' to edit: a new one needs a source, an expression or a constant",
+                        edit.target
+                    )));
                 }
-                (None, Some(expression)) => {
-                    json!({"defaultValue": null, "flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
-                    "source": {"expression": expression, "name": "", "type": "Function", "parameters": []}})
+                None => {
+                    let mut mapping = json!({"defaultValue": null, "exportMissingReferences": false,
+                        "flowBehavior": "FlowWhenChanged", "flowType": "Always", "matchingPriority": 0,
+                        "targetAttributeName": edit.target, "source": {}});
+                    edit_mapping(&mut mapping, edit);
+                    mappings.push(mapping);
                 }
-                (None, None) => return Err(StepError("a mapping needs a source or an expression".into())),
-            };
-            let objects = schema["synchronizationRules"][0]["objectMappings"]
-                .as_array_mut()
-                .ok_or_else(|| StepError("the schema has no object mappings".into()))?;
-            let users = objects
-                .iter_mut()
-                .find(|o| o["sourceObjectName"] == "User")
-                .ok_or_else(|| StepError("no user mapping".into()))?;
-            let mappings =
-                users["attributeMappings"].as_array_mut().ok_or_else(|| StepError("no attribute mappings".into()))?;
-            match mappings.iter_mut().find(|m| m["targetAttributeName"] == target.as_str()) {
-                Some(existing) => *existing = mapping,
-                None => mappings.push(mapping),
             }
-            ctx.graph_ok(Method::PUT, &ctx.job_path("/schema"), Some(schema)).await?;
+            save_schema(ctx, schema, edit.refused_with.as_deref(), failures, label).await?;
+        }
+        Step::UnmapUserAttribute { target, refused_with } | Step::UnmapGroupAttribute { target, refused_with } => {
+            let object = if matches!(step, Step::UnmapUserAttribute { .. }) {
+                MappedObject::Users
+            } else {
+                MappedObject::Groups
+            };
+            let mut schema = ctx.graph_ok(Method::GET, &ctx.job_path("/schema"), None).await?;
+            let mappings = attribute_mappings(&mut schema, object)?;
+            let before = mappings.len();
+            mappings.retain(|m| m["targetAttributeName"] != target.as_str());
+            if mappings.len() == before {
+                return Err(StepError(format!("no mapping to '{target}' to remove")));
+            }
+            save_schema(ctx, schema, refused_with.as_deref(), failures, label).await?;
+        }
+        Step::SetScopingFilter { object, filters, refused_with } => {
+            let mut schema = ctx.graph_ok(Method::GET, &ctx.job_path("/schema"), None).await?;
+            let groups: Vec<Value> = filters
+                .iter()
+                .enumerate()
+                .map(|(i, filter)| {
+                    let clauses: Vec<Value> = filter
+                        .clauses
+                        .iter()
+                        .map(|c| json!({"operatorName": c.operator, "sourceOperandName": c.attribute,
+                            "targetOperand": {"values": c.values}}))
+                        .collect();
+                    json!({"name": filter.name.clone().unwrap_or_else(|| format!("Filter {}", i + 1)), "clauses": clauses})
+                })
+                .collect();
+            // Graph's `filter`: `groups` deprovision what leaves them, `inputFilterGroups` (experimental)
+            // do not (entra-provisioning.md §2.3); the portal writes `groups`.
+            let scope = if groups.is_empty() {
+                Value::Null
+            } else {
+                json!({"categoryFilterGroups": [], "groups": groups, "inputFilterGroups": []})
+            };
+            object_mapping(&mut schema, *object)?["scope"] = scope;
+            save_schema(ctx, schema, refused_with.as_deref(), failures, label).await?;
         }
         Step::TestConnection { expect, error_code } => {
             let (status, answer) = ctx
@@ -693,7 +810,7 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
         Step::AdvanceAws { by } => {
             ctx.admin(true, Method::POST, "/_admin/clock/advance", Some(json!({"by": by}))).await?;
         }
-        Step::ProvisionOnDemand { subject, members, expect_result } => {
+        Step::ProvisionOnDemand { subject, members, expect_result, expect_status, expect_error_code } => {
             let id = ctx.id(subject)?;
             let is_group = ctx.graph(Method::GET, &format!("/groups/{id}"), None).await?.0 == 200;
             let mut subject_json = json!({"objectId": id, "objectTypeName": if is_group { "Group" } else { "User" }});
@@ -712,7 +829,25 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
                 .await?;
             let result =
                 answer["key"].as_str().and_then(|k| serde_json::from_str::<Value>(k).ok()).map(|k| k["result"].clone());
-            if let Some(expected) = expect_result {
+            if let Some(wanted) = expect_status
+                && status != *wanted
+            {
+                failures.push(format!("{label}: provision on demand of '{subject}' should answer HTTP {wanted}, answered {status}: {answer}"));
+            }
+            if let Some(code) = expect_error_code
+                && answer["error"]["code"] != code.as_str()
+            {
+                failures.push(format!(
+                    "{label}: provision on demand of '{subject}' should fail with {code}, answered {status}: {answer}"
+                ));
+            }
+            if expect_status.is_some() || expect_error_code.is_some() {
+                if let Some(expected) = expect_result
+                    && result.as_ref().is_none_or(|r| r != expected.as_str())
+                {
+                    failures.push(format!("{label}: provision on demand of '{subject}' should give {expected}, gave {} (HTTP {status}: {answer})", result.unwrap_or(Value::Null)));
+                }
+            } else if let Some(expected) = expect_result {
                 match result {
                     Some(result) if result == expected.as_str() => {}
                     other => failures.push(format!("{label}: provision on demand of '{subject}' should give {expected}, gave {} (HTTP {status}: {answer})", other.unwrap_or(Value::Null))),
@@ -879,7 +1014,14 @@ fn describe(step: &Step) -> &'static str {
         Step::Assign { .. } => "assign",
         Step::Unassign { .. } => "unassign",
         Step::Configure { .. } => "configure",
-        Step::MapUserAttribute { .. } => "map_user_attribute",
+        Step::RestoreUser { .. } => "restore_user",
+        Step::SetManager { .. } => "set_manager",
+        Step::ClearManager { .. } => "clear_manager",
+        Step::MapUserAttribute(_) => "map_user_attribute",
+        Step::MapGroupAttribute(_) => "map_group_attribute",
+        Step::UnmapUserAttribute { .. } => "unmap_user_attribute",
+        Step::UnmapGroupAttribute { .. } => "unmap_group_attribute",
+        Step::SetScopingFilter { .. } => "set_scoping_filter",
         Step::TestConnection { .. } => "test_connection",
         Step::Start => "start",
         Step::Pause => "pause",

@@ -32,26 +32,42 @@
 //!   `probability`, `window`, `action = { kind = "status", status = 429, retryAfter = 3 }`,
 //!   `latency`/`drop`/`timeout`).
 //! - `[[steps]]`, each with an `action`:
-//!   `create_user` (the fields of a directory user), `update_user` (`user`, `set = {…}` Graph
-//!   properties), `delete_user`, `purge_user` (`user`), `create_group` (`name`, `members`),
-//!   `rename_group` (`group`, `to`), `delete_group` (`group`), `add_member`/`remove_member` (`group`,
-//!   `member`), `assign`/`unassign` (`principal`), `configure` (`token`, `sync_all`,
-//!   `skip_out_of_scope_deletions`, `aad_opt_scim_062020`, `delete_threshold`; the tenant URL and
-//!   token come from the AWS mock), `map_user_attribute` (`target`, and `source` or `expression`),
-//!   `test_connection` (`expect = "success" | "failure"`, `error_code`), `start`, `pause`, `restart`
-//!   (`reset_scope`), `advance` (`by`, ISO 8601: both clocks move, due cycles run), `advance_aws`
-//!   (`by`: the AWS clock only), `provision_on_demand` (`subject`, `members`, `expect_result`),
-//!   `rotate_aws_token` (a new AWS token; the next `configure` saves it), `revoke_aws_token` (the
-//!   newest AWS token revoked in the console), `aws_request` (`method`,
-//!   `path` relative to the SCIM endpoint, `body`, and `status`, or `copies` sent at once with
-//!   their `statuses` in any order; `{user:NAME}` and `{group:NAME}` stand for AWS ids), `expect`
-//!   (below).
+//!   - the directory: `create_user` (the fields of a directory user), `update_user` (`user`,
+//!     `set = {…}` Graph properties, `clear = ["jobTitle"]` properties emptied: sent as null),
+//!     `delete_user`, `purge_user`, `restore_user` (`user`: soft delete, purge from deleted items,
+//!     restore), `set_manager` (`user`, `manager`), `clear_manager` (`user`), `create_group` (`name`,
+//!     `members`), `rename_group` (`group`, `to`), `delete_group` (`group`),
+//!     `add_member`/`remove_member` (`group`, `member`), `assign`/`unassign` (`principal`);
+//!   - the job: `configure` (`token`, `tenant_url` with `{aws}` for the AWS mock's origin,
+//!     `sync_all`, `skip_out_of_scope_deletions`, `aad_opt_scim_062020`, `delete_threshold`; the
+//!     tenant URL and token come from the AWS mock), `test_connection` (`expect = "success" |
+//!     "failure"`, `error_code`), `start`, `pause`, `restart` (`reset_scope`);
+//!   - the schema, each saved with `PUT …/schema` and each taking `refused_with` (text of the error
+//!     Graph must refuse it with): `map_user_attribute` / `map_group_attribute` (`target`, and
+//!     `source`, `expression` or `constant` — required for a new mapping, kept when left out —,
+//!     `matching_priority` (above 0: a matching attribute, the lowest tried first), `apply =
+//!     "always" | "on_create"`, `default` (sent on create when the source is null)),
+//!     `unmap_user_attribute` / `unmap_group_attribute` (`target`), `set_scoping_filter` (`object =
+//!     "users" | "groups"`, `filters = [{ name, clauses = [{ attribute, operator, values }] }]`:
+//!     clauses AND-ed, filters OR-ed, none removes them; `operator` as the portal names it: `&`,
+//!     `!&`, `ENDS_WITH`, `EQUALS`, `Greater_Than`, `Greater_Than_OR_EQUALS`, `Includes`, `IS FALSE`,
+//!     `IS NOT NULL`, `IS NULL`, `IS TRUE`, `NOT EQUALS`, `NOT REGEX MATCH`, `REGEX MATCH`);
+//!   - time: `advance` (`by`, ISO 8601: both clocks move, due cycles run), `advance_aws` (`by`: the
+//!     AWS clock only);
+//!   - `provision_on_demand` (`subject`, `members`, `expect_result`, and for a refused call
+//!     `expect_status`, `expect_error_code`);
+//!   - AWS: `rotate_aws_token` (a new AWS token; the next `configure` saves it), `revoke_aws_token`
+//!     (the newest AWS token revoked in the console), `aws_request` (`method`, `path` relative to
+//!     the SCIM endpoint, `body`, and `status`, or `copies` sent at once with their `statuses` in
+//!     any order; `{user:NAME}` and `{group:NAME}` stand for AWS ids);
+//!   - `expect` (below).
 //! - `expect` checks, all optional: `aws_users` (exactly) / `aws_users_include` /
 //!   `aws_users_exclude` / `aws_inactive`, `aws_groups = { Name = [member UPNs] }` (exactly) /
 //!   `aws_groups_include` / `aws_groups_exclude`, `log = [{ identity, action, status, error_code,
-//!   reason_contains }]`, `job = { code, quarantine_reason, escrowed, last_state }`, and, for AWS's
-//!   requests since the previous `expect`, `requests = [{ method, path_contains, count, body }]` and
-//!   `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
+//!   reason_contains }]`, `job = { code, quarantine_reason, escrowed, last_state, escrows_pruned,
+//!   next_attempt, schedule_state }`, and, for AWS's requests since the previous `expect`,
+//!   `requests = [{ method, path_contains, count | at_least, at_most, body, operations }]`
+//!   (`operations`: a PATCH's exact `Operations`, in order) and `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
 //!   names]` (no write named them) and `order_safe = true` (groups existed before they were
 //!   written to; every member added was an existing user). `log_absent = [{ … }]` (no entry matches
 //!   any), `aws_attributes = { "annie@…" = { displayName = "Annie", name = { familyName = "E" } } }`
@@ -349,7 +365,11 @@ pub enum Step {
         /// Whose.
         user: String,
         /// Properties to set, as Graph names them.
+        #[serde(default)]
         set: BTreeMap<String, toml::Value>,
+        /// Properties to clear: sent as `null` (TOML has no null), as the portal's emptied field is.
+        #[serde(default)]
+        clear: Vec<String>,
     },
     /// Delete a user (soft delete).
     DeleteUser {
@@ -359,6 +379,23 @@ pub enum Step {
     /// Delete a deleted user permanently.
     PurgeUser {
         /// Whom.
+        user: String,
+    },
+    /// Bring a deleted user back from deleted items (`POST /directory/deletedItems/{id}/restore`).
+    RestoreUser {
+        /// Whom.
+        user: String,
+    },
+    /// Set a user's manager (`PUT /users/{id}/manager/$ref`).
+    SetManager {
+        /// Whose.
+        user: String,
+        /// The manager's UPN.
+        manager: String,
+    },
+    /// Remove a user's manager (`DELETE /users/{id}/manager/$ref`).
+    ClearManager {
+        /// Whose.
         user: String,
     },
     /// Create a group.
@@ -427,16 +464,37 @@ pub enum Step {
         #[serde(default)]
         delete_threshold: Option<u64>,
     },
-    /// Replace a user attribute mapping, or add one (`source` an attribute, `expression` a function).
-    MapUserAttribute {
+    /// Edit the user attribute mapping of a target attribute, or add one, and save the schema.
+    MapUserAttribute(Box<MappingEdit>),
+    /// Edit a group attribute mapping, or add one, and save the schema.
+    MapGroupAttribute(Box<MappingEdit>),
+    /// Remove the user attribute mapping of a target attribute, and save the schema.
+    UnmapUserAttribute {
         /// The SCIM target path.
         target: String,
-        /// A source attribute.
+        /// The schema must be refused, with a message containing this text.
         #[serde(default)]
-        source: Option<String>,
-        /// An expression.
+        refused_with: Option<String>,
+    },
+    /// Remove a group attribute mapping, and save the schema.
+    UnmapGroupAttribute {
+        /// The SCIM target path.
+        target: String,
+        /// The schema must be refused, with a message containing this text.
         #[serde(default)]
-        expression: Option<String>,
+        refused_with: Option<String>,
+    },
+    /// Replace the scoping filters of the user or group mapping (none: everything assigned is in
+    /// scope), and save the schema.
+    SetScopingFilter {
+        /// `users` or `groups`.
+        object: MappedObject,
+        /// The filters, OR-ed; an empty list removes them.
+        #[serde(default)]
+        filters: Vec<ScopingFilter>,
+        /// The schema must be refused, with a message containing this text.
+        #[serde(default)]
+        refused_with: Option<String>,
     },
     /// Test Connection.
     TestConnection {
@@ -476,6 +534,12 @@ pub enum Step {
         /// `Success`, `Failure` or `Skipped`.
         #[serde(default)]
         expect_result: Option<String>,
+        /// The HTTP status Graph must answer (a refused call: 429 for the sixth in 10 seconds).
+        #[serde(default)]
+        expect_status: Option<u16>,
+        /// The Graph error code a refused call must carry (`error.code`).
+        #[serde(default)]
+        expect_error_code: Option<String>,
     },
     /// Send a request straight to the AWS tenant's SCIM endpoint with its token, as any SCIM
     /// client would, and check the status AWS answers.
@@ -489,6 +553,102 @@ pub enum Step {
     /// Check the state of things.
     Expect(Box<Expectation>),
 }
+
+/// An edit of one attribute mapping: what is given replaces what the mapping had, the rest stays;
+/// a new mapping needs a source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingEdit {
+    /// The SCIM target path (`title`, `emails[type eq "work"].value`).
+    pub target: String,
+    /// A source attribute (a Direct mapping).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// An expression (an Expression mapping).
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// A constant (a Constant mapping).
+    #[serde(default)]
+    pub constant: Option<String>,
+    /// Above 0 makes it a matching attribute; the lowest is tried first (0 makes it none).
+    #[serde(default)]
+    pub matching_priority: Option<u32>,
+    /// `always`, or `on_create` (the portal's "Only during creation").
+    #[serde(default)]
+    pub apply: Option<Apply>,
+    /// The value sent on create when the source is null ("Default value if null").
+    #[serde(default)]
+    pub default: Option<String>,
+    /// The schema must be refused, with a message containing this text.
+    #[serde(default)]
+    pub refused_with: Option<String>,
+}
+
+/// When a mapping applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Apply {
+    /// On create and on update (`flowType` `Always`).
+    Always,
+    /// Only during creation (`flowType` `ObjectAddOnly`).
+    OnCreate,
+}
+
+/// Which object mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappedObject {
+    /// The user mapping.
+    Users,
+    /// The group mapping.
+    Groups,
+}
+
+/// One scoping filter: its clauses are AND-ed (entra-provisioning.md §2.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopingFilter {
+    /// The filter's name, as the portal shows it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The clauses.
+    pub clauses: Vec<ScopingClause>,
+}
+
+/// A scoping filter clause.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopingClause {
+    /// The source attribute (`department`, `extensionAttribute1`).
+    pub attribute: String,
+    /// One of [`SCOPING_OPERATORS`], as the portal names it.
+    pub operator: String,
+    /// The operand values; none for `IS TRUE`, `IS FALSE`, `IS NULL`, `IS NOT NULL`.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// Entra's scoping-filter operators, as the portal and `…/schema/filterOperators` name them
+/// (entra-provisioning.md §2.3).
+pub const SCOPING_OPERATORS: &[&str] = &[
+    "&",
+    "!&",
+    "ENDS_WITH",
+    "EQUALS",
+    "Greater_Than",
+    "Greater_Than_OR_EQUALS",
+    "Includes",
+    "IS FALSE",
+    "IS NOT NULL",
+    "IS NULL",
+    "IS TRUE",
+    "NOT EQUALS",
+    "NOT REGEX MATCH",
+    "REGEX MATCH",
+];
+
+/// The operators that take no operand.
+pub const UNARY_SCOPING_OPERATORS: &[&str] = &["IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE"];
 
 /// A SCIM request sent to AWS by the scenario itself.
 ///
@@ -620,6 +780,15 @@ pub struct JobExpectation {
     /// `lastExecution.state`.
     #[serde(default)]
     pub last_state: Option<String>,
+    /// `escrowsPruned`: escrows cleared when the initial cycle met the quarantine threshold.
+    #[serde(default)]
+    pub escrows_pruned: Option<bool>,
+    /// `quarantine.nextAttempt`, on the virtual clock.
+    #[serde(default)]
+    pub next_attempt: Option<Timestamp>,
+    /// `schedule.state`: `Active`, `Disabled` (a quarantine past 28 days) or `Paused`.
+    #[serde(default)]
+    pub schedule_state: Option<String>,
 }
 
 /// Requests AWS received.
@@ -631,12 +800,22 @@ pub struct RequestExpectation {
     /// Text the path contains.
     #[serde(default)]
     pub path_contains: Option<String>,
-    /// How many (default: at least one).
+    /// How many, exactly (without `count`, `at_least` or `at_most`: at least one).
     #[serde(default)]
     pub count: Option<usize>,
+    /// At least this many.
+    #[serde(default)]
+    pub at_least: Option<usize>,
+    /// At most this many (0 says none).
+    #[serde(default)]
+    pub at_most: Option<usize>,
     /// JSON fields the body must contain, compared as JSON.
     #[serde(default)]
     pub body: Option<toml::Value>,
+    /// A PATCH's `Operations`, exactly: the same operations in the same order, each compared as
+    /// JSON (`op` as sent, case included).
+    #[serde(default)]
+    pub operations: Option<Vec<toml::Value>>,
 }
 
 /// One problem in a scenario file.
@@ -913,8 +1092,33 @@ impl Scenario {
                     }
                     users.push(upn.clone());
                 }
-                Step::UpdateUser { user, .. } | Step::DeleteUser { user } | Step::PurgeUser { user } => {
+                Step::UpdateUser { user, set, clear } => {
                     found.extend(refer("user", user, &users, &groups, "user"));
+                    if set.is_empty() && clear.is_empty() {
+                        found.push((Some(step_span.clone()), at("set"), "give properties to set or to clear".into()));
+                    }
+                    for (j, name) in clear.iter().enumerate() {
+                        if set.contains_key(name) {
+                            found.push((
+                                Some(step_span.clone()),
+                                at(&format!("clear[{j}]")),
+                                format!("'{name}' is both set and cleared"),
+                            ));
+                        }
+                    }
+                }
+                Step::DeleteUser { user }
+                | Step::PurgeUser { user }
+                | Step::RestoreUser { user }
+                | Step::ClearManager { user } => {
+                    found.extend(refer("user", user, &users, &groups, "user"));
+                }
+                Step::SetManager { user, manager } => {
+                    found.extend(refer("user", user, &users, &groups, "user"));
+                    found.extend(refer("manager", manager, &users, &groups, "user"));
+                    if user.eq_ignore_ascii_case(manager) {
+                        found.push((Some(step_span.clone()), at("manager"), "a user cannot be its own manager".into()));
+                    }
                 }
                 Step::CreateGroup { name, members } => {
                     for (j, member) in members.iter().enumerate() {
@@ -934,8 +1138,17 @@ impl Scenario {
                 Step::Assign { principal } | Step::Unassign { principal } => {
                     found.extend(refer("principal", principal, &users, &groups, "any"));
                 }
-                Step::ProvisionOnDemand { subject, members, .. } => {
+                Step::ProvisionOnDemand { subject, members, expect_status, .. } => {
                     found.extend(refer("subject", subject, &users, &groups, "any"));
+                    if let Some(status) = expect_status
+                        && !(100..=599).contains(status)
+                    {
+                        found.push((
+                            Some(step_span.clone()),
+                            at("expect_status"),
+                            format!("{status} is not an HTTP status"),
+                        ));
+                    }
                     for (j, member) in members.iter().enumerate() {
                         found.extend(refer(&format!("members[{j}]"), member, &users, &groups, "user"));
                     }
@@ -983,16 +1196,75 @@ impl Scenario {
                         }
                     }
                 }
-                Step::MapUserAttribute { source, expression, target } => {
-                    if source.is_some() == expression.is_some() {
+                Step::MapUserAttribute(edit) | Step::MapGroupAttribute(edit) => {
+                    let sources =
+                        [&edit.source, &edit.expression, &edit.constant].iter().filter(|s| s.is_some()).count();
+                    if sources > 1 {
                         found.push((
                             Some(step_span.clone()),
                             at("source"),
-                            "give exactly one of source or expression".into(),
+                            "give at most one of source, expression or constant".into(),
                         ));
                     }
+                    if edit.target.trim().is_empty() {
+                        found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
+                    }
+                }
+                Step::UnmapUserAttribute { target, .. } | Step::UnmapGroupAttribute { target, .. } => {
                     if target.trim().is_empty() {
                         found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
+                    }
+                }
+                Step::SetScopingFilter { filters, .. } => {
+                    for (j, filter) in filters.iter().enumerate() {
+                        if filter.clauses.is_empty() {
+                            found.push((
+                                Some(step_span.clone()),
+                                at(&format!("filters[{j}].clauses")),
+                                "a filter needs at least one clause".into(),
+                            ));
+                        }
+                        for (k, clause) in filter.clauses.iter().enumerate() {
+                            let unary = UNARY_SCOPING_OPERATORS.contains(&clause.operator.as_str());
+                            let message = match (unary, clause.values.len()) {
+                                (true, 0) | (false, 1..) => continue,
+                                (true, _) => format!("'{}' takes no values", clause.operator),
+                                (false, _) => format!("'{}' needs at least one value", clause.operator),
+                            };
+                            found.push((
+                                Some(step_span.clone()),
+                                at(&format!("filters[{j}].clauses[{k}].values")),
+                                message,
+                            ));
+                        }
+                    }
+                }
+                Step::Expect(expectation) => {
+                    for (j, wanted) in expectation.requests.iter().enumerate() {
+                        let field = |name: &str| at(&format!("requests[{j}].{name}"));
+                        if wanted.count.is_some() && (wanted.at_least.is_some() || wanted.at_most.is_some()) {
+                            found.push((
+                                Some(step_span.clone()),
+                                field("count"),
+                                "count is exact: give it, or at_least and at_most".into(),
+                            ));
+                        }
+                        if let (Some(low), Some(high)) = (wanted.at_least, wanted.at_most)
+                            && low > high
+                        {
+                            found.push((
+                                Some(step_span.clone()),
+                                field("at_most"),
+                                format!("at_most ({high}) is below at_least ({low})"),
+                            ));
+                        }
+                        if wanted.operations.is_some() && !wanted.method.eq_ignore_ascii_case("PATCH") {
+                            found.push((
+                                Some(step_span.clone()),
+                                field("operations"),
+                                format!("only a PATCH has operations, not {}", wanted.method),
+                            ));
+                        }
                     }
                 }
                 _ => {}

@@ -159,9 +159,12 @@ pub(super) const FAULT_ACTIONS: &[(&str, &[Field])] = &[
 /// [`super::Step`], by `action`.
 pub(super) const STEPS: &[(&str, &[Field])] = &[
     ("create_user", USER),
-    ("update_user", &[req("user", Shape::Str), req("set", PROPERTIES)]),
+    ("update_user", &[req("user", Shape::Str), opt("set", PROPERTIES), opt("clear", STRINGS)]),
     ("delete_user", &[req("user", Shape::Str)]),
     ("purge_user", &[req("user", Shape::Str)]),
+    ("restore_user", &[req("user", Shape::Str)]),
+    ("set_manager", &[req("user", Shape::Str), req("manager", Shape::Str)]),
+    ("clear_manager", &[req("user", Shape::Str)]),
     ("create_group", &[req("name", Shape::Str), opt("members", STRINGS)]),
     ("rename_group", &[req("group", Shape::Str), req("to", Shape::Str)]),
     ("delete_group", &[req("group", Shape::Str)]),
@@ -180,19 +183,59 @@ pub(super) const STEPS: &[(&str, &[Field])] = &[
             opt("delete_threshold", U64),
         ],
     ),
-    ("map_user_attribute", &[req("target", Shape::Str), opt("source", Shape::Str), opt("expression", Shape::Str)]),
+    ("map_user_attribute", MAPPING_EDIT),
+    ("map_group_attribute", MAPPING_EDIT),
+    ("unmap_user_attribute", &[req("target", Shape::Str), opt("refused_with", Shape::Str)]),
+    ("unmap_group_attribute", &[req("target", Shape::Str), opt("refused_with", Shape::Str)]),
+    (
+        "set_scoping_filter",
+        &[
+            req("object", Shape::OneOf(&["users", "groups"])),
+            opt("filters", Shape::List(&Shape::Table(SCOPING_FILTER))),
+            opt("refused_with", Shape::Str),
+        ],
+    ),
     ("test_connection", &[req("expect", Shape::OneOf(&["success", "failure"])), opt("error_code", Shape::Str)]),
     ("start", &[]),
     ("pause", &[]),
     ("restart", &[opt("reset_scope", Shape::Str)]),
     ("advance", &[req("by", Shape::Duration)]),
     ("advance_aws", &[req("by", Shape::Duration)]),
-    ("provision_on_demand", &[req("subject", Shape::Str), opt("members", STRINGS), opt("expect_result", Shape::Str)]),
+    (
+        "provision_on_demand",
+        &[
+            req("subject", Shape::Str),
+            opt("members", STRINGS),
+            opt("expect_result", Shape::Str),
+            opt("expect_status", STATUS),
+            opt("expect_error_code", Shape::Str),
+        ],
+    ),
     ("aws_request", AWS_REQUEST),
     ("rotate_aws_token", &[]),
     ("revoke_aws_token", &[]),
     ("expect", EXPECTATION),
 ];
+
+/// [`super::MappingEdit`].
+pub(super) const MAPPING_EDIT: &[Field] = &[
+    req("target", Shape::Str),
+    opt("source", Shape::Str),
+    opt("expression", Shape::Str),
+    opt("constant", Shape::Str),
+    opt("matching_priority", Shape::Uint(u32::MAX as u64)),
+    opt("apply", Shape::OneOf(&["always", "on_create"])),
+    opt("default", Shape::Str),
+    opt("refused_with", Shape::Str),
+];
+
+/// [`super::ScopingFilter`].
+pub(super) const SCOPING_FILTER: &[Field] =
+    &[opt("name", Shape::Str), req("clauses", Shape::List(&Shape::Table(SCOPING_CLAUSE)))];
+
+/// [`super::ScopingClause`].
+pub(super) const SCOPING_CLAUSE: &[Field] =
+    &[req("attribute", Shape::Str), req("operator", Shape::OneOf(super::SCOPING_OPERATORS)), opt("values", STRINGS)];
 
 /// [`super::AwsRequest`].
 pub(super) const AWS_REQUEST: &[Field] = &[
@@ -239,11 +282,21 @@ pub(super) const JOB: &[Field] = &[
     opt("quarantine_reason", Shape::Str),
     opt("escrowed", U64),
     opt("last_state", Shape::Str),
+    opt("escrows_pruned", Shape::Bool),
+    opt("next_attempt", Shape::Timestamp),
+    opt("schedule_state", Shape::OneOf(&["Active", "Disabled", "Paused"])),
 ];
 
 /// [`super::RequestExpectation`].
-pub(super) const REQUEST: &[Field] =
-    &[req("method", Shape::Str), opt("path_contains", Shape::Str), opt("count", USIZE), opt("body", Shape::Any)];
+pub(super) const REQUEST: &[Field] = &[
+    req("method", Shape::Str),
+    opt("path_contains", Shape::Str),
+    opt("count", USIZE),
+    opt("at_least", USIZE),
+    opt("at_most", USIZE),
+    opt("body", Shape::Any),
+    opt("operations", Shape::List(&Shape::Any)),
+];
 
 /// A problem the walk found: where, at which path, what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -532,7 +585,7 @@ mod tests {
     use crate::scenario::{Aws, Problem};
     use crate::scenario::{
         AwsGroup, AwsRequest, AwsUser, Directory, Entra, Expectation, Generated, Group, JobExpectation, LogExpectation,
-        NewUser, RequestExpectation, Scenario, Step, User,
+        MappingEdit, NewUser, RequestExpectation, Scenario, ScopingClause, ScopingFilter, Step, User,
     };
 
     /// A value of the shape that serde accepts.
@@ -643,6 +696,9 @@ mod tests {
         in_sync::<LogExpectation>("LogExpectation", LOG, None);
         in_sync::<JobExpectation>("JobExpectation", JOB, None);
         in_sync::<RequestExpectation>("RequestExpectation", REQUEST, None);
+        in_sync::<MappingEdit>("MappingEdit", MAPPING_EDIT, None);
+        in_sync::<ScopingFilter>("ScopingFilter", SCOPING_FILTER, None);
+        in_sync::<ScopingClause>("ScopingClause", SCOPING_CLAUSE, None);
         // `create_user` flattens `NewUser`, whose keys are checked above: serde's complaint about
         // an unknown key in a flattened variant lists none.
         let steps: Vec<_> = STEPS.iter().filter(|(v, _)| *v != "create_user").copied().collect();
