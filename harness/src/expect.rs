@@ -303,6 +303,12 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                         .as_ref()
                         .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
                 })
+                .filter(|e| {
+                    wanted
+                        .filter_contains
+                        .as_ref()
+                        .is_none_or(|f| filter_of(&e["request"]).is_some_and(|q| q.contains(f.as_str())))
+                })
                 .filter(|e| body.as_ref().is_none_or(|b| contains(&e["request"]["body"], b)))
                 .filter(|e| operations.as_ref().is_none_or(|ops| e["request"]["body"]["Operations"] == *ops))
                 .count();
@@ -327,9 +333,10 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                     (low, None) => format!("at least {}", if low == 1 { "one".to_owned() } else { low.to_string() }),
                 };
                 misses.push(format!(
-                    "AWS should have received {how_many} {} request(s){}{}{}, got {found}; received:{}",
+                    "AWS should have received {how_many} {} request(s){}{}{}{}, got {found}; received:{}",
                     wanted.method,
                     wanted.path_contains.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
+                    wanted.filter_contains.as_ref().map(|f| format!(" filtering on {f:?}")).unwrap_or_default(),
                     body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
                     operations.as_ref().map(|o| format!(" with exactly the operations {o}")).unwrap_or_default(),
                     if seen.is_empty() { " nothing".to_owned() } else { seen.concat() }
@@ -436,12 +443,20 @@ fn order_violations(journal: &[Value]) -> Vec<String> {
     misses
 }
 
-/// One exchange as a line of a miss: `POST /…/Users → 201`.
+/// The decoded `filter` query parameter of a recorded request.
+fn filter_of(request: &Value) -> Option<String> {
+    let query = request["query"].as_str()?;
+    let url = reqwest::Url::parse(&format!("http://query.invalid/?{query}")).ok()?;
+    url.query_pairs().find(|(k, _)| k == "filter").map(|(_, v)| v.into_owned())
+}
+
+/// One exchange as a line of a miss: `POST /…/Users → 201`, `GET /…/Users?filter=… → 200`.
 fn exchange_line(e: &Value) -> String {
     format!(
-        "\n      {} {} → {}",
+        "\n      {} {}{} → {}",
         e["request"]["method"].as_str().unwrap_or("?"),
         e["request"]["path"].as_str().unwrap_or("?"),
+        filter_of(&e["request"]).map(|f| format!(" (filter {f})")).unwrap_or_default(),
         e["response"]["status"]
     )
 }

@@ -66,7 +66,8 @@
 //!   `aws_groups_include` / `aws_groups_exclude`, `log = [{ identity, action, status, error_code,
 //!   reason_contains }]`, `job = { code, quarantine_reason, escrowed, last_state, escrows_pruned,
 //!   next_attempt, schedule_state }`, and, for AWS's requests since the previous `expect`,
-//!   `requests = [{ method, path_contains, count | at_least, at_most, body, operations }]`
+//!   `requests = [{ method, path_contains, filter_contains, count | at_least, at_most, body,
+//!   operations }]`
 //!   (`operations`: a PATCH's exact `Operations`, in order) and `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
 //!   names]` (no write named them) and `order_safe = true` (groups existed before they were
 //!   written to; every member added was an existing user). `log_absent = [{ … }]` (no entry matches
@@ -800,6 +801,9 @@ pub struct RequestExpectation {
     /// Text the path contains.
     #[serde(default)]
     pub path_contains: Option<String>,
+    /// Text the `filter` query parameter contains, decoded (`externalId eq "annie"`).
+    #[serde(default)]
+    pub filter_contains: Option<String>,
     /// How many, exactly (without `count`, `at_least` or `at_most`: at least one).
     #[serde(default)]
     pub count: Option<usize>,

@@ -291,6 +291,7 @@ pub(super) const JOB: &[Field] = &[
 pub(super) const REQUEST: &[Field] = &[
     req("method", Shape::Str),
     opt("path_contains", Shape::Str),
+    opt("filter_contains", Shape::Str),
     opt("count", USIZE),
     opt("at_least", USIZE),
     opt("at_most", USIZE),
@@ -364,7 +365,13 @@ impl Walk<'_> {
                 i128::from_str_radix(n.as_str(), n.radix()).is_ok_and(|n| (0..=i128::from(*max)).contains(&n))
             }
             (Shape::OneOf(options), DeValue::String(s)) => options.contains(&s.as_ref()),
-            (Shape::Timestamp, DeValue::String(_) | DeValue::Datetime(_)) => {
+            (Shape::Timestamp, DeValue::Datetime(datetime)) => {
+                // serde reads timestamps from strings only; a bare TOML datetime would otherwise be
+                // refused as "invalid type: map".
+                self.push(span, path, format!("write the timestamp as a string: \"{datetime}\""));
+                return false;
+            }
+            (Shape::Timestamp, DeValue::String(_)) => {
                 // Read as serde reads it, so the walk and the typed scenario cannot disagree.
                 match jiff::Timestamp::deserialize(toml::de::ValueDeserializer::from(value.clone())) {
                     Ok(_) => true,
@@ -759,6 +766,14 @@ mod tests {
             ["x.toml:3: steps[0].action: unknown action 'advanse'; did you mean 'advance'?"]
         );
         assert_eq!(problems("name = \"x\"\n[[steps]]\nby = \"PT1M\"\n").len(), 1);
+    }
+
+    #[test]
+    fn a_bare_toml_datetime_is_asked_for_as_a_string() {
+        assert_eq!(
+            problems("name = \"x\"\nstart = 2026-01-01T06:00:00Z\n"),
+            ["x.toml:2: start: write the timestamp as a string: \"2026-01-01T06:00:00Z\""]
+        );
     }
 
     #[test]
