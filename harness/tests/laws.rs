@@ -362,7 +362,10 @@ impl Aws {
             }
         }
         // Groups AWS already holds keep their names; a newcomer whose name matches one of them
-        // but for case is refused (aws-scim.md §3.5), as is a reserved name (§6.2).
+        // but for case is refused, as is a reserved name (aws-scim.md §6.2): its matching query
+        // finds the other's AWS group, which the engine does not share (`DuplicateSourceEntries`,
+        // mock-graph's switch `duplicateGroupNames` at its default, `refuse`), or, were AWS's
+        // filter case-sensitive, its creation meets AWS's 409 (aws-scim.md §3.5).
         let mut order: Vec<usize> =
             dir.assigned_groups.iter().copied().filter(|g| !dir.deleted_groups.contains(g)).collect();
         order.sort_by_key(|g| (!self.groups.contains_key(g), *g));

@@ -1,7 +1,8 @@
 //! Delta queries on users and groups (microsoft-graph.md §4): a full first round through nextLinks
 //! ending in a deltaLink, then only what changed, read from the directory's change log in
-//! O(changes); `@removed` for deletions, `members@delta` for membership changes,
-//! `$deltatoken=latest`, and `410 Gone` with `Location` when a token has expired or been reset.
+//! O(changes); `@removed` for deletions, `members@delta` for membership changes, `manager@delta`
+//! for manager changes under `$select=manager`, `$deltatoken=latest`, and `410 Gone` with
+//! `Location` when a token has expired or been reset.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -168,6 +169,8 @@ pub fn delta(
     }
     let entity = entity(kind);
     let with_members = kind == "groups" && state.sel.as_ref().is_none_or(|s| s.iter().any(|n| n == "members"));
+    // "`$select=manager` (users) tracks relationship changes" (§4): only when selected.
+    let with_manager = kind == "users" && state.sel.as_ref().is_some_and(|s| s.iter().any(|n| n == "manager"));
     let objects = if kind == "groups" { &dir.groups } else { &dir.users };
     let wanted = |object: &Map<String, Value>| {
         state.ids.as_ref().is_none_or(|ids| ids.iter().any(|id| object.get("id").and_then(Value::as_str) == Some(id)))
@@ -196,6 +199,10 @@ pub fn delta(
                     item.insert("members@delta".into(), Value::Array(members));
                 }
             }
+            if with_manager && let Some(manager) = dir.manager_of(*key) {
+                let manager = member_ref(ObjectKind::User.odata_type(), &dir.object_id(ObjectKind::User, manager));
+                item.insert("manager@delta".into(), Value::Array(vec![manager]));
+            }
             value.push(Value::Object(item));
         }
     } else {
@@ -221,13 +228,22 @@ pub fn delta(
                 ChangeKind::MemberRemoved(id, odata_type) => {
                     entry.members.insert(id.clone(), (*odata_type, false));
                 }
+                ChangeKind::ManagerChanged(before, _) => {
+                    // The manager at the window's start; the one at its end is read from the directory.
+                    entry.manager.get_or_insert_with(|| before.clone());
+                }
                 ChangeKind::Assigned(_) | ChangeKind::Unassigned(_) => {}
             }
         }
         let relevant: Vec<Key> = order
             .into_iter()
             .filter(|k| {
-                affected.get(k).is_some_and(|a| a.deleted || a.attributes || (with_members && !a.members.is_empty()))
+                affected.get(k).is_some_and(|a| {
+                    a.deleted
+                        || a.attributes
+                        || (with_members && !a.members.is_empty())
+                        || (with_manager && a.manager.is_some())
+                })
             })
             .collect();
         let start = usize::try_from(state.pos).unwrap_or(usize::MAX).min(relevant.len());
@@ -258,6 +274,23 @@ pub fn delta(
                     .collect();
                 item.insert("members@delta".into(), Value::Array(members));
             }
+            if with_manager && let Some(before) = &change.manager {
+                // The manager now, or the one removed, marked as `members@delta` marks a removed
+                // member (inferred by analogy, §4).
+                let now = dir.manager_of(*key).map(|k| dir.object_id(ObjectKind::User, k));
+                let reference = match (now, before) {
+                    (Some(now), _) => Some(member_ref(ObjectKind::User.odata_type(), &now)),
+                    (None, Some(before)) => {
+                        let mut reference = member_ref(ObjectKind::User.odata_type(), before);
+                        reference["@removed"] = json!({ "reason": "deleted" });
+                        Some(reference)
+                    }
+                    (None, None) => None,
+                };
+                if let Some(reference) = reference {
+                    item.insert("manager@delta".into(), Value::Array(vec![reference]));
+                }
+            }
             value.push(Value::Object(item));
         }
         if end < relevant.len() {
@@ -283,6 +316,8 @@ struct Affected {
     purged: bool,
     /// Member id → (`@odata.type`, present at the end of the window).
     members: BTreeMap<String, (&'static str, bool)>,
+    /// Whether the manager changed in the window, with the one shown at its start.
+    manager: Option<Option<String>>,
 }
 
 fn fresh(
@@ -302,6 +337,9 @@ fn fresh(
                 .map(|name| {
                     if kind == "groups" && name == "members" {
                         return Ok("members".to_owned());
+                    }
+                    if kind == "users" && name.eq_ignore_ascii_case("manager") {
+                        return Ok("manager".to_owned());
                     }
                     entity.property(name).map(|p| p.name.to_owned()).ok_or_else(|| {
                         GraphError::new(
@@ -385,6 +423,31 @@ mod tests {
         assert_eq!(changes[1]["@removed"]["reason"], "changed");
         let (none, _) = follow(&dir, "users", QueryOptions { deltatoken: Some(token), ..QueryOptions::default() });
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn manager_changes_show_as_manager_delta_only_under_select_manager() {
+        let mut dir = directory_with(2);
+        let report = dir.user_key("u0@contoso.com").unwrap();
+        let manager_id = "00000000-0000-0000-0000-000000000001";
+        let select = |deltatoken: Option<String>| QueryOptions {
+            select: deltatoken.is_none().then(|| "displayName,manager".to_owned()),
+            deltatoken,
+            ..QueryOptions::default()
+        };
+        let (_, plain) = follow(&dir, "users", QueryOptions::default());
+        let (_, selected) = follow(&dir, "users", select(None));
+        dir.set_manager(report, &format!("https://graph.microsoft.com/v1.0/users/{manager_id}")).unwrap();
+        let (changes, _) = follow(&dir, "users", QueryOptions { deltatoken: Some(plain), ..QueryOptions::default() });
+        assert!(changes.is_empty(), "not tracked without $select=manager: {changes:?}");
+        let (changes, selected) = follow(&dir, "users", select(Some(selected)));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0]["manager@delta"], json!([{"@odata.type": "#microsoft.graph.user", "id": manager_id}]));
+        dir.remove_manager(report).unwrap();
+        let (changes, _) = follow(&dir, "users", select(Some(selected)));
+        assert_eq!(changes[0]["manager@delta"][0]["@removed"], json!({"reason": "deleted"}));
+        let (all, _) = follow(&dir, "users", select(None));
+        assert!(all.iter().all(|u| u.get("manager@delta").is_none()));
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub enum ChangeKind {
     Assigned(String),
     /// An app role assignment (its id) was removed from this principal.
     Unassigned(String),
+    /// This user's manager, as Graph shows it, went from the first to the second (`None`: no
+    /// manager): set, removed, or gone to or back from deleted items. A relationship, not a property:
+    /// delta shows it only under `$select=manager` (microsoft-graph.md §4).
+    ManagerChanged(Option<String>, Option<String>),
 }
 
 /// One entry of the change log.
@@ -111,6 +115,9 @@ pub struct Directory {
     changes: Vec<Change>,
     /// Soft-deleted users by id, restorable until purged (entra-provisioning.md §4.4).
     pub deleted_users: BTreeMap<String, (Key, Map<String, Value>)>,
+    /// What a soft-deleted user belonged to, by id, for a restore to bring back: Graph's restore
+    /// brings a deleted item back "fully" (directory-deleteditems-restore.md).
+    deleted_relations: HashMap<String, Relations>,
     /// When each soft-deleted user was deleted, oldest first: deleted items are purged when they
     /// turn the retention's age (entra-provisioning.md §4.3 step 9).
     purge_queue: BTreeSet<(Timestamp, String)>,
@@ -121,6 +128,14 @@ pub struct Directory {
     purged_users: HashMap<String, Map<String, Value>>,
     /// The directory's verified domains; a UPN must end in one (microsoft-graph.md §2.1).
     pub domains: Vec<String>,
+    /// User id → its manager's id (`PUT /users/{id}/manager/$ref`). Kept apart from the properties,
+    /// as Graph never returns `manager` as one, and by id, so that it outlives a soft delete of
+    /// either user: a restore brings the item back "fully" (directory-deleteditems-restore.md;
+    /// inferred for the manager link). Shown only while both users are out of deleted items; dropped
+    /// when either is purged.
+    managers: HashMap<String, String>,
+    /// Manager id → the ids of the users it manages, the reverse of `managers`.
+    reports: HashMap<String, BTreeSet<String>>,
 }
 
 fn fold(s: &str) -> String {
@@ -172,6 +187,13 @@ pub fn security_identifier(id: &str) -> String {
 /// Graph's timestamp form for `createdDateTime`: seconds, `Z`.
 pub fn graph_time(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The groups (by id) and app role assignments a soft-deleted user had.
+#[derive(Debug, Clone, Default)]
+struct Relations {
+    groups: Vec<String>,
+    assignments: Vec<Map<String, Value>>,
 }
 
 impl Directory {
@@ -393,6 +415,13 @@ impl Directory {
     pub fn delete_user(&mut self, key: Key, now: Timestamp) -> Result<(), GraphError> {
         let mut user = self.users.get(&key).ok_or_else(|| GraphError::not_found(""))?.clone();
         let id = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let relations = Relations {
+            groups: self.groups_of(key).map(|group| self.object_id(ObjectKind::Group, group)).collect(),
+            assignments: (self.assignments_by_principal.get(&key).into_iter().flatten())
+                .filter_map(|a| self.assignments.get(a).cloned())
+                .collect(),
+        };
+        self.deleted_relations.insert(id.clone(), relations);
         self.detach(key, &id, ObjectKind::User);
         self.users.remove(&key);
         if let Some(upn) = user.get("userPrincipalName").and_then(Value::as_str) {
@@ -400,6 +429,8 @@ impl Directory {
         }
         self.ids.remove(&id);
         self.log(ObjectKind::User, key, &id, ChangeKind::Deleted);
+        // The users it manages show no manager while it is in deleted items (inferred).
+        self.log_reports(&id, Some(&id), None);
         user.insert("deletedDateTime".into(), json!(graph_time(now)));
         self.purge_queue.insert((now, id.clone()));
         self.deleted_at.insert(id.clone(), now);
@@ -408,19 +439,24 @@ impl Directory {
     }
 
     /// Takes a user out of deleted items (purged or restored).
-    fn take_deleted(&mut self, id: &str) -> Option<(Key, Map<String, Value>)> {
-        let entry = self.deleted_users.remove(id)?;
+    fn take_deleted(&mut self, id: &str) -> Option<(Key, Map<String, Value>, Relations)> {
+        let (key, user) = self.deleted_users.remove(id)?;
         if let Some(at) = self.deleted_at.remove(id) {
             self.purge_queue.remove(&(at, id.to_owned()));
         }
-        Some(entry)
+        Some((key, user, self.deleted_relations.remove(id).unwrap_or_default()))
     }
 
     /// `DELETE /directory/deletedItems/{id}`: the hard delete that makes provisioning delete the
     /// target user (entra-provisioning.md §4.4).
     pub fn purge_user(&mut self, id: &str) -> Result<(), GraphError> {
-        let (key, mut user) = self.take_deleted(id).ok_or_else(|| GraphError::not_found(id))?;
+        let (key, mut user, _) = self.take_deleted(id).ok_or_else(|| GraphError::not_found(id))?;
         self.log(ObjectKind::User, key, id, ChangeKind::Purged);
+        // Its manager links end with it; its reports already show no manager (since the soft delete).
+        self.unlink_manager(id);
+        for report in self.reports.remove(id).into_iter().flatten() {
+            self.managers.remove(&report);
+        }
         user.retain(|name, _| matches!(name.as_str(), "id" | "userPrincipalName" | "displayName" | "mail"));
         self.purged_users.insert(id.to_owned(), user);
         Ok(())
@@ -450,20 +486,121 @@ impl Directory {
         self.deleted_users.get(id).map(|(_, user)| user).or_else(|| self.purged_users.get(id))
     }
 
-    /// `POST /directory/deletedItems/{id}/restore`: the user comes back with its id, without its
-    /// memberships and assignments (entra-provisioning.md §4.4).
-    pub fn restore_user(&mut self, id: &str) -> Result<Key, GraphError> {
-        let (_, mut user) = self.deleted_users.get(id).ok_or_else(|| GraphError::not_found(id))?.clone();
+    /// `POST /directory/deletedItems/{id}/restore`: the user comes back with its id and, when
+    /// `relations` says so, the memberships and app role assignments it had, in groups and on
+    /// service principals that still exist (a restore brings the item back "fully",
+    /// directory-deleteditems-restore.md); without them otherwise (the switch
+    /// `restoreRelations`).
+    pub fn restore_user(&mut self, id: &str, relations: bool) -> Result<Key, GraphError> {
+        let (_, user) = self.deleted_users.get(id).ok_or_else(|| GraphError::not_found(id))?;
         let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();
         self.check_upn(&upn, None)?;
-        self.take_deleted(id);
+        let (_, mut user, kept) = self.take_deleted(id).ok_or_else(|| GraphError::not_found(id))?;
         user.remove("deletedDateTime");
         let key = self.key();
         self.upns.insert(fold(&upn), key);
         self.register(id, ObjectKind::User, key);
         self.users.insert(key, user);
         self.log(ObjectKind::User, key, id, ChangeKind::Upserted);
+        if relations {
+            for group_id in &kept.groups {
+                if let Some((ObjectKind::Group, group)) = self.lookup(group_id) {
+                    self.link(group, group_id, ObjectKind::User, key, id);
+                }
+            }
+            for assignment in kept.assignments {
+                let resource = assignment.get("resourceId").and_then(Value::as_str).and_then(|r| self.lookup(r));
+                if let Some((_, resource)) = resource {
+                    let assignment_key = self.key();
+                    self.insert_assignment(assignment_key, key, resource, assignment);
+                }
+            }
+        }
+        // Its manager links come back with it, both ways (inferred, see `managers`).
+        if let Some(manager) = self.manager_of(key) {
+            let manager = self.object_id(ObjectKind::User, manager);
+            self.log(ObjectKind::User, key, id, ChangeKind::ManagerChanged(None, Some(manager)));
+        }
+        self.log_reports(id, None, Some(id));
         Ok(key)
+    }
+
+    /// A user's manager, by key: the one set, unless it is in deleted items
+    /// (`GET /users/{id}/manager`).
+    pub fn manager_of(&self, user: Key) -> Option<Key> {
+        let id = self.users.get(&user)?.get("id")?.as_str()?;
+        match self.ids.get(self.managers.get(id)?) {
+            Some((ObjectKind::User, key)) => Some(*key),
+            _ => None,
+        }
+    }
+
+    /// `PUT /users/{id}/manager/$ref` with `{"@odata.id": "…/users/{id}"}` (or `…/directoryObjects/{id}`):
+    /// replaces the manager; setting the same one again changes nothing. A manager is a user (or an
+    /// organizational contact, which the mock does not have), and not the user itself (both refusals
+    /// inferred: no reference gives Graph's wording).
+    pub fn set_manager(&mut self, user: Key, reference: &str) -> Result<(), GraphError> {
+        let user_id = self.object_id(ObjectKind::User, user);
+        let (kind, manager, manager_id) = self.resolve_reference(reference)?;
+        if kind != ObjectKind::User {
+            return Err(GraphError::bad_request(format!("Invalid object identifier '{manager_id}'.")));
+        }
+        if manager == user {
+            return Err(GraphError::bad_request("A user cannot be its own manager."));
+        }
+        let before = self.manager_of(user).map(|k| self.object_id(ObjectKind::User, k));
+        if before.as_deref() == Some(manager_id.as_str()) {
+            return Ok(());
+        }
+        self.unlink_manager(&user_id);
+        self.managers.insert(user_id.clone(), manager_id.clone());
+        self.reports.entry(manager_id.clone()).or_default().insert(user_id.clone());
+        self.log(ObjectKind::User, user, &user_id, ChangeKind::ManagerChanged(before, Some(manager_id)));
+        Ok(())
+    }
+
+    /// `DELETE /users/{id}/manager/$ref`: 404 when the user shows no manager, as `GET …/manager`
+    /// answers then (inferred).
+    pub fn remove_manager(&mut self, user: Key) -> Result<(), GraphError> {
+        let user_id = self.object_id(ObjectKind::User, user);
+        let before = self.manager_of(user).map(|k| self.object_id(ObjectKind::User, k));
+        let Some(before) = before else { return Err(no_manager()) };
+        self.unlink_manager(&user_id);
+        self.log(ObjectKind::User, user, &user_id, ChangeKind::ManagerChanged(Some(before), None));
+        Ok(())
+    }
+
+    fn unlink_manager(&mut self, user_id: &str) {
+        if let Some(old) = self.managers.remove(user_id)
+            && let Some(set) = self.reports.get_mut(&old)
+        {
+            set.remove(user_id);
+            if set.is_empty() {
+                self.reports.remove(&old);
+            }
+        }
+    }
+
+    /// Logs a change of the shown manager on every live user `manager_id` manages.
+    fn log_reports(&mut self, manager_id: &str, before: Option<&str>, after: Option<&str>) {
+        let reports: Vec<(Key, String)> = self
+            .reports
+            .get(manager_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.user_key_of_id(id).map(|key| (key, id.clone())))
+            .collect();
+        for (key, id) in reports {
+            let what = ChangeKind::ManagerChanged(before.map(str::to_owned), after.map(str::to_owned));
+            self.log(ObjectKind::User, key, &id, what);
+        }
+    }
+
+    fn user_key_of_id(&self, id: &str) -> Option<Key> {
+        match self.ids.get(id) {
+            Some((ObjectKind::User, key)) => Some(*key),
+            _ => None,
+        }
     }
 
     /// Removes an object from every group and every assignment, logging each.
@@ -767,6 +904,13 @@ impl Directory {
     }
 }
 
+/// 404 for a user without a manager, in Graph's wording for a missing navigation target:
+/// "Resource 'manager' does not exist or one of its queried reference-property objects are not
+/// present." (microsoft-graph.md §5.2's `Request_ResourceNotFound` form).
+pub fn no_manager() -> GraphError {
+    GraphError::not_found("manager")
+}
+
 fn already_member() -> GraphError {
     // Exact message that idempotency-minded clients parse (§2.3).
     GraphError::bad_request(
@@ -821,6 +965,60 @@ mod tests {
     }
 
     #[test]
+    fn a_manager_is_shown_while_both_users_live_and_its_link_ends_with_a_purge() {
+        let mut dir = Directory::new("contoso.com");
+        let report = dir.create_user("r".into(), now(), user("r@contoso.com")).unwrap();
+        let manager = dir.create_user("m".into(), now(), user("m@contoso.com")).unwrap();
+        assert_eq!(dir.remove_manager(report).unwrap_err(), no_manager());
+        assert!(dir.set_manager(report, "https://graph.microsoft.com/v1.0/users/r").is_err(), "not its own");
+        dir.set_manager(report, "https://graph.microsoft.com/v1.0/users/m").unwrap();
+        let seq = dir.last_seq();
+        dir.set_manager(report, "https://graph.microsoft.com/v1.0/directoryObjects/m").unwrap();
+        assert_eq!(dir.last_seq(), seq, "the same manager again changes nothing");
+        assert_eq!(dir.manager_of(report), Some(manager));
+        assert!(dir.users[&report].get("manager").is_none(), "a relationship, not a property");
+        dir.delete_user(manager, now()).unwrap();
+        assert_eq!(dir.manager_of(report), None, "hidden while in deleted items");
+        let last = dir.changes_between(0, dir.last_seq()).last().cloned().unwrap();
+        assert_eq!((last.id.as_str(), last.what), ("r", ChangeKind::ManagerChanged(Some("m".into()), None)));
+        let manager = dir.restore_user("m", true).unwrap();
+        assert_eq!(dir.manager_of(report), Some(manager), "restored with it");
+        dir.delete_user(report, now()).unwrap();
+        let report = dir.restore_user("r", true).unwrap();
+        assert_eq!(dir.manager_of(report), Some(manager), "both ways");
+        dir.delete_user(manager, now()).unwrap();
+        dir.purge_user("m").unwrap();
+        assert_eq!(dir.manager_of(report), None);
+        assert!(dir.managers.is_empty() && dir.reports.is_empty(), "the link went with the purge");
+    }
+
+    #[test]
+    fn a_restore_brings_back_the_memberships_in_groups_that_still_exist_unless_told_not_to() {
+        let mut dir = Directory::new("contoso.com");
+        let u = dir.create_user("u1".into(), now(), user("a@contoso.com")).unwrap();
+        let group = |name: &str| {
+            json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let sre = dir.create_group("g1".into(), now(), group("SRE")).unwrap();
+        let ops = dir.create_group("g2".into(), now(), group("Ops")).unwrap();
+        dir.add_member(sre, "u1").unwrap();
+        dir.add_member(ops, "u1").unwrap();
+        dir.delete_user(u, now()).unwrap();
+        assert_eq!(dir.members_of(sre).count(), 0, "memberships go with a deleted user");
+        dir.delete_group(ops).unwrap();
+        let u = dir.restore_user("u1", true).unwrap();
+        assert_eq!(dir.groups_of(u).collect::<Vec<_>>(), [sre], "back in SRE; Ops is gone");
+        let last = dir.changes_between(0, dir.last_seq()).last().cloned().unwrap();
+        assert_eq!(last.what, ChangeKind::MemberAdded("u1".into(), "#microsoft.graph.user"), "delta sees it");
+        dir.delete_user(u, now()).unwrap();
+        let u = dir.restore_user("u1", false).unwrap();
+        assert_eq!(dir.groups_of(u).count(), 0, "restoreRelations off: the user alone");
+    }
+
+    #[test]
     fn deleted_users_are_purged_when_they_turn_the_retention_age_and_keep_their_name() {
         let mut dir = Directory::new("contoso.com");
         let a = dir.create_user("u1".into(), now(), user("a@contoso.com")).unwrap();
@@ -831,9 +1029,9 @@ mod tests {
         assert_eq!(dir.expire_deleted(now() - jiff::SignedDuration::from_secs(1)), 0, "not yet");
         assert_eq!(dir.expire_deleted(now()), 1, "at the instant, the first only");
         assert_eq!(dir.changes_between(0, dir.last_seq()).last().map(|c| c.what.clone()), Some(ChangeKind::Purged));
-        assert!(dir.restore_user("u1").is_err(), "gone from deleted items");
+        assert!(dir.restore_user("u1", true).is_err(), "gone from deleted items");
         assert_eq!(dir.last_known_user("u1").and_then(|u| u["userPrincipalName"].as_str()), Some("a@contoso.com"));
-        dir.restore_user("u2").unwrap();
+        dir.restore_user("u2", true).unwrap();
         assert_eq!(dir.expire_deleted(later), 0, "a restored user is not purged");
         assert!(dir.users.values().any(|u| u.get("deletedDateTime").is_none() && u["id"] == "u2"));
     }

@@ -101,6 +101,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1.0/users/microsoft.graph.delta", get(dir::users_delta))
         .route("/v1.0/users/delta()", get(dir::users_delta))
         .route("/v1.0/users/{id}", get(dir::users_get).patch(dir::users_update).delete(dir::users_delete))
+        .route("/v1.0/users/{id}/manager", get(dir::users_manager_get))
+        .route(
+            "/v1.0/users/{id}/manager/$ref",
+            axum::routing::put(dir::users_manager_ref_put).delete(dir::users_manager_ref_delete),
+        )
         .route("/v1.0/users/{id}/memberOf", get(dir::users_member_of))
         .route("/v1.0/users/{id}/memberOf/{cast}", get(dir::users_member_of_cast))
         .route("/v1.0/users/{id}/transitiveMemberOf", get(dir::users_transitive_member_of))

@@ -41,6 +41,26 @@ pub enum RetrySchedule {
     BetweenRetries,
 }
 
+/// What the engine does when an Entra group matches, on displayName, an AWS group another Entra group
+/// of the job is already linked to. Entra lets two groups share a displayName; AWS does not, nor two
+/// names differing only in case (aws-scim.md §2.7, §3.5), so the second group's matching query
+/// (`displayName eq`, entra-provisioning.md §3.1, §4.2 step 3) finds the first one's AWS group. No
+/// source says what Entra does then: both values are **inferred**.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DuplicateGroupNames {
+    /// The second group is refused at matching: a failure log entry `DuplicateSourceEntries`, Entra's
+    /// code for "more than one user was found with the configured matching attributes" (§6.3, the
+    /// log-analysis page's wording), escrowed and retried every cycle until the names differ or the
+    /// first group goes (the default: a target object is joined to one source object at most).
+    Refuse,
+    /// The second group links to the same AWS group, as the matching rule literally gives ("Match ⇒
+    /// update with source attributes; cache target id", §4.2 step 5): the two Entra groups share it,
+    /// each writing its own displayName and externalId over the other's and adding and removing its
+    /// own members.
+    Share,
+}
+
 /// Refuses 0: a deleted user would be purged before anyone could see it in deleted items.
 fn at_least_one_day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     let days = <u32 as serde::Deserialize>::deserialize(deserializer)?;
@@ -79,6 +99,16 @@ pub struct Switches {
     /// (entra-provisioning.md §4.3 step 9); other values only shorten or lengthen tests.
     #[serde(deserialize_with = "at_least_one_day")]
     pub deleted_items_retention_days: u32,
+    /// Two Entra groups whose displayNames are equal, ignoring case: the second refused (the
+    /// default) or linked to the first one's AWS group (inferred, see [`DuplicateGroupNames`]).
+    pub duplicate_group_names: DuplicateGroupNames,
+    /// Whether a user restored from deleted items gets back its group memberships and app role
+    /// assignments: Graph's restore brings an item back "fully" (directory-deleteditems-restore.md;
+    /// inferred for these links, the reference is silent).
+    pub restore_relations: bool,
+    /// The failures at which a cycle's escrow thresholds start to be evaluated: 5,000, thresholds
+    /// "subject to change" (entra-provisioning.md §5.2); lower values only shrink tests.
+    pub escrow_evaluation_minimum: usize,
 }
 
 impl Default for Switches {
@@ -93,6 +123,9 @@ impl Default for Switches {
             provisioning_log_retention_days: 30,
             quarantine_retry_schedule: RetrySchedule::SinceFirstFailure,
             deleted_items_retention_days: 30,
+            duplicate_group_names: DuplicateGroupNames::Refuse,
+            restore_relations: true,
+            escrow_evaluation_minimum: 5_000,
         }
     }
 }
@@ -173,6 +206,8 @@ impl World {
             quarantine_first_retry: first_retry,
             quarantine_retry_schedule: self.switches.quarantine_retry_schedule,
             honour_retry_after: self.switches.honour_retry_after,
+            duplicate_group_names: self.switches.duplicate_group_names,
+            escrow_evaluation_minimum: self.switches.escrow_evaluation_minimum,
         }
     }
 

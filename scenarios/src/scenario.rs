@@ -24,7 +24,8 @@
 //!   `user00000@contoso.onmicrosoft.com`… and groups `group0000`….
 //! - `[entra.switches]`: mock-graph switches as its admin API names them (`quarantineFirstRetry`,
 //!   `quarantineRetrySchedule`, `honourRetryAfter`, `scimAttempts`, `provisioningLogRetentionDays`,
-//!   `deletedItemsRetentionDays`, …).
+//!   `deletedItemsRetentionDays`, `duplicateGroupNames`, `restoreRelations`,
+//!   `escrowEvaluationMinimum`, …).
 //! - `[aws.switches]`: mock-scim switches as its admin API names them (`listApi`, `charset`, …);
 //!   `[[aws.users]]` (`user_name`, `given_name`, `family_name`, `display_name`, `email`,
 //!   `external_id`) and `[[aws.groups]]` (`name`, `external_id`): made by hand in the AWS console.
@@ -1214,10 +1215,10 @@ impl Scenario {
                         found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
                     }
                 }
-                Step::UnmapUserAttribute { target, .. } | Step::UnmapGroupAttribute { target, .. } => {
-                    if target.trim().is_empty() {
-                        found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
-                    }
+                Step::UnmapUserAttribute { target, .. } | Step::UnmapGroupAttribute { target, .. }
+                    if target.trim().is_empty() =>
+                {
+                    found.push((Some(step_span.clone()), at("target"), "must not be empty".into()));
                 }
                 Step::SetScopingFilter { filters, .. } => {
                     for (j, filter) in filters.iter().enumerate() {

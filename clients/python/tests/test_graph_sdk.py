@@ -31,6 +31,7 @@ from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.provisioning_object_summary import ProvisioningObjectSummary
 from msgraph.generated.models.provisioning_result import ProvisioningResult
 from msgraph.generated.models.reference_create import ReferenceCreate
+from msgraph.generated.models.reference_update import ReferenceUpdate
 from msgraph.generated.models.service_principal import ServicePrincipal
 from msgraph.generated.models.synchronization_job import SynchronizationJob
 from msgraph.generated.models.synchronization_job_application_parameters import (
@@ -366,5 +367,46 @@ def test_a_filtered_counted_query_and_a_wrong_odata_type_are_answered_as_graph_a
         assert refused.value.response_status_code == 400
         assert refused.value.error.code == "Request_BadRequest"
         assert "is not assignable to the expected type 'Microsoft.DirectoryServices.User'" in refused.value.error.message
+
+    asyncio.run(story())
+
+
+def test_a_manager_set_through_the_sdk_is_read_back_and_linked_in_aws(
+    graph_client: GraphServiceClient, graph_mock: GraphMock, scim_mock: ScimMock
+) -> None:
+    async def story() -> None:
+        client = graph_client
+        sp = await instantiate_aws(client)
+        annie = await create_user(client, f"annie@{graph_mock.domain}", "Annie", "Easley")
+        boss = await create_user(client, f"boss@{graph_mock.domain}", "Boss", "Person")
+        with pytest.raises(ODataError) as none:
+            await client.users.by_user_id(annie.id).manager.get()
+        assert none.value.response_status_code == 404
+        assert none.value.error.code == "Request_ResourceNotFound"
+        assert none.value.error.message == (
+            "Resource 'manager' does not exist or one of its queried reference-property objects are not present."
+        )
+
+        # The docs' body: `@odata.id` of the manager under /users (user-post-manager.md).
+        reference = ReferenceUpdate(odata_id=f"https://graph.microsoft.com/v1.0/users/{boss.id}")
+        await client.users.by_user_id(annie.id).manager.ref.put(reference)
+        manager = await client.users.by_user_id(annie.id).manager.get()
+        # A directoryObject whose `@odata.type` makes the SDK build a User.
+        assert isinstance(manager, User) and manager.id == boss.id
+        assert manager.user_principal_name == boss.user_principal_name
+
+        # The first cycle creates both in AWS, then links Annie to Boss's AWS id.
+        for user in [annie, boss]:
+            await assign(client, sp, user.id)
+        await configure_provisioning(client, sp, scim_mock)
+        graph_mock.advance("PT40M")
+        aws = {u["userName"]: u for u in scim_mock.state()["users"]}
+        extension = aws[annie.user_principal_name]["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+        assert extension["manager"] == {"value": aws[boss.user_principal_name]["id"]}
+
+        await client.users.by_user_id(annie.id).manager.ref.delete()
+        with pytest.raises(ODataError) as removed:
+            await client.users.by_user_id(annie.id).manager.get()
+        assert removed.value.response_status_code == 404
 
     asyncio.run(story())

@@ -18,7 +18,7 @@ use super::mapping::{SourceObject, set_path};
 use super::scim::{Reply, Target, eq_filter};
 use super::template::{Clause, Mappings, ObjectMapping, read_mappings};
 use crate::directory::{ChangeKind, Directory, Key, ObjectKind};
-use crate::state::{AppState, RetrySchedule, World};
+use crate::state::{AppState, DuplicateGroupNames, RetrySchedule, World};
 
 /// The target's name in log sentences.
 pub const TARGET_NAME: &str = "AWS IAM Identity Center";
@@ -80,6 +80,10 @@ pub struct Settings {
     pub quarantine_retry_schedule: RetrySchedule,
     /// Whether a `Retry-After` is waited out (on the mock's clock) before retrying (§5.1: undocumented).
     pub honour_retry_after: bool,
+    /// What a group matching another one's AWS group on displayName gets (inferred).
+    pub duplicate_group_names: DuplicateGroupNames,
+    /// The failures at which the escrow thresholds start to be evaluated (§5.2: 5,000).
+    pub escrow_evaluation_minimum: usize,
 }
 
 /// A user as the cycle will handle it.
@@ -98,6 +102,8 @@ struct UserWork {
     import_kind: &'static str,
     /// Permanently deleted in Entra: the target user is deleted (§4.4).
     purged: bool,
+    /// The manager to link once the users are exported, when a mapping reads `[manager]` (§4.2 step 6).
+    manager: Option<ManagerRef>,
 }
 
 /// A group as the cycle will handle it.
@@ -118,6 +124,10 @@ struct Plan {
     job_id: String,
     cycle_id: String,
     initial: bool,
+    /// An initial cycle (not provision on demand): linked objects are read back from the target and
+    /// diffed against what it holds, not against what was last exported (§4.2 steps 3 to 5).
+    read_target: bool,
+    duplicate_group_names: DuplicateGroupNames,
     seq: u64,
     now: Timestamp,
     target: Result<Target, String>,
@@ -182,13 +192,71 @@ fn clause_holds(clause: &Clause, object: &SourceObject<'_>) -> bool {
         "GREATER_THAN_OR_EQUALS" => {
             value.and_then(|v| v.parse::<i64>().ok()).zip(first.parse::<i64>().ok()).is_some_and(|(v, m)| v >= m)
         }
+        // "NOT REGEX MATCH (false if null)" (§2.3): null fails both. A search, not a whole-value
+        // match, and case-sensitive, as .NET's `Regex.IsMatch` (inferred). The pattern was checked
+        // when the schema was saved (`template::read_mappings`).
+        "REGEX MATCH" => value.is_some_and(|v| scoping_regex(&first).is_some_and(|re| re.is_match(&v))),
+        "NOT REGEX MATCH" => value.is_some_and(|v| scoping_regex(&first).is_some_and(|re| !re.is_match(&v))),
         _ => false,
     }
+}
+
+/// A scoping pattern, compiled once per thread: a cycle evaluates its clauses for every object.
+/// `None` for a pattern that does not compile, which then matches nothing.
+fn scoping_regex(pattern: &str) -> Option<regex::Regex> {
+    thread_local! {
+        static COMPILED: std::cell::RefCell<BTreeMap<String, Option<regex::Regex>>> =
+            const { std::cell::RefCell::new(BTreeMap::new()) };
+    }
+    COMPILED.with(|compiled| {
+        compiled.borrow_mut().entry(pattern.to_owned()).or_insert_with(|| regex::Regex::new(pattern).ok()).clone()
+    })
 }
 
 /// Scoping filters: AND within a filter, OR across filters; no filter means in scope (§2.3).
 fn passes(mapping: &ObjectMapping, object: &SourceObject<'_>) -> bool {
     mapping.scope.is_empty() || mapping.scope.iter().any(|group| group.iter().all(|c| clause_holds(c, object)))
+}
+
+/// A user's manager, for the reference pass after the users are exported (§4.2 step 6).
+#[derive(Debug, Clone)]
+struct ManagerRef {
+    /// The SCIM path the mapping writes: `urn:…:enterprise:2.0:User:manager`.
+    path: String,
+    /// The manager's Entra id.
+    id: String,
+    /// Whether the manager is in scope itself: one out of scope is never linked (§4.3).
+    in_scope: bool,
+}
+
+impl Scope<'_> {
+    /// Whether a user still in the directory is in scope, and if not why (§2.2, §2.3, §2.5).
+    fn user_scope(&self, key: Key, props: &Map<String, Value>) -> (bool, &'static str) {
+        let source = SourceObject { properties: props, soft_deleted: false };
+        if !self.user_assigned(key) {
+            (false, "not assigned")
+        } else if props.get("accountEnabled").and_then(Value::as_bool) != Some(true) {
+            // "Provisioning a user that is disabled in Microsoft Entra ID isn't supported." (§2.5)
+            (false, "disabled")
+        } else if !passes(&self.mappings.users, &source) {
+            (false, "out of the scoping filter")
+        } else {
+            (true, "")
+        }
+    }
+
+    /// The user's manager as Graph shows it (none while the manager is in deleted items), when a
+    /// user mapping reads `[manager]`.
+    fn manager_reference(&self, key: Option<Key>) -> Option<ManagerRef> {
+        let mapping = self.mappings.users.attributes.iter().find(|m| m.reference() == Some("manager"))?;
+        let manager = self.dir.manager_of(key?)?;
+        let props = self.dir.users.get(&manager)?;
+        Some(ManagerRef {
+            path: mapping.target.clone(),
+            id: self.dir.object_id(ObjectKind::User, manager),
+            in_scope: self.user_scope(manager, props).0,
+        })
+    }
 }
 
 impl Scope<'_> {
@@ -210,20 +278,7 @@ impl Scope<'_> {
         let object = key.and_then(|k| self.dir.users.get(&k));
         let (in_scope, why_out) = match object {
             None => (false, "deleted"),
-            Some(props) => {
-                let key = key.unwrap_or_default();
-                let source = SourceObject { properties: props, soft_deleted: false };
-                if !self.user_assigned(key) {
-                    (false, "not assigned")
-                } else if props.get("accountEnabled").and_then(Value::as_bool) != Some(true) {
-                    // "Provisioning a user that is disabled in Microsoft Entra ID isn't supported." (§2.5)
-                    (false, "disabled")
-                } else if !passes(&self.mappings.users, &source) {
-                    (false, "out of the scoping filter")
-                } else {
-                    (true, "")
-                }
-            }
+            Some(props) => self.user_scope(key.unwrap_or_default(), props),
         };
         let empty = Map::new();
         // A deleted or purged user is named by its last known properties: logs name the identity
@@ -236,6 +291,10 @@ impl Scope<'_> {
         let mut mappings: Vec<_> = self.mappings.users.attributes.iter().collect();
         mappings.sort_by_key(|m| if m.matching_priority == 0 { u32::MAX } else { m.matching_priority });
         for mapping in mappings {
+            if mapping.reference().is_some() {
+                // Linked after the users are exported, never in the create body (`link_managers`).
+                continue;
+            }
             let value = mapping.value(&source);
             if mapping.matching_priority > 0
                 && let Some(value) = &value
@@ -273,6 +332,7 @@ impl Scope<'_> {
             modified,
             import_kind,
             purged: false,
+            manager: self.manager_reference(key),
         }
     }
 
@@ -510,6 +570,8 @@ fn plan(
         job_id: job_id.to_owned(),
         cycle_id,
         initial,
+        read_target: initial && only.is_none(),
+        duplicate_group_names: settings.duplicate_group_names,
         seq,
         now,
         target,
@@ -621,6 +683,34 @@ fn build_resource(desired: &BTreeMap<String, String>, create_only: &BTreeMap<Str
         set_path(&mut resource, path, value);
     }
     Value::Object(resource)
+}
+
+/// What the target holds of a linked object, read back by its id.
+enum Held {
+    /// The resource.
+    Found(Value),
+    /// 404: the object is gone from the target.
+    Gone,
+    /// Any other answer, or none.
+    Failed(Reply),
+}
+
+/// Reads a linked object by the id cached when it was created or matched (§4.2 step 4, §4.5 "Get
+/// user by id"). Group reads exclude members (§4.5): Entra never re-reads them (§4.3).
+async fn read_linked(target: &Target, collection: &str, id: &str) -> Held {
+    let query: &[(&str, &str)] = if collection == "Groups" { &[("excludedAttributes", "members")] } else { &[] };
+    let replies = target.send(Method::GET, &format!("{collection}/{id}"), query, None).await;
+    let reply = last_reply(&replies);
+    match reply.json() {
+        _ if reply.status() == Some(404) => Held::Gone,
+        Some(resource) if reply.ok() && resource.is_object() => Held::Found(resource),
+        _ => Held::Failed(reply),
+    }
+}
+
+/// The values a target resource holds at the desired paths: what a diff starts from.
+fn values_held(desired: &BTreeMap<String, String>, resource: &Value) -> BTreeMap<String, String> {
+    desired.keys().filter_map(|p| super::mapping::get_path(resource, p).map(|v| (p.clone(), v))).collect()
 }
 
 async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mut Outcome) {
@@ -738,8 +828,38 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
         return;
     }
     out.entitled += 1;
+    // An initial cycle queries the target for every in-scope user (§4.2 step 3), linked ones too: a
+    // restart keeps the links (§4.1), and AWS may have been changed by hand since. A linked user is
+    // read by the id §4.2 step 4 caches, "used to run all future operations on that user", rather
+    // than by a userName filter, which would miss a user whose UPN changed and create a second one.
+    // Incremental cycles never look: "Target-side changes are never detected" (§4.3).
+    let mut link = link;
+    let mut held = None;
+    if plan.read_target
+        && let Some(known) = &link
+    {
+        match read_linked(target, "Users", &known.target_id).await {
+            Held::Found(resource) => held = Some(values_held(&work.desired, &resource)),
+            Held::Gone => {
+                // Deleted in AWS: the link is stale, so the user is matched as if never linked and,
+                // with no match, created (§4.2 step 4, "No match ⇒ create"; inferred for a stale
+                // link, which an incremental cycle's export meets as `InvalidAnchor`, §6.3). AWS
+                // dropped its memberships with it.
+                plan.links_users.remove(&work.id);
+                for group in plan.links_groups.values_mut() {
+                    group.members.remove(&known.target_id);
+                }
+                draft.target_id.clear();
+                link = None;
+            }
+            Held::Failed(reply) => {
+                fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
+                return;
+            }
+        }
+    }
     let (target_id, current) = match &link {
-        Some(link) => (Some(link.target_id.clone()), link.exported.clone()),
+        Some(link) => (Some(link.target_id.clone()), held.clone().unwrap_or_else(|| link.exported.clone())),
         None => {
             // Match on the mapping's matching attribute, lowest priority first (§3.3, §4.2).
             let mut found = None;
@@ -774,14 +894,7 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                 }
             }
             match found {
-                Some(resource) => {
-                    let current = work
-                        .desired
-                        .keys()
-                        .filter_map(|p| super::mapping::get_path(&resource, p).map(|v| (p.clone(), v)))
-                        .collect();
-                    (resource["id"].as_str().map(str::to_owned), current)
-                }
+                Some(resource) => (resource["id"].as_str().map(str::to_owned), values_held(&work.desired, &resource)),
                 None => (None, BTreeMap::new()),
             }
         }
@@ -879,9 +992,11 @@ async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mu
                     plan.escrows.remove(&work.id);
                     out.exported += 1;
                 } else {
-                    if link.is_none() {
+                    // What AWS was read to hold is what the retry diffs against, so that it repairs too.
+                    if link.is_none() || held.is_some() {
+                        let managed = link.as_ref().is_none_or(|l| l.managed);
                         plan.links_users
-                            .insert(work.id.clone(), UserLink { target_id: id, exported: current, managed: true });
+                            .insert(work.id.clone(), UserLink { target_id: id, exported: current, managed });
                     }
                     fail(plan, out, draft, "update", "User", &work.upn, &work.id, &reply);
                     return;
@@ -981,8 +1096,30 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
         return None;
     }
     out.entitled += 1;
+    // As for users: an initial cycle reads a linked group back by its id (§4.2 steps 3 to 5), its
+    // attributes only; members are tracked by the job, never re-read (§4.3).
+    let mut link = link;
+    let mut held = None;
+    if plan.read_target
+        && let Some(known) = &link
+    {
+        match read_linked(target, "Groups", &known.target_id).await {
+            Held::Found(resource) => held = Some(values_held(&work.desired, &resource)),
+            Held::Gone => {
+                // Deleted in AWS: matched as if never linked, created with no match (§4.2 step 4;
+                // inferred for a stale link); its members are added again from none.
+                plan.links_groups.remove(&work.id);
+                draft.target_id.clear();
+                link = None;
+            }
+            Held::Failed(reply) => {
+                fail(plan, out, draft, "query", "Group", &work.name, &work.id, &reply);
+                return None;
+            }
+        }
+    }
     let (target_id, current) = match &link {
-        Some(link) => (Some(link.target_id.clone()), link.exported.clone()),
+        Some(link) => (Some(link.target_id.clone()), held.clone().unwrap_or_else(|| link.exported.clone())),
         None => {
             let name = work.desired.get("displayName").cloned().unwrap_or_default();
             let filter = eq_filter("displayName", &name);
@@ -996,13 +1133,14 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 return None;
             }
             let resources = reply.json().and_then(|j| j["Resources"].as_array().cloned()).unwrap_or_default();
-            // A target group another Entra group is already linked to (names differing only in case
-            // match the same AWS group): refused, not shared, or the two would rename it back and
-            // forth every cycle (`DuplicateSourceEntries`, §6.3).
+            // A target group another Entra group is already linked to (Entra allows two groups of one
+            // name; names differing only in case match the same AWS group too): refused by default,
+            // or the two would rename it back and forth (`DuplicateSourceEntries`, §6.3); shared
+            // under the switch `duplicateGroupNames = "share"`, as matching literally gives (inferred).
             let taken = resources.first().and_then(|r| r["id"].as_str()).is_some_and(|id| {
                 plan.links_groups.iter().any(|(other, link)| *other != work.id && link.target_id == id)
             });
-            if taken {
+            if taken && plan.duplicate_group_names == DuplicateGroupNames::Refuse {
                 draft.error = Some(Failure {
                     code: "DuplicateSourceEntries".into(),
                     reason: format!(
@@ -1018,14 +1156,7 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 return None;
             }
             match resources.first() {
-                Some(resource) => {
-                    let current = work
-                        .desired
-                        .keys()
-                        .filter_map(|p| super::mapping::get_path(resource, p).map(|v| (p.clone(), v)))
-                        .collect();
-                    (resource["id"].as_str().map(str::to_owned), current)
-                }
+                Some(resource) => (resource["id"].as_str().map(str::to_owned), values_held(&work.desired, resource)),
                 None => (None, BTreeMap::new()),
             }
         }
@@ -1087,6 +1218,10 @@ async fn export_group(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
                 let reply = last_reply(&replies);
                 draft.action = "update";
                 if !reply.ok() {
+                    // The retry diffs against what AWS was read to hold, so that it repairs too.
+                    if let (Some(held), Some(link)) = (held, plan.links_groups.get_mut(&work.id)) {
+                        link.exported = held;
+                    }
                     fail(plan, out, draft, "update", "Group", &work.name, &work.id, &reply);
                     return None;
                 }
@@ -1182,14 +1317,102 @@ async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupWork, out: &
     }
 }
 
+/// Links each user of the cycle to its manager, once every user and group is exported: "Reference
+/// attributes (manager, group members) ⇒ further updates to link referenced objects" (§4.2 step 6).
+///
+/// The manager never goes in the create body, even one already linked: Entra makes "a round trip to
+/// link newly-created users accounts with their managers … That's why there is a separate patch
+/// operation" (MicrosoftDocs/azure-docs#45885); so a manager created later in the same cycle is
+/// linked too. A user not created in this cycle is asked about first with the reference check query
+/// (§4.5), and patched only if the target does not hold that manager. Only users this cycle looks at
+/// are linked: a manager out of scope is not, and nothing looks at its reports again when it comes
+/// into scope, so "manager reference isn't set until a restart" (§4.3, [KNOWN]). A manager removed in
+/// Entra, or gone to deleted items, is never removed in the target: null values are never
+/// provisioned (§3.3, inferred consequence).
+async fn link_managers(target: &Target, plan: &mut Plan, users: &[UserWork], out: &mut Outcome) {
+    for work in users.iter().filter(|w| w.in_scope) {
+        let Some(manager) = work.manager.as_ref().filter(|m| m.in_scope) else { continue };
+        let Some(link) = plan.links_users.get(&work.id).filter(|l| l.managed).cloned() else { continue };
+        let Some(manager_target) = plan.links_users.get(&manager.id).filter(|l| l.managed).map(|l| l.target_id.clone())
+        else {
+            continue;
+        };
+        if link.exported.get(&manager.path) == Some(&manager_target) {
+            continue;
+        }
+        let draft = Draft {
+            action: "update",
+            status: "success",
+            identity_type: "User",
+            source_id: work.id.clone(),
+            source_name: work.upn.clone(),
+            target_id: link.target_id.clone(),
+            target_name: work.upn.clone(),
+            steps: vec![Step::new(
+                "EntryReferenceResolution",
+                "referenceResolution",
+                "success",
+                format!("Resolved the manager of User '{}'", work.upn),
+            )],
+            error: None,
+            modified: vec![("manager".into(), None, Some(manager.id.clone()))],
+        };
+        let created =
+            out.drafts.iter().any(|d| d.source_id == work.id && d.action == "create" && d.status == "success");
+        if !created {
+            let filter = super::mapping::manager_check_filter(&link.target_id, &manager_target);
+            let reply = last_reply(&target.send(Method::GET, "Users", &[("filter", &filter)], None).await);
+            if !reply.ok() {
+                out.reference_failures += 1;
+                fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
+                continue;
+            }
+            let held = reply.json().and_then(|j| j["Resources"].as_array().map(|r| !r.is_empty())).unwrap_or(false);
+            if held {
+                if let Some(link) = plan.links_users.get_mut(&work.id) {
+                    link.exported.insert(manager.path.clone(), manager_target);
+                }
+                continue;
+            }
+        }
+        let operation = super::mapping::manager_operation(&target.op("Add"), &manager.path, &manager_target);
+        let body = Target::patch(vec![operation]);
+        let replies = target.send(Method::PATCH, &format!("Users/{}", link.target_id), &[], Some(&body)).await;
+        out.exports += replies.len();
+        let reply = last_reply(&replies);
+        if !reply.ok() {
+            out.reference_failures += 1;
+            fail(plan, out, draft, "update", "User", &work.upn, &work.id, &reply);
+            continue;
+        }
+        if let Some(link) = plan.links_users.get_mut(&work.id) {
+            link.exported.insert(manager.path.clone(), manager_target);
+        }
+        let mut draft = draft;
+        draft.steps.push(Step::new(
+            "EntryExportUpdate",
+            "export",
+            "success",
+            format!("User '{}' was updated in {TARGET_NAME}", work.upn),
+        ));
+        out.exported += 1;
+        out.drafts.push(draft);
+    }
+}
+
 /// Escrow thresholds (§5.2): from 5,000 failures on, more than 40% or more than 40,000; or 60,000
 /// with reference failures.
-pub fn escrow_threshold(failures: usize, reference_failures: usize, events: usize) -> Option<&'static str> {
+pub fn escrow_threshold(
+    failures: usize,
+    reference_failures: usize,
+    events: usize,
+    evaluation_minimum: usize,
+) -> Option<&'static str> {
     let plain = failures.saturating_sub(reference_failures);
     if failures >= 60_000 {
         return Some("EncounteredTotalEscrowThreshold");
     }
-    if plain >= 5_000 && (plain * 10 > events.max(1) * 4 || plain > 40_000) {
+    if plain >= evaluation_minimum && (plain * 10 > events.max(1) * 4 || plain > 40_000) {
         return Some(if plain > 40_000 {
             "EncounteredBaseEscrowThreshold"
         } else {
@@ -1244,6 +1467,7 @@ pub async fn run_cycle(state: &AppState, job_id: &str, settings: &Settings) {
     for work in reference_groups.iter().filter(|w| w.in_scope) {
         sync_members(&target, &mut plan, work, &mut out).await;
     }
+    link_managers(&target, &mut plan, &users, &mut out).await;
     finish(state, plan, settings, out, users.len() + groups.len());
 }
 
@@ -1298,7 +1522,7 @@ fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) -> usize {
 fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out: Outcome, imported: usize) {
     let mut world = state.world();
     let events = imported.max(out.exported + out.failures);
-    let threshold = escrow_threshold(out.failures, out.reference_failures, events);
+    let threshold = escrow_threshold(out.failures, out.reference_failures, events, settings.escrow_evaluation_minimum);
     let run_state = if out.failures == 0 { "Succeeded" } else { "EntryLevelErrors" };
     let execution = execution(&plan, &out, imported, run_state, Value::Null);
     let drafts = std::mem::take(&mut out.drafts);
@@ -1549,10 +1773,13 @@ pub async fn on_demand(
                     .last()
                     .and_then(Reply::json)
                     .and_then(|j| j["Resources"][0]["id"].as_str().map(str::to_owned))
-                    // An AWS group already linked to another Entra group (a name differing only in
-                    // case) is not this one's to join (`DuplicateSourceEntries`, entra-provisioning.md
-                    // §6.3, as in a cycle).
-                    .filter(|id| !plan.links_groups.values().any(|link| link.target_id == *id));
+                    // An AWS group already linked to another Entra group (the same name, or one
+                    // differing only in case) is not this one's to join (`DuplicateSourceEntries`,
+                    // entra-provisioning.md §6.3, as in a cycle), unless the switch shares it.
+                    .filter(|id| {
+                        plan.duplicate_group_names == DuplicateGroupNames::Share
+                            || !plan.links_groups.values().any(|link| link.target_id == *id)
+                    });
                 if let Some(id) = found {
                     plan.links_groups.insert(
                         group.id.clone(),
@@ -1628,11 +1855,11 @@ mod tests {
     fn escrow_thresholds_follow_the_documented_examples() {
         // entra-provisioning.md §5.2: 4,000 → no; 45,000 → yes; 30,000 fail + 5,000 ok → yes;
         // 20,000 fail + 100,000 ok → no; 40,000 + 21,000 reference → yes (61,000).
-        assert_eq!(escrow_threshold(4_000, 0, 4_000), None);
-        assert!(escrow_threshold(45_000, 0, 200_000).is_some());
-        assert!(escrow_threshold(30_000, 0, 35_000).is_some());
-        assert_eq!(escrow_threshold(20_000, 0, 120_000), None);
-        assert_eq!(escrow_threshold(61_000, 21_000, 200_000), Some("EncounteredTotalEscrowThreshold"));
+        assert_eq!(escrow_threshold(4_000, 0, 4_000, 5_000), None);
+        assert!(escrow_threshold(45_000, 0, 200_000, 5_000).is_some());
+        assert!(escrow_threshold(30_000, 0, 35_000, 5_000).is_some());
+        assert_eq!(escrow_threshold(20_000, 0, 120_000, 5_000), None);
+        assert_eq!(escrow_threshold(61_000, 21_000, 200_000, 5_000), Some("EncounteredTotalEscrowThreshold"));
     }
 
     fn backoff(schedule: RetrySchedule) -> Backoff {
@@ -1722,5 +1949,44 @@ mod tests {
             !passes(&mapping(vec![vec![clause("jobTitle", "NOT EQUALS", &["x"])]]), &object),
             "null fails every comparison"
         );
+    }
+
+    #[test]
+    fn regex_clauses_search_case_sensitively_and_are_false_on_null() {
+        let props = json!({"department": "Ops-42", "jobTitle": null}).as_object().unwrap().clone();
+        let object = SourceObject { properties: &props, soft_deleted: false };
+        let holds = |attribute: &str, operator: &str, pattern: &str| {
+            let clause =
+                Clause { attribute: attribute.into(), operator: operator.into(), values: vec![pattern.into()] };
+            clause_holds(&clause, &object)
+        };
+        assert!(holds("department", "REGEX MATCH", "[1-9][0-9]"), "a search, not a whole-value match");
+        assert!(holds("department", "REGEX MATCH", "^Ops-[0-9]+$"));
+        assert!(!holds("department", "REGEX MATCH", "^ops"), "case-sensitive");
+        assert!(holds("department", "Regex Match", "Ops"), "operator names compare without case");
+        assert!(holds("department", "NOT REGEX MATCH", "^Sales"));
+        assert!(!holds("department", "NOT REGEX MATCH", "Ops"));
+        assert!(!holds("jobTitle", "REGEX MATCH", ".*"), "null fails");
+        assert!(!holds("jobTitle", "NOT REGEX MATCH", "x"), "NOT REGEX MATCH (false if null), §2.3");
+        assert!(!holds("department", "REGEX MATCH", "("), "a pattern that does not compile matches nothing");
+        assert!(!holds("department", "NOT REGEX MATCH", "("), "nor fails to match");
+    }
+
+    #[test]
+    fn a_schema_with_a_broken_scoping_regex_is_refused_where_the_pattern_is() {
+        let mut schema = super::super::template::default_schema();
+        schema["synchronizationRules"][0]["objectMappings"][0]["scope"] = json!({"groups": [{"clauses": [
+            {"operatorName": "REGEX MATCH", "sourceOperandName": "department", "targetOperand": {"values": ["^Ops"]}},
+            {"operatorName": "NOT REGEX MATCH", "sourceOperandName": "jobTitle", "targetOperand": {"values": ["(intern"]}}
+        ]}]});
+        let problems = read_mappings(&schema).unwrap_err();
+        assert_eq!(
+            problems,
+            ["synchronizationRules[0].objectMappings[0].scope.groups[0].clauses[1].targetOperand.values[0]: \
+                 invalid regular expression \"(intern\": error: unclosed group"]
+        );
+        schema["synchronizationRules"][0]["objectMappings"][0]["scope"]["groups"][0]["clauses"][1]["targetOperand"] =
+            json!({"values": ["^intern"]});
+        assert!(read_mappings(&schema).is_ok());
     }
 }

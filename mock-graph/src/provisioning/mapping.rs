@@ -1,7 +1,9 @@
 //! Attribute mappings: evaluating a mapping's source (an attribute, a constant, or an expression such
 //! as `Switch([IsSoftDeleted], , "False", "True", "True", "False")`) against an Entra object, and
 //! placing the result at a SCIM path such as `emails[type eq "work"].value`
-//! (entra-provisioning.md §3.2–§3.3).
+//! (entra-provisioning.md §3.2–§3.3). Reference attributes (`manager`) are not values of the object:
+//! the cycle resolves them to the referenced object's target id once the users are exported (§4.2
+//! step 6), with [`manager_operation`] and [`manager_check_filter`].
 
 use serde_json::{Map, Value, json};
 
@@ -220,7 +222,19 @@ pub fn evaluate(expr: &Expr, object: &SourceObject<'_>) -> Option<String> {
     }
 }
 
+/// Source attributes that name another object rather than hold a value: Entra links them in a
+/// later update, with the referenced object's target id (entra-provisioning.md §4.2 step 6).
+pub const REFERENCE_ATTRIBUTES: &[&str] = &["manager"];
+
 impl AttributeMapping {
+    /// The reference attribute this mapping reads straight (`[manager]`), if it is one.
+    pub fn reference(&self) -> Option<&'static str> {
+        match &self.source {
+            Source::Attribute(name) => REFERENCE_ATTRIBUTES.iter().copied().find(|r| r.eq_ignore_ascii_case(name)),
+            _ => None,
+        }
+    }
+
     /// The mapped value for an object.
     pub fn value(&self, object: &SourceObject<'_>) -> Option<String> {
         match &self.source {
@@ -229,6 +243,24 @@ impl AttributeMapping {
             Source::Expression(expr) => evaluate(expr, object),
         }
     }
+}
+
+/// The PATCH operation that links a user to its manager: the enterprise `manager` as a complex
+/// value with the manager's target id in `value`, which is how AWS holds it (`manager.value`,
+/// aws-scim.md §2.2; its validation errors name `…:User.manager.value`, §2.1). Entra's generic SCIM
+/// client sends `value` as a bare string (Captain-P-Goldfish/SCIM-SDK#686), which AWS's model (and
+/// mock-scim) refuse; the AWS connector's exact form is not documented (inferred). `op` is `Add`, as
+/// in the docs' manager example (entra-provisioning.md §4.5), in the target's dialect.
+pub fn manager_operation(op: &str, path: &str, manager_target_id: &str) -> Value {
+    json!({ "op": op, "path": path, "value": { "value": manager_target_id } })
+}
+
+/// The reference check Entra makes before linking a manager: whether the target already holds it,
+/// `id eq "…" and manager eq "…"` (entra-provisioning.md §4.5 reference check query; AWS filters on
+/// exactly `id and manager`, aws-scim.md §4.1).
+pub fn manager_check_filter(user_target_id: &str, manager_target_id: &str) -> String {
+    let quoted = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    format!("id eq {} and manager eq {}", quoted(user_target_id), quoted(manager_target_id))
 }
 
 /// Whether a SCIM target attribute holds a boolean.
@@ -345,6 +377,38 @@ mod tests {
         assert_eq!(evaluate(&expr, &source).as_deref(), Some("Annie"));
         let (empty, _) = object(json!({}), false);
         assert_eq!(evaluate(&expr, &SourceObject { properties: &empty, soft_deleted: false }), None);
+    }
+
+    #[test]
+    fn the_manager_attribute_is_a_reference_and_no_value_of_the_user() {
+        let mapping = AttributeMapping {
+            target: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager".into(),
+            source: Source::Attribute("manager".into()),
+            matching_priority: 0,
+            add_only: false,
+            default_value: None,
+        };
+        assert_eq!(mapping.reference(), Some("manager"));
+        let (props, _) = object(json!({"id": "u1", "displayName": "Annie"}), false);
+        assert_eq!(mapping.value(&SourceObject { properties: &props, soft_deleted: false }), None);
+        let department = AttributeMapping { source: Source::Attribute("department".into()), ..mapping };
+        assert_eq!(department.reference(), None);
+    }
+
+    #[test]
+    fn the_manager_is_linked_by_its_target_id_in_manager_value() {
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        assert_eq!(
+            manager_operation("Add", path, "aws-m"),
+            json!({"op": "Add", "path": path, "value": {"value": "aws-m"}})
+        );
+        assert_eq!(manager_check_filter("aws-u", "aws-\"m"), r#"id eq "aws-u" and manager eq "aws-\"m""#);
+        let mut user = Map::new();
+        set_path(&mut user, path, "aws-m");
+        let user = Value::Object(user);
+        let extension = &user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+        assert_eq!(extension, &json!({"manager": {"value": "aws-m"}}));
+        assert_eq!(get_path(&user, path).as_deref(), Some("aws-m"));
     }
 
     #[test]

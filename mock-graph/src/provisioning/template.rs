@@ -59,6 +59,7 @@ fn user_mappings() -> Vec<Value> {
             0,
         ),
         mapping("department", "Attribute", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", 0),
+        mapping("manager", "Attribute", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", 0),
     ]
 }
 
@@ -167,6 +168,69 @@ pub struct Mappings {
     pub groups: ObjectMapping,
 }
 
+/// The longest expression Entra accepts (entra-provisioning.md §3.3, [KNOWN]).
+const MAX_EXPRESSION_CHARS: usize = 10_000;
+
+/// The attributes AWS filters on, which a matching attribute must be: Entra matches by querying
+/// the target (entra §3.3 "target must support filtering on it"; aws-scim.md §4.1 lists what AWS
+/// filters on).
+fn filterable(source_object: &str) -> &'static [&'static str] {
+    if source_object == "User" { &["userName", "externalId"] } else { &["displayName", "externalId"] }
+}
+
+/// What Entra refuses in one attribute mapping (entra-provisioning.md §3.3).
+fn refusals(source_object: &str, at: &str, i: usize, m: &Value, target: &str, expression: &str) -> Vec<String> {
+    let at = format!("{at}.attributeMappings[{i}]");
+    let mut problems = Vec::new();
+    if target.eq_ignore_ascii_case("id") {
+        // "Primary key (id) must not be a target attribute" (§3.3).
+        problems.push(format!("{at}.targetAttributeName: 'id' is the target's primary key and cannot be mapped"));
+    }
+    let length = expression.chars().count();
+    if length > MAX_EXPRESSION_CHARS {
+        problems.push(format!(
+            "{at}.source.expression: {length} characters, more than the {MAX_EXPRESSION_CHARS} an expression may have"
+        ));
+    }
+    let matching = m["matchingPriority"].as_u64().unwrap_or(0) > 0;
+    if matching && !filterable(source_object).contains(&target) {
+        problems.push(format!(
+            "{at}.matchingPriority: AWS IAM Identity Center cannot filter on '{target}'; a matching attribute must be one of {}",
+            filterable(source_object).join(", ")
+        ));
+    }
+    problems
+}
+
+/// The patterns of `REGEX MATCH` and `NOT REGEX MATCH` scoping clauses (§2.3) that do not compile:
+/// refused when the schema is saved, rather than matching nothing at every cycle (inferred; Entra
+/// uses .NET's syntax, of which the mock knows the `regex` crate's: no look-around, no
+/// backreferences).
+fn regex_problems(rule: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (o, object) in rule["objectMappings"].as_array().into_iter().flatten().enumerate() {
+        for (g, group) in object["scope"]["groups"].as_array().into_iter().flatten().enumerate() {
+            for (c, clause) in group["clauses"].as_array().into_iter().flatten().enumerate() {
+                let operator = clause["operatorName"].as_str().unwrap_or_default();
+                if !["REGEX MATCH", "NOT REGEX MATCH"].iter().any(|r| r.eq_ignore_ascii_case(operator)) {
+                    continue;
+                }
+                let values = clause["targetOperand"]["values"].as_array().into_iter().flatten();
+                for (v, pattern) in values.enumerate().filter_map(|(v, p)| Some((v, p.as_str()?))) {
+                    if let Err(err) = regex::Regex::new(pattern) {
+                        // The crate's message ends with its one-line reason (`error: unclosed group`).
+                        let why = err.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                        problems.push(format!(
+                            "synchronizationRules[0].objectMappings[{o}].scope.groups[{g}].clauses[{c}].targetOperand.values[{v}]: invalid regular expression {pattern:?}: {why}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Reads the mappings out of a schema, listing every problem with its location.
 pub fn read_mappings(schema: &Value) -> Result<Mappings, Vec<String>> {
     let mut problems = Vec::new();
@@ -181,6 +245,19 @@ pub fn read_mappings(schema: &Value) -> Result<Mappings, Vec<String>> {
             return ObjectMapping { enabled: false, attributes: Vec::new(), members: false, scope: Vec::new() };
         };
         let at = format!("synchronizationRules[0].objectMappings[{index}]");
+        let source_object = source;
+        if source == "User" && object["enabled"] == false {
+            // "Disabling groups mapping is allowed; disabling users mapping is not." (entra §3.3)
+            problems.push(format!("{at}.enabled: the User mapping cannot be disabled"));
+        }
+        let mut targets = std::collections::BTreeSet::new();
+        for (i, m) in object["attributeMappings"].as_array().into_iter().flatten().enumerate() {
+            let target = m["targetAttributeName"].as_str().unwrap_or_default();
+            if !target.is_empty() && !targets.insert(target.to_ascii_lowercase()) {
+                // Inferred: one value per target attribute, as the portal offers one row per target.
+                problems.push(format!("{at}.attributeMappings[{i}].targetAttributeName: '{target}' is mapped twice"));
+            }
+        }
         let mut attributes = Vec::new();
         let mut members = false;
         for (i, m) in object["attributeMappings"].as_array().cloned().unwrap_or_default().iter().enumerate() {
@@ -217,6 +294,7 @@ pub fn read_mappings(schema: &Value) -> Result<Mappings, Vec<String>> {
                 problems.push(format!("{at}.attributeMappings[{i}].targetAttributeName: required"));
                 continue;
             }
+            problems.extend(refusals(source_object, &at, i, m, &target, &expression));
             attributes.push(AttributeMapping {
                 target,
                 source,
@@ -256,6 +334,7 @@ pub fn read_mappings(schema: &Value) -> Result<Mappings, Vec<String>> {
     if users.attributes.iter().all(|m| m.matching_priority == 0) {
         problems.push("users: at least one attribute mapping needs a matchingPriority above 0".into());
     }
+    problems.extend(regex_problems(rule));
     if problems.is_empty() { Ok(Mappings { users, groups }) } else { Err(problems) }
 }
 
@@ -270,6 +349,27 @@ mod tests {
         assert_eq!(mappings.users.attributes[0].matching_priority, 1);
         assert!(mappings.groups.members);
         assert_eq!(mappings.groups.attributes.len(), 2);
+    }
+
+    #[test]
+    fn entra_refuses_an_id_target_a_disabled_user_mapping_a_long_expression_and_unfilterable_matching() {
+        let mut schema = default_schema();
+        let users = &mut schema["synchronizationRules"][0]["objectMappings"][0];
+        users["enabled"] = json!(false);
+        let mappings = users["attributeMappings"].as_array_mut().unwrap();
+        mappings.push(mapping("objectId", "Attribute", "id", 0));
+        mappings.push(mapping(&format!("Join(\"{}\")", "x".repeat(10_000)), "Function", "nickName", 0));
+        mappings.push(mapping("jobTitle", "Attribute", "title", 2));
+        let problems = read_mappings(&schema).unwrap_err().join("\n");
+        for wanted in [
+            "objectMappings[0].enabled: the User mapping cannot be disabled",
+            "'title' is mapped twice",
+            "'id' is the target's primary key",
+            "more than the 10000 an expression may have",
+            "cannot filter on 'title'",
+        ] {
+            assert!(problems.contains(wanted), "{wanted:?} missing from:\n{problems}");
+        }
     }
 
     #[test]

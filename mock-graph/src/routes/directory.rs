@@ -1,5 +1,5 @@
-//! `/v1.0/users`, `/v1.0/groups`, their members and memberships, `/v1.0/directoryObjects`, and delta
-//! (microsoft-graph.md §2.1–§2.3, §4).
+//! `/v1.0/users`, `/v1.0/groups`, their members and memberships, a user's manager,
+//! `/v1.0/directoryObjects`, and delta (microsoft-graph.md §2.1–§2.3, §4).
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -75,7 +75,8 @@ fn user_key(world: &crate::state::World, id: &str) -> Result<Key, GraphError> {
     world.directory.user_key(id).ok_or_else(|| GraphError::not_found(id))
 }
 
-/// `GET /users/{id | userPrincipalName}`.
+/// `GET /users/{id | userPrincipalName}`, with `$expand=manager`: the manager's default properties
+/// under `manager`, absent when there is none (user-list-manager.md; `$levels` not supported).
 pub async fn users_get(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -86,7 +87,93 @@ pub async fn users_get(
     let world = state.world();
     let key = user_key(&world, &id)?;
     let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(&id))?;
-    single(&ctx, &options, &USER, user, StatusCode::OK)
+    let expand_manager = options.expand.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case("manager"));
+    if !expand_manager {
+        return single(&ctx, &options, &USER, user, StatusCode::OK);
+    }
+    let manager = world.directory.manager_of(key).and_then(|m| world.directory.users.get(&m));
+    let select = options.select.as_deref().map(|raw| crate::odata::parse_select(raw, &USER)).transpose()?;
+    let fragment = match &select {
+        Some(names) => format!("users({})/$entity", names.join(",")),
+        None => "users/$entity".to_owned(),
+    };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(&ctx, &fragment)));
+    body.extend(super::project(&USER, user, select.as_deref()));
+    if let Some(manager) = manager {
+        let mut expanded = Map::new();
+        expanded.insert("@odata.type".into(), json!(ObjectKind::User.odata_type()));
+        expanded.extend(super::project(&USER, manager, None));
+        body.insert("manager".into(), Value::Object(expanded));
+    }
+    Ok(json_response(StatusCode::OK, Value::Object(body)))
+}
+
+/// `GET /users/{id}/manager`: the manager as a directoryObject, with its `@odata.type`; 404
+/// `Request_ResourceNotFound` "Resource 'manager' does not exist…" when there is none
+/// (user-list-manager.md).
+pub async fn users_manager_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let options = query(&uri)?;
+    let world = state.world();
+    let key = user_key(&world, &id)?;
+    let manager = world
+        .directory
+        .manager_of(key)
+        .and_then(|m| world.directory.users.get(&m))
+        .ok_or_else(crate::directory::no_manager)?;
+    let select = options.select.as_deref().map(|raw| crate::odata::parse_select(raw, &USER)).transpose()?;
+    let fragment = match &select {
+        Some(names) => format!("directoryObjects({})/$entity", names.join(",")),
+        None => "directoryObjects/$entity".to_owned(),
+    };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(&ctx, &fragment)));
+    body.insert("@odata.type".into(), json!(ObjectKind::User.odata_type()));
+    body.extend(super::project(&USER, manager, select.as_deref()));
+    Ok(json_response(StatusCode::OK, Value::Object(body)))
+}
+
+/// `PUT /users/{id}/manager/$ref` with `{"@odata.id": "…/users/{managerId}"}` (or
+/// `…/directoryObjects/{managerId}`) → 204. As for members, the reference is the body's only
+/// property; an SDK's `@odata.type` is dropped. An empty body gets the directory's JSON reader error
+/// (msgraph-sdk-powershell#705, msgraph-sdk-java#575).
+pub async fn users_manager_ref_put(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(GraphError::bad_request(
+            "An unexpected 'EndOfInput' node was found when reading from the JSON reader. A 'StartObject' node was expected.",
+        ));
+    }
+    let mut body = json_object(&body)?;
+    let reference = body.remove("@odata.id");
+    crate::odata::accept_annotations(&mut body, &UNTYPED_BODY)?;
+    let reference = match reference {
+        Some(Value::String(reference)) if body.is_empty() => reference,
+        _ => return Err(GraphError::invalid_value("@odata.id", "User")),
+    };
+    let mut world = state.world();
+    let key = user_key(&world, &id)?;
+    world.directory.set_manager(key, &reference)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /users/{id}/manager/$ref` → 204; 404 when there is no manager.
+pub async fn users_manager_ref_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let mut world = state.world();
+    let key = user_key(&world, &id)?;
+    world.directory.remove_manager(key)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `PATCH /users/{id}` → 204.
@@ -534,7 +621,8 @@ pub async fn deleted_items_restore(
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
     let mut world = state.world();
-    let key = world.directory.restore_user(&id)?;
+    let relations = world.switches.restore_relations;
+    let key = world.directory.restore_user(&id, relations)?;
     let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(&id))?;
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(super::context(&ctx, "directoryObjects/$entity")));

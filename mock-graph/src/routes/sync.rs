@@ -347,6 +347,8 @@ pub async fn filter_operators(
         operator("Greater_Than_OR_EQUALS", "Binary", &["Integer"]),
         operator("&", "Binary", &["Integer"]),
         operator("!&", "Binary", &["Integer"]),
+        operator("REGEX MATCH", "Binary", &["String"]),
+        operator("NOT REGEX MATCH", "Binary", &["String"]),
     ];
     Ok(json_response(
         StatusCode::OK,

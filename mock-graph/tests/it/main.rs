@@ -9,6 +9,7 @@ mod delta;
 mod directory;
 mod engine;
 mod kiota;
+mod manager;
 mod odata;
 mod provisioning;
 mod sdk;
