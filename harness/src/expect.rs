@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use scenarios::scenario::{Expectation, LogExpectation};
 use serde_json::Value;
 
-use crate::runner::{Context, StepError};
+use crate::runner::{Context, StepError, resolve_body, resolve_ids};
 
 fn names(values: &[String]) -> String {
     if values.is_empty() { "(none)".to_owned() } else { values.join(", ") }
@@ -232,7 +232,11 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         }
     }
     for (name, wanted) in &expectation.aws_attributes {
-        let wanted = serde_json::to_value(wanted).unwrap_or(Value::Null);
+        let mut wanted = serde_json::to_value(wanted).unwrap_or(Value::Null);
+        if let Err(StepError(message)) = resolve_body(&mut wanted, &aws) {
+            misses.push(format!("AWS attributes of '{name}': {message}"));
+            continue;
+        }
         let group = || aws["groups"].as_array().into_iter().flatten().find(|g| g["displayName"] == name.as_str());
         let Some((kind, actual)) = users
             .iter()
@@ -292,15 +296,28 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
             }
         }
         for wanted in &expectation.requests {
-            let body = wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null));
-            let operations = wanted.operations.as_ref().map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+            // `{user:NAME}` and `{group:NAME}` stand for AWS ids, as AWS holds them now.
+            let resolved = |value: Option<Value>| -> Result<Option<Value>, StepError> {
+                let Some(mut value) = value else { return Ok(None) };
+                resolve_body(&mut value, &aws)?;
+                Ok(Some(value))
+            };
+            let (path, body, operations) = match (
+                wanted.path_contains.as_deref().map(|p| resolve_ids(p, &aws)).transpose(),
+                resolved(wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null))),
+                resolved(wanted.operations.as_ref().map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
+            ) {
+                (Ok(path), Ok(body), Ok(operations)) => (path, body, operations),
+                (Err(StepError(message)), _, _) | (_, Err(StepError(message)), _) | (_, _, Err(StepError(message))) => {
+                    misses.push(format!("{} requests: {message}", wanted.method));
+                    continue;
+                }
+            };
             let found = exchanges
                 .iter()
                 .filter(|e| e["request"]["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&wanted.method)))
                 .filter(|e| {
-                    wanted
-                        .path_contains
-                        .as_ref()
+                    path.as_ref()
                         .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
                 })
                 .filter(|e| {
@@ -335,7 +352,7 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
                 misses.push(format!(
                     "AWS should have received {how_many} {} request(s){}{}{}{}, got {found}; received:{}",
                     wanted.method,
-                    wanted.path_contains.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
+                    path.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
                     wanted.filter_contains.as_ref().map(|f| format!(" filtering on {f:?}")).unwrap_or_default(),
                     body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
                     operations.as_ref().map(|o| format!(" with exactly the operations {o}")).unwrap_or_default(),

@@ -932,7 +932,7 @@ async fn aws_request(
 }
 
 /// Replaces `{user:NAME}` and `{group:NAME}` with the AWS ids of those objects.
-fn resolve_ids(text: &str, state: &Value) -> Result<String, StepError> {
+pub(crate) fn resolve_ids(text: &str, state: &Value) -> Result<String, StepError> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -966,7 +966,8 @@ fn find_id(state: &Value, kind: &str, key: &str, name: &str) -> Result<String, S
         .ok_or_else(|| StepError(format!("AWS has no {} '{name}'", &kind[..kind.len() - 1])))
 }
 
-fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepError> {
+/// Replaces the `{user:NAME}` and `{group:NAME}` placeholders in every string of a JSON value.
+pub(crate) fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepError> {
     match body {
         Value::String(text) => *text = resolve_ids(text, state)?,
         Value::Array(items) => items.iter_mut().try_for_each(|item| resolve_body(item, state))?,

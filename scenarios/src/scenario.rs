@@ -69,7 +69,9 @@
 //!   next_attempt, schedule_state }`, and, for AWS's requests since the previous `expect`,
 //!   `requests = [{ method, path_contains, filter_contains, count | at_least, at_most, body,
 //!   operations }]`
-//!   (`operations`: a PATCH's exact `Operations`, in order) and `no_writes = true`; over all requests since the setup, `aws_untouched = [userNames or group
+//!   (`operations`: a PATCH's exact `Operations`, in order) and `no_writes = true`; in
+//!   `aws_attributes`, `path_contains`, `body` and `operations`, `{user:NAME}` and `{group:NAME}`
+//!   stand for AWS ids, as AWS holds them at the expectation; over all requests since the setup, `aws_untouched = [userNames or group
 //!   names]` (no write named them) and `order_safe = true` (groups existed before they were
 //!   written to; every member added was an existing user). `log_absent = [{ … }]` (no entry matches
 //!   any), `aws_attributes = { "annie@…" = { displayName = "Annie", name = { familyName = "E" } } }`
