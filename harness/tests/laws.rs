@@ -120,6 +120,9 @@ enum Edit {
     DeleteUser(usize),
     /// Deletes the user if need be, then purges it from deleted items.
     PurgeUser(usize),
+    /// Restores a deleted user that is not purged: it comes back with its memberships and
+    /// assignments (mock-graph's switch `restoreRelations`, on by default).
+    RestoreUser(usize),
     DeleteGroup(usize),
     OnDemand(usize),
     Pause,
@@ -171,7 +174,7 @@ fn user_strategy(index: usize) -> impl Strategy<Value = User> {
 }
 
 fn edit_strategy() -> impl Strategy<Value = Edit> {
-    (0u8..17, 0usize..8, 0usize..8).prop_map(|(kind, a, b)| match kind {
+    (0u8..18, 0usize..8, 0usize..8).prop_map(|(kind, a, b)| match kind {
         0 => Edit::RenameGroup(a),
         1 => Edit::AddMember(a, b),
         2 => Edit::RemoveMember(a, b),
@@ -190,6 +193,7 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
         // (entra-provisioning.md §7.3), a state the model does not follow: it comes with `Watermark`.
         14 => Edit::Restart([None, Some("Watermark"), Some("Watermark, Escrows"), Some("QuarantineState")][b % 4]),
         15 => Edit::Advance(["PT40M", "PT2H", "P1D"][b % 3]),
+        16 => Edit::RestoreUser(a),
         _ => Edit::ExpireToken,
     })
 }
@@ -297,6 +301,8 @@ struct Directory {
     deleted_users: BTreeSet<usize>,
     purged_users: BTreeSet<usize>,
     deleted_groups: BTreeSet<usize>,
+    /// What a deleted user had, for a restore: its direct assignment and its groups.
+    deleted_relations: BTreeMap<usize, (bool, Vec<usize>)>,
 }
 
 impl Directory {
@@ -409,6 +415,7 @@ impl Case {
             deleted_users: BTreeSet::new(),
             purged_users: BTreeSet::new(),
             deleted_groups: BTreeSet::new(),
+            deleted_relations: BTreeMap::new(),
         }
     }
 
@@ -457,6 +464,7 @@ impl Case {
                             lit(&dir.users[u].upn())
                         ));
                         dir.groups[g].members.push(u);
+                        dir.groups[g].members.sort_unstable();
                     }
                 }
                 Edit::RemoveMember(g, u) => {
@@ -503,13 +511,29 @@ impl Case {
                     let Some(u) = user(u).filter(|u| !dir.purged_users.contains(u)) else { continue };
                     if dir.deleted_users.insert(u) {
                         step(format!("action = \"delete_user\"\nuser = {}", lit(&dir.users[u].upn())));
-                        // Memberships and assignments go with a deleted user.
-                        dir.assigned_users.remove(&u);
+                        // Memberships and assignments go with a deleted user, kept for a restore.
+                        let groups = (0..dir.groups.len()).filter(|g| dir.groups[*g].members.contains(&u)).collect();
+                        dir.deleted_relations.insert(u, (dir.assigned_users.remove(&u), groups));
                         dir.groups.iter_mut().for_each(|g| g.members.retain(|m| *m != u));
                     }
                     if matches!(edit, Edit::PurgeUser(_)) {
                         step(format!("action = \"purge_user\"\nuser = {}", lit(&dir.users[u].upn())));
                         dir.purged_users.insert(u);
+                    }
+                }
+                Edit::RestoreUser(u) => {
+                    let restorable = |u: &usize| dir.deleted_users.contains(u) && !dir.purged_users.contains(u);
+                    let Some(u) = user(u).filter(restorable) else { continue };
+                    step(format!("action = \"restore_user\"\nuser = {}", lit(&dir.users[u].upn())));
+                    dir.deleted_users.remove(&u);
+                    // Back with its memberships in groups that still exist, and its assignment.
+                    let (assigned, groups) = dir.deleted_relations.remove(&u).unwrap_or_default();
+                    if assigned {
+                        dir.assigned_users.insert(u);
+                    }
+                    for g in groups.into_iter().filter(|g| !dir.deleted_groups.contains(g)) {
+                        dir.groups[g].members.push(u);
+                        dir.groups[g].members.sort_unstable();
                     }
                 }
                 Edit::DeleteGroup(g) => {
