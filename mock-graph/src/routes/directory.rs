@@ -138,27 +138,32 @@ pub async fn users_manager_get(
     Ok(json_response(StatusCode::OK, Value::Object(body)))
 }
 
-/// `PUT /users/{id}/manager/$ref` with `{"@odata.id": "…/users/{managerId}"}` (or
-/// `…/directoryObjects/{managerId}`) → 204. As for members, the reference is the body's only
-/// property; an SDK's `@odata.type` is dropped. An empty body gets the directory's JSON reader error
-/// (msgraph-sdk-powershell#705, msgraph-sdk-java#575).
-pub async fn users_manager_ref_put(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, GraphError> {
+/// The `@odata.id` of a `$ref` body, its only property (an SDK's `@odata.type` is dropped); an
+/// empty body gets the directory's JSON reader error (msgraph-sdk-powershell#705,
+/// msgraph-sdk-java#575).
+fn reference_body(body: &Bytes, resource: &str) -> Result<String, GraphError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(GraphError::bad_request(
             "An unexpected 'EndOfInput' node was found when reading from the JSON reader. A 'StartObject' node was expected.",
         ));
     }
-    let mut body = json_object(&body)?;
+    let mut body = json_object(body)?;
     let reference = body.remove("@odata.id");
     crate::odata::accept_annotations(&mut body, &UNTYPED_BODY)?;
-    let reference = match reference {
-        Some(Value::String(reference)) if body.is_empty() => reference,
-        _ => return Err(GraphError::invalid_value("@odata.id", "User")),
-    };
+    match reference {
+        Some(Value::String(reference)) if body.is_empty() => Ok(reference),
+        _ => Err(GraphError::invalid_value("@odata.id", resource)),
+    }
+}
+
+/// `PUT /users/{id}/manager/$ref` with `{"@odata.id": "…/users/{managerId}"}` (or
+/// `…/directoryObjects/{managerId}`) → 204.
+pub async fn users_manager_ref_put(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let reference = reference_body(&body, "User")?;
     let mut world = state.world();
     let key = user_key(&world, &id)?;
     world.directory.set_manager(key, &reference)?;
@@ -435,13 +440,7 @@ pub async fn groups_members_add(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let mut body = json_object(&body)?;
-    let reference = body.remove("@odata.id");
-    crate::odata::accept_annotations(&mut body, &UNTYPED_BODY)?;
-    let reference = match reference {
-        Some(Value::String(reference)) if body.is_empty() => reference,
-        _ => return Err(GraphError::invalid_value("@odata.id", "Group")),
-    };
+    let reference = reference_body(&body, "Group")?;
     let mut world = state.world();
     let key = group_key(&world, &id)?;
     world.directory.add_member(key, &reference)?;
