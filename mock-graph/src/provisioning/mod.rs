@@ -6,15 +6,26 @@
 //! - [`template`]: the `aWSSingleSignon` template, its schema, reading mappings from a schema.
 //! - [`mapping`]: evaluating attribute mappings and expressions; SCIM paths.
 //! - [`job`]: the job, its status machine and connector data store.
-//! - [`cycle`]: one cycle: scope, match, export, memberships, deprovisioning, escrow, quarantine.
+//! - [`cycle`]: the drivers of a cycle and of provision on demand: probe, then the exports in order
+//!   (users, groups, memberships, managers), then the record; the engine's settings and secrets.
+//! - `scope`: who is in scope (assignments, scoping filters) and each object's desired values;
+//!   pure.
+//! - `plan`: what a cycle looks at (watermark, change log, escrows), read under the lock at once.
+//! - `export`: the SCIM requests per object and what each reply means.
+//! - `record`: links, escrows, thresholds, quarantine and back-off, logs and the job's status,
+//!   written under the lock, without I/O.
 //! - [`scim`]: the engine's own SCIM client, in Entra's dialects.
 //! - [`logs`]: `provisioningObjectSummary` entries.
 
 pub mod cycle;
+mod export;
 pub mod job;
 pub mod logs;
 pub mod mapping;
+mod plan;
+mod record;
 pub mod scim;
+mod scope;
 pub mod template;
 
 use std::collections::{BTreeMap, VecDeque};

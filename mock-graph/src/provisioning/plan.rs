@@ -1,0 +1,317 @@
+//! What a cycle will look at, read under the lock in one go (entra-provisioning.md §4.2, §4.3): the
+//! candidates from the watermark, the change log and the escrows, each with its desired state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::cycle::{Secrets, Settings, TARGET_NAME};
+use super::job::{Escrow, GroupLink, Job, UserLink};
+use super::scim::Target;
+use super::scope::{ManagerRef, Scope};
+use super::template::read_mappings;
+use crate::directory::{ChangeKind, Key, ObjectKind};
+use crate::state::{DuplicateGroupNames, World};
+
+/// A user as the cycle will handle it.
+#[derive(Debug, Clone)]
+pub(crate) struct UserWork {
+    pub(crate) key: Option<Key>,
+    pub(crate) id: String,
+    pub(crate) upn: String,
+    pub(crate) in_scope: bool,
+    pub(crate) why_out: &'static str,
+    pub(crate) desired: BTreeMap<String, String>,
+    /// Only on create: `ObjectAddOnly` mappings and default values.
+    pub(crate) create_only: BTreeMap<String, String>,
+    pub(crate) matching: Vec<(String, String)>,
+    pub(crate) modified: Vec<(String, Option<String>, Option<String>)>,
+    pub(crate) import_kind: &'static str,
+    /// Permanently deleted in Entra: the target user is deleted (§4.4).
+    pub(crate) purged: bool,
+    /// The manager to link once the users are exported, when a mapping reads `[manager]` (§4.2 step 6).
+    pub(crate) manager: Option<ManagerRef>,
+}
+
+/// A group as the cycle will handle it.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupWork {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) in_scope: bool,
+    pub(crate) desired: BTreeMap<String, String>,
+    /// Direct members that are users (nested groups are not flattened, §2.2).
+    pub(crate) members: BTreeSet<String>,
+    pub(crate) modified: Vec<(String, Option<String>, Option<String>)>,
+    pub(crate) import_kind: &'static str,
+}
+
+/// Everything a cycle needs, read under the lock.
+pub(crate) struct Plan {
+    pub(crate) job_id: String,
+    pub(crate) cycle_id: String,
+    pub(crate) initial: bool,
+    /// An initial cycle (not provision on demand): linked objects are read back from the target and
+    /// diffed against what it holds, not against what was last exported (§4.2 steps 3 to 5).
+    pub(crate) read_target: bool,
+    pub(crate) duplicate_group_names: DuplicateGroupNames,
+    pub(crate) seq: u64,
+    pub(crate) now: Timestamp,
+    pub(crate) target: Result<Target, String>,
+    pub(crate) secrets: Secrets,
+    pub(crate) users: Vec<UserWork>,
+    pub(crate) groups: Vec<GroupWork>,
+    /// Assigned groups of the candidate users that are not candidates themselves: a user linked in
+    /// this cycle (say, retried from escrow) must join them (reference resolution, §4.2 step 6).
+    pub(crate) reference_groups: Vec<GroupWork>,
+    pub(crate) links_users: BTreeMap<String, UserLink>,
+    pub(crate) links_groups: BTreeMap<String, GroupLink>,
+    pub(crate) escrows: BTreeMap<String, Escrow>,
+    pub(crate) imported_deltas: usize,
+    pub(crate) reference_deltas: usize,
+    pub(crate) context: ContextOwned,
+    pub(crate) deletes_approved: bool,
+}
+
+/// Owned parts of a log context.
+#[derive(Debug, Clone)]
+pub struct ContextOwned {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Service principal id.
+    pub sp_id: String,
+    /// Service principal name.
+    pub sp_name: String,
+    /// Application id.
+    pub application_id: String,
+}
+
+/// Picks the objects a cycle looks at: everything in reach and everything linked on an initial cycle,
+/// what changed since the watermark (through the change log, as delta does) on an incremental one, plus escrows (§4.2, §4.3).
+pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Vec<GroupWork>, usize, usize) {
+    let dir = &world.directory;
+    let mut users: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut groups: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut purged = BTreeSet::new();
+    let mut deltas = 0;
+    let mut reference_deltas = 0;
+    match job.watermark {
+        None => {
+            if scope.sync_all {
+                users.extend(dir.users.values().filter_map(|u| u.get("id")?.as_str().map(|id| (id.to_owned(), "Add"))));
+                groups
+                    .extend(dir.groups.values().filter_map(|g| g.get("id")?.as_str().map(|id| (id.to_owned(), "Add"))));
+            } else if let Some(sp) = dir.service_principal_key(scope.sp_id) {
+                for (_, assignment) in dir.assignments_on(sp) {
+                    let Some(principal) = assignment.get("principalId").and_then(Value::as_str) else { continue };
+                    match dir.lookup(principal) {
+                        Some((ObjectKind::User, _)) => {
+                            users.insert(principal.to_owned(), "Add");
+                        }
+                        Some((ObjectKind::Group, key)) => {
+                            groups.insert(principal.to_owned(), "Add");
+                            for (kind, member) in dir.members_of(key) {
+                                if kind == ObjectKind::User {
+                                    users.insert(dir.object_id(kind, member), "Add");
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // A restart clears the watermark but keeps the links (entra-provisioning.md §4.1), so
+            // what the job provisioned is evaluated again: whatever left the scope meanwhile is
+            // deprovisioned, and a user gone from deleted items too is deleted.
+            for id in job.users.keys() {
+                users.entry(id.clone()).or_insert("Update");
+                if dir.lookup(id).is_none() && !dir.deleted_users.contains_key(id) {
+                    purged.insert(id.clone());
+                }
+            }
+            for id in job.groups.keys() {
+                groups.entry(id.clone()).or_insert(if dir.lookup(id).is_none() { "Delete" } else { "Update" });
+            }
+        }
+        Some(watermark) => {
+            for change in dir.changes_between(watermark, dir.last_seq()) {
+                match (change.kind, &change.what) {
+                    (ObjectKind::User, ChangeKind::Deleted) => {
+                        users.insert(change.id.clone(), "Delete");
+                        deltas += 1;
+                    }
+                    (ObjectKind::User, ChangeKind::Purged) => {
+                        users.insert(change.id.clone(), "Delete");
+                        purged.insert(change.id.clone());
+                        deltas += 1;
+                    }
+                    (ObjectKind::User, _) => {
+                        users.entry(change.id.clone()).or_insert("Update");
+                        deltas += 1;
+                    }
+                    (
+                        ObjectKind::Group,
+                        ChangeKind::MemberAdded(member, kind) | ChangeKind::MemberRemoved(member, kind),
+                    ) => {
+                        groups.entry(change.id.clone()).or_insert("Update");
+                        if *kind == ObjectKind::User.odata_type() {
+                            users.entry(member.clone()).or_insert("Update");
+                        }
+                        reference_deltas += 1;
+                    }
+                    (ObjectKind::Group, what) => {
+                        groups
+                            .insert(change.id.clone(), if *what == ChangeKind::Deleted { "Delete" } else { "Update" });
+                        if matches!(what, ChangeKind::Assigned(_) | ChangeKind::Unassigned(_)) {
+                            if let Some((_, key)) = dir.lookup(&change.id) {
+                                for (kind, member) in dir.members_of(key) {
+                                    if kind == ObjectKind::User {
+                                        users.entry(dir.object_id(kind, member)).or_insert("Update");
+                                    }
+                                }
+                            }
+                            if let Some(link) = job.groups.get(&change.id) {
+                                for (user, user_link) in &job.users {
+                                    if link.members.contains(&user_link.target_id) {
+                                        users.entry(user.clone()).or_insert("Update");
+                                    }
+                                }
+                            }
+                        }
+                        deltas += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Escrowed objects are retried on every cycle (§5.1).
+    for (id, escrow) in &job.escrows {
+        let slot = if escrow.kind == "Group" { &mut groups } else { &mut users };
+        slot.entry(id.clone()).or_insert("Update");
+    }
+    // A linked group whose member set may have lost a user is re-evaluated with it.
+    let key_of = |id: &str| dir.lookup(id).map(|(_, k)| k);
+    let mut user_work: Vec<UserWork> = users
+        .iter()
+        .map(|(id, kind)| scope.user(dir.user_key(id).filter(|_| key_of(id).is_some()), id, kind))
+        .collect();
+    for work in &mut user_work {
+        work.purged = purged.contains(&work.id) && dir.lookup(&work.id).is_none();
+    }
+    user_work.sort_by_key(|w| (w.key.is_none(), w.key, w.id.clone()));
+    let mut group_work: Vec<GroupWork> =
+        groups.iter().map(|(id, kind)| scope.group(dir.group_key(id), id, kind)).collect();
+    group_work.sort_by_key(|w| (dir.group_key(&w.id).is_none(), dir.group_key(&w.id), w.id.clone()));
+    (user_work, group_work, deltas, reference_deltas)
+}
+
+/// Reads the world into a plan, or explains why the job cannot run.
+pub(crate) fn plan(
+    world: &mut World,
+    job_id: &str,
+    settings: &Settings,
+    only: Option<&Subjects>,
+    waiter: Option<super::scim::Waiter>,
+) -> Option<Plan> {
+    // Deleted items that turned 30 days old by this instant are purged first (§4.3 step 9).
+    world.expire_deleted_users();
+    let cycle_id = world.uuid();
+    let now = world.clock.now();
+    let seq = world.directory.last_seq();
+    let job = world.provisioning.jobs.get(job_id)?;
+    let secrets = Secrets::from_pairs(
+        world.provisioning.secrets.get(&job.service_principal_id).map(Vec::as_slice).unwrap_or(&[]),
+    );
+    let mappings = read_mappings(&job.schema).ok()?;
+    let sp_key = world.directory.service_principal_key(&job.service_principal_id)?;
+    let sp = world.directory.service_principals.get(&sp_key)?;
+    let sp_name = sp.get("displayName").and_then(Value::as_str).unwrap_or(TARGET_NAME).to_owned();
+    let app_id = sp.get("appId").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let application_id = world
+        .directory
+        .app_by_app_id
+        .get(&app_id)
+        .and_then(|k| world.directory.applications.get(k))
+        .and_then(|a| a.get("id")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let scope = Scope {
+        dir: &world.directory,
+        sp_id: &job.service_principal_id,
+        sync_all: secrets.sync_all,
+        mappings: &mappings,
+    };
+    let (users, groups, imported_deltas, reference_deltas) = match only {
+        None => candidates(world, job, &scope),
+        Some(subjects) => {
+            let dir = &world.directory;
+            let users = subjects.users.iter().map(|id| scope.user(dir.user_key(id), id, "Add")).collect();
+            let groups = subjects.groups.iter().map(|id| scope.group(dir.group_key(id), id, "Add")).collect();
+            (users, groups, 0, 0)
+        }
+    };
+    let reference_groups: Vec<GroupWork> = if only.is_some() {
+        Vec::new()
+    } else {
+        let dir = &world.directory;
+        let mut seen: BTreeSet<Key> = groups.iter().filter_map(|g| dir.group_key(&g.id)).collect();
+        let mut extra = Vec::new();
+        for user in &users {
+            for group in user.key.into_iter().flat_map(|k| dir.groups_of(k)) {
+                if scope.group_assigned(group) && seen.insert(group) {
+                    extra.push(scope.group(Some(group), &dir.object_id(ObjectKind::Group, group), "Update"));
+                }
+            }
+        }
+        extra
+    };
+    let target = match (&secrets.base_address, &secrets.secret_token) {
+        (Some(base), Some(token)) => {
+            Target::new(base, token, settings.client.clone(), settings.timeout, settings.attempts).map(|mut target| {
+                target.waiter = waiter;
+                target
+            })
+        }
+        _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
+    };
+    let context = ContextOwned {
+        tenant_id: world.tenant.id.clone(),
+        sp_id: job.service_principal_id.clone(),
+        sp_name,
+        application_id,
+    };
+    let initial = job.watermark.is_none();
+    let deletes_approved = job.deletes_approved;
+    let job = world.provisioning.jobs.get_mut(job_id)?;
+    Some(Plan {
+        job_id: job_id.to_owned(),
+        cycle_id,
+        initial,
+        read_target: initial && only.is_none(),
+        duplicate_group_names: settings.duplicate_group_names,
+        seq,
+        now,
+        target,
+        secrets,
+        users,
+        groups,
+        reference_groups,
+        links_users: std::mem::take(&mut job.users),
+        links_groups: std::mem::take(&mut job.groups),
+        escrows: std::mem::take(&mut job.escrows),
+        imported_deltas,
+        reference_deltas,
+        context,
+        deletes_approved,
+    })
+}
+
+/// The objects a provision-on-demand request names.
+#[derive(Debug, Clone, Default)]
+pub struct Subjects {
+    /// Entra user ids.
+    pub users: Vec<String>,
+    /// Entra group ids.
+    pub groups: Vec<String>,
+}
