@@ -228,6 +228,112 @@ mod tests {
     use super::*;
     use crate::provisioning::template::read_mappings;
 
+    fn now() -> jiff::Timestamp {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn user(upn: &str, extra: Value) -> Map<String, Value> {
+        let mut user = json!({"accountEnabled": true, "displayName": upn, "mailNickname": upn.split('@').next(),
+            "userPrincipalName": upn, "passwordProfile": {"password": "x"}})
+        .as_object()
+        .unwrap()
+        .clone();
+        user.extend(extra.as_object().unwrap().clone());
+        user
+    }
+
+    /// A directory with the AWS app's service principal `sp` and users assigned to it directly.
+    fn directory(users: &[(&str, Value, bool)]) -> (Directory, Vec<Key>) {
+        let mut dir = Directory::new("contoso.com");
+        let sp = dir.key();
+        dir.register("sp", ObjectKind::ServicePrincipal, sp);
+        dir.service_principals.insert(sp, json!({"id": "sp"}).as_object().unwrap().clone());
+        let mut keys = Vec::new();
+        for (i, (upn, extra, assigned)) in users.iter().enumerate() {
+            let key = dir.create_user(format!("u{i}"), now(), user(upn, extra.clone())).unwrap();
+            if *assigned {
+                let assignment = json!({"id": format!("a{i}"), "principalId": format!("u{i}"), "resourceId": "sp"});
+                let assignment_key = dir.key();
+                dir.insert_assignment(assignment_key, key, sp, assignment.as_object().unwrap().clone());
+            }
+            keys.push(key);
+        }
+        (dir, keys)
+    }
+
+    #[test]
+    fn a_user_in_scope_gets_its_desired_values_its_matching_values_in_order_and_create_only_ones() {
+        let mut schema = super::super::template::default_schema();
+        let users = &mut schema["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"];
+        for m in users.as_array_mut().unwrap() {
+            match m["targetAttributeName"].as_str().unwrap() {
+                "externalId" => m["matchingPriority"] = json!(1),
+                "userName" => m["matchingPriority"] = json!(2),
+                "title" => m["flowType"] = json!("ObjectAddOnly"),
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" => {
+                    m["defaultValue"] = json!("Unassigned")
+                }
+                _ => {}
+            }
+        }
+        let mappings = read_mappings(&schema).unwrap();
+        let (dir, keys) =
+            directory(&[("annie@contoso.com", json!({"givenName": "Annie", "jobTitle": "Engineer"}), true)]);
+        let scope = Scope { dir: &dir, sp_id: "sp", sync_all: false, mappings: &mappings };
+        let work = scope.user(Some(keys[0]), "u0", "Add");
+        assert!(work.in_scope);
+        assert_eq!(
+            work.matching,
+            [("externalId".to_owned(), "annie".to_owned()), ("userName".to_owned(), "annie@contoso.com".to_owned())],
+            "lowest matchingPriority first (§3.3)"
+        );
+        assert_eq!(work.desired["active"], "True");
+        assert_eq!(work.desired["name.givenName"], "Annie");
+        assert!(!work.desired.contains_key("name.familyName"), "null values are never provisioned (§3.3)");
+        assert!(!work.desired.contains_key("title"), "only during creation");
+        assert_eq!(work.create_only["title"], "Engineer");
+        assert_eq!(
+            work.create_only["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"], "Unassigned",
+            "a default value, on create only"
+        );
+    }
+
+    #[test]
+    fn a_user_out_of_scope_says_why_and_is_soft_deleted_in_its_values() {
+        let mut schema = super::super::template::default_schema();
+        schema["synchronizationRules"][0]["objectMappings"][0]["scope"] = json!({"groups": [{"clauses": [
+            {"operatorName": "EQUALS", "sourceOperandName": "department", "targetOperand": {"values": ["Ops"]}}
+        ]}]});
+        let mappings = read_mappings(&schema).unwrap();
+        let (dir, keys) = directory(&[
+            ("in@contoso.com", json!({"department": "Ops"}), true),
+            ("unassigned@contoso.com", json!({"department": "Ops"}), false),
+            ("disabled@contoso.com", json!({"department": "Ops", "accountEnabled": false}), true),
+            ("filtered@contoso.com", json!({"department": "Sales"}), true),
+        ]);
+        let scope = Scope { dir: &dir, sp_id: "sp", sync_all: false, mappings: &mappings };
+        let why: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let work = scope.user(Some(*key), &format!("u{i}"), "Update");
+                (work.in_scope, work.why_out, work.desired.get("active").cloned())
+            })
+            .collect();
+        assert_eq!(
+            why,
+            [
+                (true, "", Some("True".into())),
+                (false, "not assigned", Some("False".into())),
+                (false, "disabled", Some("False".into())),
+                (false, "out of the scoping filter", Some("False".into())),
+            ]
+        );
+        let everyone = Scope { dir: &dir, sp_id: "sp", sync_all: true, mappings: &mappings };
+        assert!(everyone.user(Some(keys[1]), "u1", "Update").in_scope, "sync all ignores assignments (§2.1)");
+        assert!(!scope.user(None, "gone", "Delete").in_scope, "deleted");
+    }
+
     #[test]
     fn scoping_clauses_are_anded_within_and_ored_across_filters() {
         let props = json!({"department": "Ops", "jobTitle": null, "accountEnabled": true}).as_object().unwrap().clone();
