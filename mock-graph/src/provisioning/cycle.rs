@@ -314,7 +314,7 @@ pub async fn on_demand(
     let mut world = state.world();
     let drafts = std::mem::take(&mut out.drafts);
     let first = record_logs(&mut world, &plan, drafts);
-    let entries = world.provisioning.logs[first..].to_vec();
+    let entries = world.provisioning.logs[first..].iter().map(super::logs::Entry::to_json).collect();
     if let Some(job) = world.provisioning.jobs.get_mut(&plan.job_id) {
         job.users = plan.links_users;
         job.groups = plan.links_groups;

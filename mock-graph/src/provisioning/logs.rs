@@ -70,29 +70,56 @@ pub struct Draft {
     pub modified: Vec<(String, Option<String>, Option<String>)>,
 }
 
-/// Where an entry belongs.
-pub struct Context<'a> {
+/// Where entries belong: what every entry of one cycle shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
     /// The tenant id.
-    pub tenant_id: &'a str,
+    pub tenant_id: String,
     /// The job id.
-    pub job_id: &'a str,
+    pub job_id: String,
     /// The cycle id.
-    pub cycle_id: &'a str,
+    pub cycle_id: String,
     /// The service principal's id and name.
-    pub service_principal: (&'a str, &'a str),
+    pub service_principal: (String, String),
     /// The application's id.
-    pub application_id: &'a str,
+    pub application_id: String,
     /// When.
     pub at: Timestamp,
     /// Who: the provisioning service, or a user for on-demand.
     pub initiated_by: Value,
 }
 
+/// A recorded log entry: typed, and written out as JSON only when read, since a large cycle
+/// records one per object and JSON values cost several times their fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The entry's id.
+    pub id: String,
+    /// Its `changeId`.
+    pub change_id: String,
+    /// What it shares with its cycle's other entries.
+    pub context: std::sync::Arc<Context>,
+    /// The object's part.
+    pub draft: Draft,
+}
+
+impl Entry {
+    /// When it was recorded.
+    pub fn at(&self) -> Timestamp {
+        self.context.at
+    }
+
+    /// The `provisioningObjectSummary` JSON (§6.1, §6.2).
+    pub fn to_json(&self) -> Value {
+        self.draft.to_json(&self.context, &self.id, &self.change_id)
+    }
+}
+
 impl Draft {
     /// The `provisioningObjectSummary` JSON (§6.1, §6.2).
-    pub fn into_json(self, ctx: &Context<'_>, id: String, change_id: String) -> Value {
-        let (sp_id, sp_name) = ctx.service_principal;
-        let error = self.error.map(|e| {
+    pub fn to_json(&self, ctx: &Context, id: &str, change_id: &str) -> Value {
+        let (sp_id, sp_name) = (&ctx.service_principal.0, &ctx.service_principal.1);
+        let error = self.error.as_ref().map(|e| {
             json!({"errorCode": e.code, "reason": e.reason, "additionalDetails": null, "errorCategory": e.category, "recommendedAction": null})
         });
         json!({
@@ -111,10 +138,10 @@ impl Draft {
             "sourceIdentity": {"id": self.source_id, "displayName": self.source_name, "identityType": self.identity_type, "details": {}},
             "targetIdentity": {"id": self.target_id, "displayName": self.target_name, "identityType": self.identity_type, "details": {}},
             "provisioningStatusInfo": {"status": self.status, "errorInformation": error},
-            "provisioningSteps": self.steps.into_iter().map(|s| json!({
+            "provisioningSteps": self.steps.iter().map(|s| json!({
                 "name": s.name, "provisioningStepType": s.kind, "status": s.status, "description": s.description, "details": s.details
             })).collect::<Vec<_>>(),
-            "modifiedProperties": self.modified.into_iter().map(|(name, old, new)| json!({
+            "modifiedProperties": self.modified.iter().map(|(name, old, new)| json!({
                 "displayName": name, "oldValue": old, "newValue": new
             })).collect::<Vec<_>>(),
         })

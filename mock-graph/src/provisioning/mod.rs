@@ -31,7 +31,6 @@ pub mod template;
 use std::collections::{BTreeMap, VecDeque};
 
 use jiff::Timestamp;
-use serde_json::Value;
 
 use crate::state::AppState;
 
@@ -43,7 +42,7 @@ pub struct Provisioning {
     /// Synchronization secrets by service principal id, as `{key, value}` pairs.
     pub secrets: BTreeMap<String, Vec<(String, String)>>,
     /// Provisioning log entries, oldest first.
-    pub logs: Vec<Value>,
+    pub logs: Vec<logs::Entry>,
     /// When recent provision-on-demand calls came, for the 5 per 10 seconds limit (§5.4).
     pub on_demand: VecDeque<Timestamp>,
 }
@@ -54,9 +53,7 @@ impl Provisioning {
     /// in clock order, so the expired ones are a prefix.
     pub fn expire_logs(&mut self, now: Timestamp, retention_days: u32) {
         let cutoff = now - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
-        let expired = self.logs.partition_point(|entry| {
-            entry["activityDateTime"].as_str().and_then(|at| at.parse::<Timestamp>().ok()).is_some_and(|at| at < cutoff)
-        });
+        let expired = self.logs.partition_point(|entry| entry.at() < cutoff);
         self.logs.drain(..expired);
     }
 }

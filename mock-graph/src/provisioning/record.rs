@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::cycle::Settings;
 use super::export::Outcome;
 use super::job::{Code, Job, Quarantine, execution_time};
-use super::logs::{Context, Draft, service_initiator};
+use super::logs::{Context, Draft, Entry, service_initiator};
 use super::plan::Plan;
 use crate::state::{AppState, RetrySchedule, World};
 
@@ -62,21 +62,20 @@ pub(crate) fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) ->
     let retention = world.switches.provisioning_log_retention_days;
     world.provisioning.expire_logs(plan.now, retention);
     let first = world.provisioning.logs.len();
-    let context = &plan.context;
-    let ctx = Context {
-        tenant_id: &context.tenant_id,
-        job_id: &plan.job_id,
-        cycle_id: &plan.cycle_id,
-        service_principal: (&context.sp_id, &context.sp_name),
-        application_id: &context.application_id,
+    let owned = &plan.context;
+    let context = std::sync::Arc::new(Context {
+        tenant_id: owned.tenant_id.clone(),
+        job_id: plan.job_id.clone(),
+        cycle_id: plan.cycle_id.clone(),
+        service_principal: (owned.sp_id.clone(), owned.sp_name.clone()),
+        application_id: owned.application_id.clone(),
         at: plan.now,
         initiated_by: service_initiator(),
-    };
+    });
     for draft in drafts {
         let id = world.uuid();
         let change_id = world.uuid();
-        let entry = draft.into_json(&ctx, id, change_id);
-        world.provisioning.logs.push(entry);
+        world.provisioning.logs.push(Entry { id, change_id, context: context.clone(), draft });
     }
     first
 }

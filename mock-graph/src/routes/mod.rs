@@ -127,6 +127,30 @@ fn fingerprint(options: &QueryOptions) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// The position a request's `$skiptoken` carries, refused if it belongs to another query.
+fn position(options: &QueryOptions) -> Result<Option<Position>, GraphError> {
+    let Some(token) = &options.skiptoken else { return Ok(None) };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| expired_token())?;
+    let position: Position = serde_json::from_slice(&bytes).map_err(|_| expired_token())?;
+    if position.q != fingerprint(options) {
+        return Err(expired_token());
+    }
+    Ok(Some(position))
+}
+
+/// The keys a plain listing (no `$filter`, `$search`, `$orderby` or `$count`) can show: those after
+/// the skiptoken's position, `$top` of them and one more, which tells whether a next page exists.
+/// `None` for any other listing, which reads every item. A computed collection then builds only
+/// these, and [`list`] pages them as it would the whole.
+pub fn plain_page(options: &QueryOptions) -> Result<Option<std::ops::RangeInclusive<Key>>, GraphError> {
+    if options.filter.is_some() || options.search.is_some() || options.orderby.is_some() || options.count_requested()? {
+        return Ok(None);
+    }
+    let after = position(options)?.and_then(|p| p.after).unwrap_or(0);
+    let top = Key::try_from(options.page_size()?).unwrap_or(Key::MAX);
+    Ok(Some(after.saturating_add(1)..=after.saturating_add(top).saturating_add(1)))
+}
+
 fn expired_token() -> GraphError {
     GraphError::bad_request("The specified page token value has expired and can no longer be included in your request.")
         .with_code("Directory_ExpiredPageToken")
@@ -293,17 +317,7 @@ pub fn list(
             ));
         }
     };
-    let position = match &options.skiptoken {
-        Some(token) => {
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| expired_token())?;
-            let position: Position = serde_json::from_slice(&bytes).map_err(|_| expired_token())?;
-            if position.q != fingerprint(options) {
-                return Err(expired_token());
-            }
-            Some(position)
-        }
-        None => None,
-    };
+    let position = position(options)?;
     let keep = |object: &Map<String, Value>| {
         filter.as_ref().is_none_or(|f| odata::matches(f, object)) && search.as_ref().is_none_or(|s| s.matches(object))
     };

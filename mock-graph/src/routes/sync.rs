@@ -601,13 +601,17 @@ pub async fn provisioning_logs(
     let mut world = state.world();
     let (now, retention) = (world.clock.now(), world.switches.provisioning_log_retention_days);
     world.provisioning.expire_logs(now, retention);
+    // Newest first: key 1 is the newest entry. Entries are written out as JSON only for the page a
+    // plain listing shows, or all of them when a filter or an order must read every one.
     let logs = &world.provisioning.logs;
-    let items: Vec<_> = logs
-        .iter()
-        .enumerate()
-        .rev()
-        .filter_map(|(i, entry)| entry.as_object().map(|o| ((logs.len() - i) as Key, ObjectKind::User, o)))
+    let len = Key::try_from(logs.len()).unwrap_or(Key::MAX);
+    let keys = super::plain_page(&options)?.unwrap_or(1..=len);
+    let written: Vec<(Key, Value)> = keys
+        .take_while(|key| *key <= len)
+        .filter_map(|key| Some((key, logs.get(usize::try_from(len - key).ok()?)?.to_json())))
         .collect();
+    let items: Vec<_> =
+        written.iter().filter_map(|(key, entry)| entry.as_object().map(|o| (*key, ObjectKind::User, o))).collect();
     let collection = Collection {
         entity: &PROVISIONING_OBJECT_SUMMARY,
         entities: &[&PROVISIONING_OBJECT_SUMMARY],

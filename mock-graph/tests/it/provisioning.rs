@@ -379,3 +379,39 @@ async fn provisioning_logs_expire_after_the_retention_period() {
     w.advance("P8D").await;
     assert!(w.logs().await.is_empty(), "8 days later the entry is gone");
 }
+
+/// Log entries are written out as JSON only for the page a plain listing shows: paging through
+/// them gives, entry for entry, what a listing that reads them all gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_through_provisioning_logs_gives_what_reading_them_all_gives() {
+    let w = World::new().await;
+    let (sp, job) = w.aws_app().await;
+    for i in 0..23 {
+        let user = w.user(&format!("user{i}@contoso.onmicrosoft.com"), "User", Some("Paged")).await;
+        w.assign(&sp, &user).await;
+    }
+    w.call(reqwest::Method::POST, &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/start"), None).await;
+    w.advance("PT1M").await;
+    let token = w.graph.access_token().await;
+    let mut paged = Vec::new();
+    let mut next = Some(format!("{}/v1.0/auditLogs/provisioning?$top=5", w.graph.uri()));
+    while let Some(url) = next {
+        let page: Value = w.http.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let values = page["value"].as_array().unwrap();
+        assert!(values.len() <= 5, "{page}");
+        paged.extend(values.iter().cloned());
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(paged.len(), 23);
+    // A filter reads every entry: the same entries, in the same order (newest first).
+    let (status, all) = w
+        .call(
+            reqwest::Method::GET,
+            "/auditLogs/provisioning?$top=999&$filter=provisioningAction%20eq%20%27create%27",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["value"].as_array().unwrap(), &paged);
+    assert_eq!(w.logs().await, paged);
+}
