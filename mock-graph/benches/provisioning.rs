@@ -599,8 +599,10 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
     let (logs, log_bytes, log_heap) = {
         let world = graph.state().world();
         let logs = &world.provisioning.logs;
-        let text: usize = logs.iter().map(|entry| entry.to_string().len()).sum();
-        let heap: usize = logs.capacity() * size_of::<Value>() + logs.iter().map(value_heap).sum::<usize>();
+        // Entries are kept typed; written out as serde_json values they would take `heap`.
+        let written: Vec<Value> = logs.iter().map(|entry| entry.to_json()).collect();
+        let text: usize = written.iter().map(|entry| entry.to_string().len()).sum();
+        let heap: usize = written.capacity() * size_of::<Value>() + written.iter().map(value_heap).sum::<usize>();
         (logs.len(), text, heap)
     };
     let (entries, bytes) = {
@@ -610,8 +612,8 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
         (world.journal.len(), bytes)
     };
     format!(
-        "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text, about {:.0} MiB of heap as \
-         serde_json values); {entries} exchanges in mock-scim's journal ({:.1} MiB of bodies)",
+        "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text, about {:.0} MiB of heap \
+         were they kept as serde_json values, as they were before); {entries} exchanges in mock-scim's journal ({:.1} MiB of bodies)",
         log_bytes as f64 / 1_048_576.0,
         log_heap as f64 / 1_048_576.0,
         bytes as f64 / 1_048_576.0
