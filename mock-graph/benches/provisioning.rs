@@ -42,7 +42,11 @@
 //! cargo bench -p mock-graph --bench provisioning -- --quick   # smoke: 1,000 / 10,000 users
 //! ```
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+#[path = "../../bench-support/common.rs"]
+mod common;
+#[path = "../../bench-support/sync.rs"]
+mod sync;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,57 +54,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use mock_graph::MockGraph;
 use mock_scim::MockScim;
-use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use serde_json::Value;
 
-/// The tenant's verified domain; seeded UPNs must end in it.
-const DOMAIN: &str = "contoso.onmicrosoft.com";
-/// The gallery app's display name, as seeded.
-const APP: &str = "AWS IAM Identity Center";
+use common::{echo_body, mean_f64 as mean, memory, percentile_f64, process_cpu, start_floor, verdict};
+use sync::{
+    Api, MICROSOFT_MINUTES_PER_OBJECT, Shape, SyncJob as Job, journal_seq, journal_since, measure_floor, seed,
+    set_journal_capacity, summary_of, upn, verify_target,
+};
+
 /// Scenario A's target: engine time per SCIM request at most this many times the floor's.
 const RATIO_TARGET: f64 = 3.0;
 /// Scenario B's target for the no-change incremental cycle.
 const INCREMENTAL_TARGET: Duration = Duration::from_secs(1);
-/// Microsoft's estimate for an initial cycle, minutes per object in scope (entra-provisioning.md §8).
-const MICROSOFT_MINUTES_PER_OBJECT: (f64, f64) = (0.01, 0.08);
-/// Size of the floor's echoed JSON body, as in the performance anchors.
-const ECHO_BYTES: usize = 600;
-/// Users per seed call, and the largest seed body for groups: well under axum's 2 MB body limit.
-const SEED_USERS_PER_CALL: usize = 5_000;
-const SEED_BYTES_PER_CALL: usize = 1_000_000;
 /// mock-scim's journal capacity in scenario B: the incremental cycle needs only a few entries, and
 /// keeping the initial cycle's 200,000 exchanges would dominate the memory measured.
 const SCENARIO_B_JOURNAL: usize = 10_000;
-
-/// A directory and what is assigned: `users` users; `groups` groups of `members` direct members each,
-/// member `j` of group `g` being user `(g × members + j) mod users`; every group assigned.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    users: usize,
-    groups: usize,
-    members: usize,
-}
-
-impl Shape {
-    fn memberships(self) -> usize {
-        self.groups * self.members
-    }
-
-    /// Users that are direct members of an assigned group.
-    fn in_scope_users(self) -> usize {
-        self.memberships().min(self.users)
-    }
-
-    fn member(self, group: usize, j: usize) -> usize {
-        (group * self.members + j) % self.users
-    }
-}
 
 /// Sizes of one run.
 #[derive(Debug, Clone, Copy)]
@@ -207,392 +177,8 @@ fn main() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP helpers
+// Memory, and Microsoft's estimate
 // ---------------------------------------------------------------------------------------------
-
-/// One client for everything the benchmark itself sends (the engine has its own).
-struct Api {
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new() -> Api {
-        Api { http: reqwest::Client::builder().no_proxy().tcp_nodelay(true).build().expect("reqwest client") }
-    }
-
-    /// Sends a request with a bearer and an optional JSON body; returns the status and the parsed body
-    /// (`null` when empty or not JSON).
-    async fn call(&self, method: Method, url: &str, bearer: &str, body: Option<Bytes>) -> (u16, Value) {
-        let mut request = self.http.request(method.clone(), url).bearer_auth(bearer);
-        if let Some(body) = body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
-        }
-        let response = request.send().await.unwrap_or_else(|err| panic!("{method} {url}: {err}"));
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap_or_else(|err| panic!("{method} {url}: body: {err}"));
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    /// Like [`Api::call`], panicking unless the status is the one expected.
-    async fn expect(&self, method: Method, url: &str, bearer: &str, body: Option<Value>, status: u16) -> Value {
-        let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).expect("json")));
-        let (got, answer) = self.call(method.clone(), url, bearer, body).await;
-        assert_eq!(got, status, "{method} {url} answered {got}: {answer}");
-        answer
-    }
-}
-
-/// The loopback floor: an axum hello-world with a JSON echo, served from this process.
-async fn start_floor() -> String {
-    let app = Router::new()
-        .route("/", get(|| async { Json(json!({"ok": true})) }))
-        .route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }));
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port for the floor");
-    let address = listener.local_addr().expect("the floor's address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
-}
-
-/// A user-shaped JSON document of about [`ECHO_BYTES`] bytes.
-fn echo_body() -> Bytes {
-    let mut value = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "externalId": "user000001",
-        "userName": "user000001@contoso.onmicrosoft.com",
-        "displayName": "User 1",
-        "name": {"givenName": "Given1", "familyName": "Sur1", "formatted": "Given1 Sur1"},
-        "emails": [{"value": "user000001@contoso.onmicrosoft.com", "type": "work", "primary": true}],
-        "active": true
-    });
-    let size = serde_json::to_vec(&value).expect("json").len();
-    value["nickName"] = Value::String("x".repeat(ECHO_BYTES.saturating_sub(size + 14)));
-    Bytes::from(serde_json::to_vec(&value).expect("json"))
-}
-
-/// Sequential floor latencies, in µs.
-#[derive(Debug, Clone, Default)]
-struct Floor {
-    get: Vec<f64>,
-    post: Vec<f64>,
-}
-
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len().max(1) as f64
-}
-
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-impl Floor {
-    fn extend(&mut self, other: Floor) {
-        self.get.extend(other.get);
-        self.post.extend(other.post);
-    }
-
-    /// Mean µs per request for a mix of `gets` reads and `writes` writes.
-    fn weighted(&self, gets: usize, writes: usize) -> f64 {
-        let total = (gets + writes).max(1) as f64;
-        (mean(&self.get) * gets as f64 + mean(&self.post) * writes as f64) / total
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "GET mean {:.0} µs (p50 {:.0}, p99 {:.0}), POST {ECHO_BYTES} B echo mean {:.0} µs (p50 {:.0}, p99 {:.0}), {} + {} requests",
-            mean(&self.get),
-            percentile(&self.get, 0.5),
-            percentile(&self.get, 0.99),
-            mean(&self.post),
-            percentile(&self.post, 0.5),
-            percentile(&self.post, 0.99),
-            self.get.len(),
-            self.post.len()
-        )
-    }
-}
-
-/// `n` sequential small-JSON GETs and `n` sequential echo POSTs against the floor.
-async fn measure_floor(api: &Api, floor: &str, echo: &Bytes, n: usize) -> Floor {
-    let mut out = Floor { get: Vec::with_capacity(n), post: Vec::with_capacity(n) };
-    let get_url = format!("{floor}/");
-    let echo_url = format!("{floor}/echo");
-    for _ in 0..n {
-        let sent = Instant::now();
-        let response = api.http.get(&get_url).send().await.expect("floor GET");
-        assert_eq!(response.status().as_u16(), 200);
-        response.bytes().await.expect("floor GET body");
-        out.get.push(sent.elapsed().as_secs_f64() * 1e6);
-    }
-    for _ in 0..n {
-        let sent = Instant::now();
-        let response =
-            api.http.post(&echo_url).header(CONTENT_TYPE, "application/json").body(echo.clone()).send().await;
-        let response = response.expect("floor POST");
-        assert_eq!(response.status().as_u16(), 200);
-        let body = response.bytes().await.expect("floor POST body");
-        assert_eq!(body.len(), echo.len());
-        out.post.push(sent.elapsed().as_secs_f64() * 1e6);
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Memory
-// ---------------------------------------------------------------------------------------------
-
-/// A `/proc/self/status` field given in kB, in MiB.
-fn proc_status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn memory() -> String {
-    let show = |field| proc_status_mib(field).map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1} MiB"));
-    format!("VmRSS {}, VmHWM (peak) {}", show("VmRSS:"), show("VmHWM:"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Setting up a tenant and a job
-// ---------------------------------------------------------------------------------------------
-
-fn upn(i: usize) -> String {
-    format!("user{i:06}@{DOMAIN}")
-}
-
-fn group_name(g: usize) -> String {
-    format!("Group {g:05}")
-}
-
-/// What seeding created.
-struct Seeded {
-    /// Service principal id of the AWS app.
-    sp: String,
-    /// Seed calls made.
-    calls: usize,
-    elapsed: Duration,
-}
-
-/// Seeds a shape through `POST /_admin/seed`, in calls kept under the body limit.
-async fn seed(api: &Api, graph: &MockGraph, shape: Shape) -> Seeded {
-    let url = format!("{}/_admin/seed", graph.uri());
-    let admin = graph.admin_token().to_owned();
-    let started = Instant::now();
-    let mut calls = 0;
-    let mut seeded_users = 0;
-    for first in (0..shape.users).step_by(SEED_USERS_PER_CALL) {
-        let users: Vec<Value> = (first..(first + SEED_USERS_PER_CALL).min(shape.users))
-            .map(|i| {
-                json!({"userPrincipalName": upn(i), "givenName": format!("Given{i}"), "surname": format!("Sur{i}"),
-                    "mail": upn(i), "displayName": format!("User {i}")})
-            })
-            .collect();
-        let answer = api.expect(Method::POST, &url, &admin, Some(json!({ "users": users })), 200).await;
-        seeded_users += answer["users"].as_object().map_or(0, |m| m.len());
-        calls += 1;
-    }
-    assert_eq!(seeded_users, shape.users, "every user seeded");
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
-    let mut seeded_groups = 0;
-    for g in 0..shape.groups {
-        let members: Vec<String> = (0..shape.members).map(|j| upn(shape.member(g, j))).collect();
-        batch_bytes += members.iter().map(|m| m.len() + 3).sum::<usize>() + 64;
-        batch.push(json!({"displayName": group_name(g), "members": members}));
-        if batch_bytes >= SEED_BYTES_PER_CALL || g + 1 == shape.groups {
-            let groups = std::mem::take(&mut batch);
-            let answer = api.expect(Method::POST, &url, &admin, Some(json!({ "groups": groups })), 200).await;
-            seeded_groups += answer["groups"].as_object().map_or(0, |m| m.len());
-            batch_bytes = 0;
-            calls += 1;
-        }
-    }
-    assert_eq!(seeded_groups, shape.groups, "every group seeded");
-    let assignments: Vec<Value> =
-        (0..shape.groups).map(|g| json!({"principal": group_name(g), "application": APP})).collect();
-    let answer = api
-        .expect(
-            Method::POST,
-            &url,
-            &admin,
-            Some(json!({"applications": [{"displayName": APP}], "assignments": assignments})),
-            200,
-        )
-        .await;
-    calls += 1;
-    assert_eq!(answer["assignments"].as_array().map_or(0, Vec::len), shape.groups, "every group assigned");
-    let sp = answer["applications"][APP]["servicePrincipalId"].as_str().expect("the app's service principal id");
-    Seeded { sp: sp.to_owned(), calls, elapsed: started.elapsed() }
-}
-
-/// The graph side of a job: its URL prefix and a fresh token for each call.
-struct Job<'a> {
-    api: &'a Api,
-    graph: &'a MockGraph,
-    sp: String,
-    id: String,
-}
-
-impl Job<'_> {
-    fn url(&self, path: &str) -> String {
-        format!("{}/v1.0/servicePrincipals/{}/synchronization{path}", self.graph.uri(), self.sp)
-    }
-
-    /// Creates the job, saves mock-scim as its target, starts it.
-    async fn create<'a>(api: &'a Api, graph: &'a MockGraph, scim: &MockScim, sp: &str) -> Job<'a> {
-        let mut job = Job { api, graph, sp: sp.to_owned(), id: String::new() };
-        // Tokens live 3599 s of the mock clock: a fresh one for every call.
-        let token = graph.access_token().await;
-        let created = api
-            .expect(Method::POST, &job.url("/jobs"), &token, Some(json!({"templateId": "aWSSingleSignon"})), 201)
-            .await;
-        job.id = created["id"].as_str().expect("a job id").to_owned();
-        let secrets = json!({"value": [
-            {"key": "BaseAddress", "value": scim.scim_endpoint()},
-            {"key": "SecretToken", "value": scim.token()},
-            {"key": "SyncAll", "value": "false"}
-        ]});
-        let token = graph.access_token().await;
-        api.expect(Method::PUT, &job.url("/secrets"), &token, Some(secrets), 204).await;
-        let token = graph.access_token().await;
-        api.expect(Method::POST, &job.url(&format!("/jobs/{}/start", job.id)), &token, None, 204).await;
-        job
-    }
-
-    /// The job's `status.lastExecution`.
-    async fn last_execution(&self) -> Value {
-        let token = self.graph.access_token().await;
-        let job = self.api.expect(Method::GET, &self.url(&format!("/jobs/{}", self.id)), &token, None, 200).await;
-        job["status"]["lastExecution"].clone()
-    }
-
-    /// `POST /_admin/clock/advance`, which runs the cycles falling due to completion; timed.
-    async fn advance(&self, by: &str) -> Duration {
-        let url = format!("{}/_admin/clock/advance", self.graph.uri());
-        let body = Bytes::from(serde_json::to_vec(&json!({ "by": by })).expect("json"));
-        let started = Instant::now();
-        let (status, answer) = self.api.call(Method::POST, &url, self.graph.admin_token(), Some(body)).await;
-        let elapsed = started.elapsed();
-        assert_eq!(status, 200, "clock advance by {by}: {answer}");
-        elapsed
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What reached mock-scim
-// ---------------------------------------------------------------------------------------------
-
-/// mock-scim's journal sequence number: every SCIM exchange so far (in-process read).
-fn journal_seq(scim: &MockScim) -> u64 {
-    scim.state().world().journal_seq
-}
-
-/// SCIM requests in the journal after `since`, read through `GET /_admin/journal?since=`.
-#[derive(Debug, Default)]
-struct Requests {
-    /// Entries returned.
-    total: usize,
-    gets: usize,
-    writes: usize,
-    /// `METHOD /Resource` → count.
-    by_kind: BTreeMap<String, usize>,
-    /// Highest sequence number seen.
-    last_seq: u64,
-}
-
-impl Requests {
-    fn breakdown(&self) -> String {
-        self.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
-    }
-}
-
-async fn journal_since(api: &Api, scim: &MockScim, since: u64) -> Requests {
-    let url = format!("{}/_admin/journal?since={since}", scim.uri());
-    let journal = api.expect(Method::GET, &url, scim.admin_token(), None, 200).await;
-    let entries = journal.as_array().expect("the journal is a JSON array");
-    let mut out = Requests::default();
-    for entry in entries {
-        let method = entry["request"]["method"].as_str().unwrap_or("?");
-        let path = entry["request"]["path"].as_str().unwrap_or("");
-        let resource = if path.contains("/Users") {
-            "/Users"
-        } else if path.contains("/Groups") {
-            "/Groups"
-        } else {
-            path
-        };
-        let with_id = path.rsplit('/').next().is_some_and(|last| last != "Users" && last != "Groups");
-        let kind = format!("{method} {resource}{}", if with_id && method != "GET" { "/{id}" } else { "" });
-        *out.by_kind.entry(kind).or_default() += 1;
-        out.total += 1;
-        if method == "GET" {
-            out.gets += 1;
-        } else {
-            out.writes += 1;
-        }
-        out.last_seq = out.last_seq.max(entry["seq"].as_u64().unwrap_or(0));
-    }
-    out
-}
-
-/// mock-scim's journal switch.
-async fn set_journal_capacity(api: &Api, scim: &MockScim, capacity: usize) {
-    let url = format!("{}/_admin/switches", scim.uri());
-    api.expect(Method::PATCH, &url, scim.admin_token(), Some(json!({ "journalCapacity": capacity })), 200).await;
-}
-
-/// Checks mock-scim holds exactly the shape's in-scope users, every group, and every membership.
-async fn verify_target(api: &Api, scim: &MockScim, shape: Shape) -> String {
-    let url = format!("{}/_admin/tenants/{}/state", scim.uri(), scim.tenant_id());
-    let state = api.expect(Method::GET, &url, scim.admin_token(), None, 200).await;
-    let users = state["users"].as_array().expect("users");
-    let groups = state["groups"].as_array().expect("groups");
-    let names: HashMap<&str, &str> =
-        users.iter().filter_map(|u| Some((u["id"].as_str()?, u["userName"].as_str()?))).collect();
-    let expected_users: HashSet<String> =
-        (0..shape.groups).flat_map(|g| (0..shape.members).map(move |j| upn(shape.member(g, j)))).collect();
-    let got_users: HashSet<String> = names.values().map(|n| n.to_ascii_lowercase()).collect();
-    assert_eq!(users.len(), expected_users.len(), "users in mock-scim");
-    assert!(got_users == expected_users, "mock-scim's userNames are not the in-scope UPNs");
-    let active = users.iter().filter(|u| u["active"] == true).count();
-    assert_eq!(active, users.len(), "every provisioned user active");
-    assert_eq!(groups.len(), shape.groups, "groups in mock-scim");
-    let mut memberships = 0;
-    for group in groups {
-        let name = group["displayName"].as_str().expect("displayName");
-        let g: usize = name.trim_start_matches("Group ").parse().expect("a seeded group name");
-        let members: HashSet<String> = group["members"]
-            .as_array()
-            .expect("members")
-            .iter()
-            .map(|m| names.get(m.as_str().unwrap_or_default()).map(|n| n.to_ascii_lowercase()).unwrap_or_default())
-            .collect();
-        let expected: HashSet<String> = (0..shape.members).map(|j| upn(shape.member(g, j))).collect();
-        assert!(
-            members == expected,
-            "{name}: {} members in mock-scim, not the {} expected",
-            members.len(),
-            shape.members
-        );
-        memberships += members.len();
-    }
-    assert_eq!(memberships, shape.memberships(), "memberships in mock-scim");
-    format!(
-        "verified in mock-scim: {} users (all active), {} groups, each with its {} expected members ({} memberships)",
-        users.len(),
-        groups.len(),
-        shape.members,
-        memberships
-    )
-}
 
 /// In-process sizes that explain the memory: the engine's provisioning log and mock-scim's journal.
 fn retained(graph: &MockGraph, scim: &MockScim) -> String {
@@ -639,7 +225,7 @@ fn value_heap(value: &Value) -> usize {
 }
 
 fn microsoft_estimate(shape: Shape, ours: Duration) -> String {
-    let objects = shape.in_scope_users() + shape.groups + shape.memberships();
+    let objects = shape.objects();
     let (low, high) = MICROSOFT_MINUTES_PER_OBJECT;
     let (low, high) = (objects as f64 * low, objects as f64 * high);
     let minutes = ours.as_secs_f64() / 60.0;
@@ -658,36 +244,9 @@ fn microsoft_estimate(shape: Shape, ours: Duration) -> String {
     )
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
-
-fn summary_of(execution: &Value) -> String {
-    format!(
-        "state {}, imported {}, exported {}, exports {}, escrowed {}",
-        execution["state"],
-        execution["countImported"],
-        execution["countExported"],
-        execution["countExports"],
-        execution["countEscrowed"]
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Where a cycle's time goes
 // ---------------------------------------------------------------------------------------------
-
-/// CPU time of every thread of this process so far (`/proc/self/task/*/schedstat`, in ns): both
-/// mocks, the engine, and this benchmark's client.
-fn process_cpu() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
-    let nanos: u64 = tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(nanos)
-}
 
 /// mock-scim's journal sequence number sampled while a cycle runs: (time since the advance was sent,
 /// SCIM exchanges so far). Reading it takes mock-scim's lock for a moment, once per period.
@@ -792,7 +351,7 @@ async fn scim_filter_latency(api: &Api, scim: &MockScim, shape: Shape, n: usize)
             assert_eq!(body["totalResults"], 1, "{user}: {body}");
         }
     }
-    (mean(&latencies), percentile(&latencies, 0.5))
+    (mean(&latencies), percentile_f64(&latencies, 0.5))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -815,17 +374,6 @@ fn warmups(n: usize, before: Duration, after: Duration) -> String {
     )
 }
 
-fn describe(shape: Shape) -> String {
-    format!(
-        "{} users in the directory, {} groups × {} direct members = {} memberships, all groups assigned ({} users in scope)",
-        shape.users,
-        shape.groups,
-        shape.members,
-        shape.memberships(),
-        shape.in_scope_users()
-    )
-}
-
 /// Sampling period of the timeline during an initial cycle, and during an incremental one.
 const INITIAL_PERIOD: Duration = Duration::from_millis(10);
 const INCREMENTAL_PERIOD: Duration = Duration::from_millis(1);
@@ -836,7 +384,7 @@ const INCREMENTAL_CYCLES: usize = 5;
 
 async fn scenario_a(plan: Plan) {
     let shape = plan.a;
-    println!("scenario A: initial cycle; {}", describe(shape));
+    println!("scenario A: initial cycle; {}", shape.describe());
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
@@ -914,7 +462,7 @@ async fn scenario_a(plan: Plan) {
 
 async fn scenario_b(plan: Plan) {
     let shape = plan.b;
-    println!("scenario B: no-change incremental cycle; {}", describe(shape));
+    println!("scenario B: no-change incremental cycle; {}", shape.describe());
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();

@@ -33,23 +33,25 @@
 //! cargo bench -p mock-graph --bench throughput -- --quick   # smoke run: 1,000 and 10,000 users
 //! ```
 
+#[path = "../../bench-support/common.rs"]
+mod common;
+#[path = "../../bench-support/graph.rs"]
+mod graph;
+
 use std::collections::{HashMap, HashSet};
-use std::error::Error as _;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use mock_graph::MockGraph;
 use reqwest::RequestBuilder;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+
+use common::{Rng, median, percentile, proc_status_mib, send, snippet, start_floor, try_send, verdict};
+use graph::{bearer, check_everyone, walk};
 
 /// The tenant's verified domain; seeded UPNs must end in it.
 const DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -157,161 +159,23 @@ struct Http {
     client: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: `{"ok":true}`.
     floor_get: String,
-    /// `http://127.0.0.1:PORT/echo`: the request body back, whatever its size.
+    /// `http://127.0.0.1:PORT/raw`: the request body back, whatever its size.
     floor_echo: String,
 }
 
 impl Http {
-    /// Sends a request; returns the time until its whole body arrived, its status and its body, or
-    /// the transport error with its causes and the time it took to fail.
-    async fn try_send(request: RequestBuilder) -> Result<(Duration, u16, Bytes), (Duration, String)> {
-        let sent = Instant::now();
-        let failed = |err: reqwest::Error| {
-            let mut message = err.to_string();
-            let mut source = err.source();
-            while let Some(cause) = source {
-                let _ = write!(message, ": {cause}");
-                source = cause.source();
-            }
-            (sent.elapsed(), message)
-        };
-        let response = request.send().await.map_err(failed)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(failed)?;
-        Ok((sent.elapsed(), status, body))
-    }
-
-    /// [`Http::try_send`], panicking on a transport error or unless the status is `expect`.
-    async fn send(request: RequestBuilder, expect: u16, what: &str) -> (Duration, Bytes) {
-        let (elapsed, status, body) =
-            Self::try_send(request).await.unwrap_or_else(|(_, err)| panic!("{what}: request failed: {err}"));
-        assert_eq!(status, expect, "{what} answered {status}: {}", snippet(&body));
-        (elapsed, body)
-    }
-
     /// One floor `GET` of a small JSON.
     async fn floor(&self) -> Duration {
-        Self::send(self.client.get(&self.floor_get), 200, "floor GET").await.0
+        send(self.client.get(&self.floor_get), 200, "floor GET").await.0
     }
 
     /// The body POSTed to the floor's echo endpoint and received back.
     async fn echo(&self, body: &Bytes) -> Duration {
         let request = self.client.post(&self.floor_echo).header(CONTENT_TYPE, "application/json").body(body.clone());
-        let (elapsed, back) = Self::send(request, 200, "floor echo").await;
+        let (elapsed, back) = send(request, 200, "floor echo").await;
         assert_eq!(back.len(), body.len(), "the floor echoes every byte");
         elapsed
     }
-
-    /// A `GET` with a bearer token, answered 200 with JSON.
-    async fn get_json(&self, url: &str, auth: &HeaderValue, what: &str) -> (Duration, Value, usize) {
-        let (elapsed, body) = Self::send(self.client.get(url).header(AUTHORIZATION, auth.clone()), 200, what).await;
-        let value = serde_json::from_slice(&body).unwrap_or_else(|err| panic!("{what}: not JSON ({err})"));
-        (elapsed, value, body.len())
-    }
-}
-
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(300).collect()
-}
-
-fn bearer(token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value")
-}
-
-/// The axum hello-world floor: `GET /` → `{"ok":true}`, `POST /echo` → the body back, unparsed.
-async fn start_floor() -> String {
-    let app = Router::new()
-        .route("/", get(|| async { Json(json!({"ok": true})) }))
-        .route("/echo", post(|body: Bytes| async move { body }))
-        .layer(DefaultBodyLimit::disable());
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port for the floor");
-    let address = listener.local_addr().expect("the floor's address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
-}
-
-/// One walk through a paged collection: nextLinks followed verbatim until none is left.
-struct Walk {
-    /// Sum of the page latencies: time spent waiting on the server, client-side parsing excluded.
-    total: Duration,
-    /// Each page's latency, in order.
-    pages: Vec<Duration>,
-    /// Each page's item count, in order.
-    sizes: Vec<usize>,
-    /// Every item of every page.
-    items: Vec<Value>,
-    /// Response bytes over all pages.
-    bytes: usize,
-    /// The last page's `@odata.deltaLink`, if any.
-    delta_link: Option<String>,
-}
-
-/// Follows `@odata.nextLink` from `url` until a page has none; panics after `max_pages` pages.
-async fn walk(http: &Http, url: &str, auth: &HeaderValue, max_pages: usize, what: &str) -> Walk {
-    let mut walk = Walk {
-        total: Duration::ZERO,
-        pages: Vec::new(),
-        sizes: Vec::new(),
-        items: Vec::new(),
-        bytes: 0,
-        delta_link: None,
-    };
-    let mut url = url.to_owned();
-    loop {
-        assert!(walk.pages.len() < max_pages, "{what}: still a nextLink after {max_pages} pages ({url})");
-        let (elapsed, mut page, bytes) = http.get_json(&url, auth, what).await;
-        walk.total += elapsed;
-        walk.pages.push(elapsed);
-        walk.bytes += bytes;
-        match page.get_mut("value").map(Value::take) {
-            Some(Value::Array(items)) => {
-                walk.sizes.push(items.len());
-                walk.items.extend(items);
-            }
-            _ => panic!("{what}: a page without a value array: {page}"),
-        }
-        match page.get("@odata.nextLink").and_then(Value::as_str) {
-            Some(next) => url = next.to_owned(),
-            None => {
-                walk.delta_link = page.get("@odata.deltaLink").and_then(Value::as_str).map(str::to_owned);
-                return walk;
-            }
-        }
-    }
-}
-
-impl Walk {
-    /// Latencies of the pages that hold `size` items: a short last page is not a page of the size asked.
-    fn full_pages(&self, size: usize) -> impl Iterator<Item = Duration> + '_ {
-        self.pages.iter().zip(&self.sizes).filter(move |(_, n)| **n == size).map(|(d, _)| *d)
-    }
-
-    /// Full pages of the first half of the walk and of the second: if a page cost more the further
-    /// it is, the second half would be the slower.
-    fn halves(&self, size: usize, early: &mut Vec<Duration>, late: &mut Vec<Duration>) {
-        let half = self.pages.len() / 2;
-        for (i, (d, n)) in self.pages.iter().zip(&self.sizes).enumerate() {
-            if *n == size {
-                if i < half { early.push(*d) } else { late.push(*d) }
-            }
-        }
-    }
-}
-
-/// The `id` of each item, in order.
-fn ids_of(items: &[Value]) -> Vec<&str> {
-    items.iter().map(|item| item.get("id").and_then(Value::as_str).expect("every item has an id")).collect()
-}
-
-/// Checks that a walk returned every seeded user exactly once.
-fn check_everyone(items: &[Value], seeded: &HashSet<&str>, what: &str) {
-    let returned = ids_of(items);
-    let distinct: HashSet<&str> = returned.iter().copied().collect();
-    assert_eq!(returned.len(), seeded.len(), "{what}: {} users returned, {} seeded", returned.len(), seeded.len());
-    assert_eq!(distinct.len(), returned.len(), "{what}: a user returned twice");
-    assert!(distinct == *seeded, "{what}: the returned ids are not the seeded ones");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,33 +191,6 @@ fn seed_body(range: Range<usize>) -> Bytes {
     let users: Vec<Value> =
         range.map(|i| json!({"userPrincipalName": upn(i), "displayName": format!("User {i}")})).collect();
     Bytes::from(serde_json::to_vec(&json!({ "users": users })).expect("json"))
-}
-
-/// SplitMix64: enough randomness to pick users, and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n as u64) as usize
-    }
-
-    /// `k` distinct indices below `n`.
-    fn distinct(&mut self, k: usize, n: usize) -> Vec<usize> {
-        let mut seen = HashSet::new();
-        let mut picks = Vec::with_capacity(k);
-        while picks.len() < k.min(n) {
-            let i = self.below(n);
-            if seen.insert(i) {
-                picks.push(i);
-            }
-        }
-        picks
-    }
 }
 
 /// One line of the table.
@@ -381,19 +218,6 @@ impl Row {
     }
 }
 
-fn percentile(samples: &[Duration], q: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let n = sorted.len();
-    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 }
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -406,7 +230,7 @@ fn micros(d: Duration) -> f64 {
 async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build().expect("reqwest client");
     let floor = start_floor().await;
-    let http = Http { client, floor_get: format!("{floor}/"), floor_echo: format!("{floor}/echo") };
+    let http = Http { client, floor_get: format!("{floor}/"), floor_echo: format!("{floor}/raw") };
     eprintln!("floor: {floor}");
     for _ in 0..counts.warmup_requests {
         http.floor().await;
@@ -461,7 +285,7 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
             .header(AUTHORIZATION, scale.admin.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone());
-        let (elapsed, _) = Http::send(request, 200, "seed of one user").await;
+        let (elapsed, _) = send(request, 200, "seed of one user").await;
         let world = scale.mock.state().world();
         let journal = world.journal.len();
         drop(world);
@@ -532,7 +356,7 @@ async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row
     let auth = bearer(&mock.access_token().await);
     for _ in 0..counts.warmup_requests {
         let request = http.client.get(format!("{uri}/v1.0/users?$top=1")).header(AUTHORIZATION, auth.clone());
-        Http::send(request, 200, "warm-up GET").await;
+        send(request, 200, "warm-up GET").await;
     }
 
     // 1. Seed: the floor echoes the same bytes first.
@@ -550,7 +374,7 @@ async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone())
     };
-    let (calls, responses) = match Http::try_send(seed_request(&body)).await {
+    let (calls, responses) = match try_send(seed_request(&body)).await {
         Ok((elapsed, 200, response)) => (vec![elapsed], vec![response]),
         outcome => {
             // Refused as one call: say how, then seed in chunks so the rest can still be measured.
@@ -594,7 +418,7 @@ async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row
     // 2. List at $top=999: a first, checked walk, then floor-then-mock pairs.
     let list_url = format!("{uri}/v1.0/users?$top={PAGE_TOP}");
     let max_pages = n / PAGE_TOP + 10;
-    let first = walk(http, &list_url, &auth, max_pages, "list").await;
+    let first = walk(&http.client, &list_url, &auth, max_pages, "list").await;
     check_everyone(&first.items, &seeded, "list");
     assert!(first.delta_link.is_none(), "a list has no deltaLink");
     let pages = first.pages.len();
@@ -607,7 +431,7 @@ async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row
         for _ in 0..pages {
             floors.push(http.floor().await);
         }
-        let run = walk(http, &list_url, &auth, max_pages, "list").await;
+        let run = walk(&http.client, &list_url, &auth, max_pages, "list").await;
         assert_eq!(run.items.len(), n, "list: every user, every time");
         assert_eq!(run.pages.len(), pages, "list: the same pages every time");
         totals.push(run.total);
@@ -630,7 +454,7 @@ async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row
     // 3. A full delta round, timed once; the floor after it, as many GETs as it had pages.
     let delta_url = format!("{uri}/v1.0/users/delta");
     let max_delta_pages = n / DELTA_PAGE + 10;
-    let full = walk(http, &delta_url, &auth, max_delta_pages, "delta full round").await;
+    let full = walk(&http.client, &delta_url, &auth, max_delta_pages, "delta full round").await;
     check_everyone(&full.items, &seeded, "delta full round");
     let link = full.delta_link.clone().expect("the full round ends in a deltaLink");
     let mut floors = Vec::new();
@@ -701,11 +525,11 @@ async fn incremental_round(http: &Http, scale: &mut Scale, rng: &mut Rng, round:
             .header(AUTHORIZATION, scale.auth.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&json!({ "jobTitle": title })).expect("json"));
-        scale.patches.push(Http::send(request, 204, "PATCH user").await.0);
+        scale.patches.push(send(request, 204, "PATCH user").await.0);
         expected.insert(scale.ids[i].clone(), title);
     }
     let floor = http.floor().await;
-    let incremental = walk(http, &scale.link, &scale.auth, 10, "delta incremental round").await;
+    let incremental = walk(&http.client, &scale.link, &scale.auth, 10, "delta incremental round").await;
     let n = scale.n;
     assert_eq!(
         incremental.items.len(),
@@ -757,7 +581,7 @@ async fn seed_in_chunks(
     let mut calls = Vec::new();
     let mut responses = Vec::new();
     for chunk in &chunks {
-        let (elapsed, response) = Http::send(seed_request(chunk), 200, "seed chunk").await;
+        let (elapsed, response) = send(seed_request(chunk), 200, "seed chunk").await;
         calls.push(elapsed);
         responses.push(response);
     }
@@ -808,10 +632,6 @@ fn print_table(rows: &[Row], scales: [usize; 2]) {
     print!("{out}");
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
-
 /// In a child process: `n` users straight into a fresh store, no HTTP, to tell the store's own size
 /// from what seeding over HTTP leaves behind.
 fn memory_scenario(n: usize) {
@@ -841,12 +661,4 @@ fn memory_scenario(n: usize) {
         elapsed.as_secs_f64(),
         (rss - before) * 1024.0 / users as f64
     );
-}
-
-/// A `/proc/self/status` field given in kB, in MiB.
-fn proc_status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb / 1024.0)
 }

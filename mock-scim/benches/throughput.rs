@@ -22,37 +22,33 @@
 //! cargo bench -p mock-scim --bench throughput -- --memory  # memory scenario only
 //! ```
 
+#[path = "../../bench-support/common.rs"]
+mod common;
+#[path = "../../bench-support/load.rs"]
+mod load;
+#[path = "../../bench-support/scim.rs"]
+mod scim;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::Json;
-use axum::Router;
-use axum::routing::{get, post};
-use bytes::Bytes;
-use mock_scim::model::{GroupInput, UserInput};
-use mock_scim::state::World;
 use mock_scim::{Config, MockScim};
 use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+
+use common::{Rng, echo_body, median_f64 as median, proc_status_mib, start_floor, verdict};
+use load::{Load, Sample, measure};
+use scim::{
+    PATCH_MEMBERS, PATCHES_PER_GROUP, bearer, create_load, filter_load, group_input, patch_load, seed_group,
+    seed_scale, seed_user, user_input,
+};
 
 /// The user counts measured over HTTP.
 const SCALES: [usize; 2] = [1_000, 100_000];
 /// Tasks sharing the client in the concurrent mode.
 const CONCURRENCY: usize = 16;
-/// Members each PATCH adds: AWS's limit per request.
-const PATCH_MEMBERS: usize = 100;
-/// PATCH requests each target group receives, so a target group ends with 1,000 members at every scale.
-const PATCHES_PER_GROUP: usize = 10;
-/// Every how many requests a response body is parsed and checked.
-const CHECK_EVERY: usize = 50;
-/// Size of the floor's echoed JSON body, as in the performance anchors.
-const ECHO_BYTES: usize = 600;
 
 /// Memory scenario: users, groups, members per group (100,000 × 10 = 1,000,000 memberships).
 const MEMORY_USERS: usize = 100_000;
@@ -154,208 +150,6 @@ fn main() {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Workloads
-// ---------------------------------------------------------------------------------------------
-
-/// A user as a client creates it: the attributes AWS requires, plus an externalId as Entra sends.
-fn user_json(prefix: &str, i: usize) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "externalId": format!("ext-{prefix}-{i:06}"),
-        "userName": format!("{prefix}-{i}"),
-        "displayName": format!("Bench {prefix} {i}"),
-        "name": {"givenName": "Bench", "familyName": format!("User{i}")},
-        "emails": [{"value": format!("{prefix}-{i}@bench.example"), "type": "work", "primary": true}],
-        "active": true
-    })
-}
-
-fn user_input(prefix: &str, i: usize) -> UserInput {
-    serde_json::from_value(user_json(prefix, i)).expect("a valid UserInput")
-}
-
-fn group_input(name: &str, members: &[&str]) -> GroupInput {
-    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-    serde_json::from_value(json!({"displayName": name, "members": members})).expect("a valid GroupInput")
-}
-
-/// Creates a user straight in the store; returns its id.
-fn seed_user(world: &mut World, tenant_id: &str, input: UserInput) -> String {
-    let id = world.uuid();
-    let now = world.clock.now();
-    let switches = world.switches.clone();
-    let tenant = world.tenants.get_mut(tenant_id).expect("the tenant");
-    tenant.create_user(id.clone(), now, input, &switches).expect("seeding a user");
-    id
-}
-
-/// Creates a group straight in the store; returns its id.
-fn seed_group(world: &mut World, tenant_id: &str, input: GroupInput) -> String {
-    let id = world.uuid();
-    let now = world.clock.now();
-    let tenant = world.tenants.get_mut(tenant_id).expect("the tenant");
-    tenant.create_group(id.clone(), now, input).expect("seeding a group");
-    id
-}
-
-/// What a scale's seeding produced.
-struct Seeded {
-    user_ids: Vec<String>,
-    patch_groups: Vec<String>,
-}
-
-/// Seeds `users` users, `users / 100` groups of 10 members, and empty groups for the PATCH load,
-/// in one lock scope.
-fn seed_scale(mock: &MockScim, users: usize, patch_groups: usize) -> Seeded {
-    let tenant_id = mock.tenant_id().to_owned();
-    let mut world = mock.state().world();
-    let user_ids: Vec<String> = (0..users).map(|i| seed_user(&mut world, &tenant_id, user_input("user", i))).collect();
-    for g in 0..users / 100 {
-        let members: Vec<&str> = (0..10).map(|j| user_ids[(g * 10 + j) % users].as_str()).collect();
-        seed_group(&mut world, &tenant_id, group_input(&format!("group-{g}"), &members));
-    }
-    let patch_groups = (0..patch_groups)
-        .map(|g| seed_group(&mut world, &tenant_id, group_input(&format!("patch-{g}"), &[])))
-        .collect();
-    Seeded { user_ids, patch_groups }
-}
-
-/// SplitMix64: enough randomness to pick users, and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n as u64) as usize
-    }
-}
-
-/// Checks a sampled response body, given the request's index; panics on a wrong answer.
-type Check = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
-
-/// One kind of request, prepared before the clock starts: a URL and body per request (or one shared).
-struct Job {
-    method: Method,
-    urls: Vec<String>,
-    bodies: Vec<Bytes>,
-    auth: Option<HeaderValue>,
-    expect: u16,
-    check: Option<Check>,
-}
-
-fn nth<T>(items: &[T], i: usize) -> &T {
-    if items.len() == 1 { &items[0] } else { &items[i] }
-}
-
-/// One measurement: throughput over the wall time, and every request's latency, sorted.
-struct Run {
-    rps: f64,
-    latencies: Vec<Duration>,
-}
-
-/// Runs `total` requests of a job on `tasks` tasks sharing the client; panics on an unexpected status.
-async fn measure(client: &reqwest::Client, job: &Arc<Job>, total: usize, tasks: usize) -> Run {
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let (client, job, next) = (client.clone(), Arc::clone(job), Arc::clone(&next));
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(total / tasks + 1);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    let mut request = client.request(job.method.clone(), nth(&job.urls, i));
-                    if let Some(auth) = &job.auth {
-                        request = request.header(AUTHORIZATION, auth.clone());
-                    }
-                    if !job.bodies.is_empty() {
-                        request = request.header(CONTENT_TYPE, "application/json").body(nth(&job.bodies, i).clone());
-                    }
-                    let sent = Instant::now();
-                    let response = request.send().await.unwrap_or_else(|err| panic!("request {i} failed: {err}"));
-                    let status = response.status().as_u16();
-                    let body = response.bytes().await.unwrap_or_else(|err| panic!("body {i} failed: {err}"));
-                    latencies.push(sent.elapsed());
-                    assert_eq!(
-                        status,
-                        job.expect,
-                        "{} {} answered {status}: {}",
-                        job.method,
-                        nth(&job.urls, i),
-                        String::from_utf8_lossy(&body)
-                    );
-                    if let Some(check) = job.check.as_ref().filter(|_| i % CHECK_EVERY == 0) {
-                        check(i, &body);
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(total);
-    for handle in handles {
-        match handle.await {
-            Ok(part) => latencies.extend(part),
-            Err(err) => std::panic::resume_unwind(err.into_panic()),
-        }
-    }
-    let rps = total as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    Run { rps, latencies }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
-}
-
-/// Several runs of one side of a row: median throughput, latency percentiles over all requests.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Sample {
-    fn of(runs: &[Run]) -> Sample {
-        let mut all: Vec<Duration> = runs.iter().flat_map(|r| r.latencies.iter().copied()).collect();
-        all.sort_unstable();
-        let at = |q: f64| all[((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1];
-        Sample { rps: median(runs.iter().map(|r| r.rps).collect()), p50: at(0.50), p99: at(0.99) }
-    }
-}
-
-/// The axum hello-world floor: `GET /` → `{"ok":true}`, `POST /echo` → the JSON body back.
-async fn start_floor() -> String {
-    let app = Router::new()
-        .route("/", get(|| async { Json(json!({"ok": true})) }))
-        .route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }));
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port for the floor");
-    let address = listener.local_addr().expect("the floor's address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
-}
-
-/// A user-shaped JSON document of about [`ECHO_BYTES`] bytes.
-fn echo_body() -> Bytes {
-    let mut value = user_json("echo", 1);
-    let size = serde_json::to_vec(&value).expect("json").len();
-    value["nickName"] = Value::String("x".repeat(ECHO_BYTES.saturating_sub(size + 14)));
-    Bytes::from(serde_json::to_vec(&value).expect("json"))
-}
-
 /// One line of the table.
 struct Row {
     scale: usize,
@@ -395,7 +189,7 @@ impl Op {
 async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build().expect("reqwest client");
     let floor = start_floor().await;
-    let floor_get = Arc::new(Job {
+    let floor_get = Arc::new(Load {
         method: Method::GET,
         urls: vec![format!("{floor}/")],
         bodies: Vec::new(),
@@ -406,7 +200,7 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     let echo = echo_body();
     let echo_bytes = echo.len();
     eprintln!("floor: {floor}, echo body {echo_bytes} bytes");
-    let floor_echo = Arc::new(Job {
+    let floor_echo = Arc::new(Load {
         method: Method::POST,
         urls: vec![format!("{floor}/echo")],
         bodies: vec![echo],
@@ -425,7 +219,7 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
         let rss_before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
         let mock = MockScim::start().await;
         let endpoint = mock.scim_endpoint();
-        let auth = HeaderValue::from_str(&format!("Bearer {}", mock.token())).expect("a header value");
+        let auth = bearer(&mock);
         let patch_total = counts.reps * (counts.patch_seq + counts.patch_conc);
         let seeding = Instant::now();
         let seeded = seed_scale(&mock, scale, patch_total.div_ceil(PATCHES_PER_GROUP));
@@ -438,69 +232,19 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
 
         // Filter GET: random seeded users.
         let filter_job = |total: usize, rng: &mut Rng| {
-            let picks: Vec<usize> = (0..total).map(|_| rng.below(scale)).collect();
-            let urls = picks.iter().map(|i| format!("{endpoint}Users?filter=userName%20eq%20%22user-{i}%22")).collect();
-            Arc::new(Job {
-                method: Method::GET,
-                urls,
-                bodies: Vec::new(),
-                auth: Some(auth.clone()),
-                expect: 200,
-                check: Some(Box::new(move |i, body| {
-                    let body: Value = serde_json::from_slice(body).expect("a JSON list response");
-                    let expected = format!("user-{}", picks[i]);
-                    assert_eq!(body["totalResults"], 1, "filter for {expected}: {body}");
-                    let resources = body["Resources"].as_array().expect("Resources");
-                    assert_eq!(resources.len(), 1, "filter for {expected}: {body}");
-                    assert_eq!(resources[0]["userName"], expected.as_str(), "filter for {expected}: {body}");
-                })),
-            })
+            let names = (0..total).map(|_| format!("user-{}", rng.below(scale))).collect();
+            filter_load(&endpoint, Some(auth.clone()), names)
         };
         // POST: new users, unique across the whole scale.
         let mut created = 0;
         let mut post_job = |total: usize| {
-            let first = created;
             created += total;
-            let bodies = (first..first + total)
-                .map(|k| Bytes::from(serde_json::to_vec(&user_json("new", k)).expect("json")))
-                .collect();
-            Arc::new(Job {
-                method: Method::POST,
-                urls: vec![format!("{endpoint}Users")],
-                bodies,
-                auth: Some(auth.clone()),
-                expect: 201,
-                check: Some(Box::new(move |i, body| {
-                    let body: Value = serde_json::from_slice(body).expect("a JSON user");
-                    assert_eq!(body["userName"], format!("new-{}", first + i).as_str(), "{body}");
-                    assert!(body["id"].is_string(), "{body}");
-                })),
-            })
+            create_load(&endpoint, Some(auth.clone()), "new", created - total..created)
         };
-        // PATCH: request k adds users [b*100, b*100+100) (shifted per group) to target group k / 10,
-        // b = k % 10: every (group, user) pair is new, so each request adds 100 memberships.
         let mut patched = 0;
         let mut patch_job = |total: usize| {
-            let first = patched;
             patched += total;
-            let (urls, bodies) = (first..first + total)
-                .map(|k| {
-                    let (g, b) = (k / PATCHES_PER_GROUP, k % PATCHES_PER_GROUP);
-                    let shift = g * PATCHES_PER_GROUP * PATCH_MEMBERS;
-                    let members: Vec<Value> = (0..PATCH_MEMBERS)
-                        .map(|j| json!({"value": seeded.user_ids[(shift + b * PATCH_MEMBERS + j) % scale]}))
-                        .collect();
-                    let body = json!({
-                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "add", "path": "members", "value": members}]
-                    });
-                    (
-                        format!("{endpoint}Groups/{}", seeded.patch_groups[g]),
-                        Bytes::from(serde_json::to_vec(&body).expect("json")),
-                    )
-                })
-                .unzip();
-            Arc::new(Job { method: Method::PATCH, urls, bodies, auth: Some(auth.clone()), expect: 204, check: None })
+            patch_load(&endpoint, Some(auth.clone()), &seeded, patched - total..patched)
         };
 
         let warmup = filter_job(counts.warmup, &mut rng);
@@ -620,21 +364,9 @@ fn print_table(rows: &[Row]) {
     print!("{out}");
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Memory
 // ---------------------------------------------------------------------------------------------
-
-/// A `/proc/self/status` field given in kB, in MiB.
-fn proc_status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb / 1024.0)
-}
 
 /// 100,000 users, 100,000 groups of 10 members each, straight into a fresh store.
 fn memory_scenario() {
