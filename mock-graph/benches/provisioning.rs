@@ -37,9 +37,13 @@
 //! wrong results (a missing user, group or membership, escrowed objects, a count that does not add
 //! up) fail the scenario.
 //!
+//! `--concurrency=N` sets mock-graph's `exportConcurrency` (1, one request at a time, by default) for
+//! both scenarios; `--scenario=a` runs scenario A alone, in this process.
+//!
 //! ```text
 //! cargo bench -p mock-graph --bench provisioning              # full: 10,000 / 100,000 users (~1-2 min)
 //! cargo bench -p mock-graph --bench provisioning -- --quick   # smoke: 1,000 / 10,000 users
+//! cargo bench -p mock-graph --bench provisioning -- --scenario=a --concurrency=8
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -110,6 +114,8 @@ struct Plan {
     /// Sequential floor requests of each kind, before and after a timed cycle.
     floor_requests: usize,
     floor_warmup: usize,
+    /// mock-graph's `exportConcurrency`.
+    concurrency: usize,
 }
 
 const FULL: Plan = Plan {
@@ -117,6 +123,7 @@ const FULL: Plan = Plan {
     b: Shape { users: 100_000, groups: 100, members: 1_000 },
     floor_requests: 2_000,
     floor_warmup: 300,
+    concurrency: 1,
 };
 
 const QUICK: Plan = Plan {
@@ -124,21 +131,30 @@ const QUICK: Plan = Plan {
     b: Shape { users: 10_000, groups: 10, members: 1_000 },
     floor_requests: 300,
     floor_warmup: 100,
+    concurrency: 1,
 };
 
 fn main() {
     let mut quick = false;
     let mut scenario = None;
+    let mut concurrency = 1;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
             "--scenario=a" => scenario = Some('a'),
             "--scenario=b" => scenario = Some('b'),
-            // `cargo bench` passes `--bench`; anything else (a name filter, say) does not apply here.
-            _ => {}
+            other => match other.strip_prefix("--concurrency=").map(str::parse::<usize>) {
+                Some(Ok(n)) if (1..=64).contains(&n) => concurrency = n,
+                Some(_) => {
+                    eprintln!("--concurrency: from 1 to 64, got {other}");
+                    std::process::exit(2);
+                }
+                // `cargo bench` passes `--bench`; anything else (a name filter, say) does not apply here.
+                None => {}
+            },
         }
     }
-    let plan = if quick { QUICK } else { FULL };
+    let plan = Plan { concurrency, ..if quick { QUICK } else { FULL } };
     if let Some(which) = scenario {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
         match which {
@@ -162,7 +178,7 @@ fn main() {
     for which in ["a", "b"] {
         println!();
         let mut command = Command::new(&exe);
-        command.arg(format!("--scenario={which}")).stderr(Stdio::inherit());
+        command.arg(format!("--scenario={which}")).arg(format!("--concurrency={concurrency}")).stderr(Stdio::inherit());
         if quick {
             command.arg("--quick");
         }
@@ -446,8 +462,12 @@ impl Job<'_> {
         format!("{}/v1.0/servicePrincipals/{}/synchronization{path}", self.graph.uri(), self.sp)
     }
 
-    /// Creates the job, saves mock-scim as its target, starts it.
-    async fn create<'a>(api: &'a Api, graph: &'a MockGraph, scim: &MockScim, sp: &str) -> Job<'a> {
+    /// Creates the job, saves mock-scim as its target, sets `exportConcurrency`, starts it.
+    async fn create<'a>(api: &'a Api, graph: &'a MockGraph, scim: &MockScim, sp: &str, concurrency: usize) -> Job<'a> {
+        let switches = Bytes::from(serde_json::to_vec(&json!({ "exportConcurrency": concurrency })).expect("json"));
+        let url = format!("{}/_admin/switches", graph.uri());
+        let (status, answer) = api.call(Method::PATCH, &url, graph.admin_token(), Some(switches)).await;
+        assert_eq!(status, 200, "exportConcurrency {concurrency}: {answer}");
         let mut job = Job { api, graph, sp: sp.to_owned(), id: String::new() };
         // Tokens live 3599 s of the mock clock: a fresh one for every call.
         let token = graph.access_token().await;
@@ -834,7 +854,7 @@ const INCREMENTAL_CYCLES: usize = 5;
 
 async fn scenario_a(plan: Plan) {
     let shape = plan.a;
-    println!("scenario A: initial cycle; {}", describe(shape));
+    println!("scenario A: initial cycle; {}; exportConcurrency {}", describe(shape), plan.concurrency);
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
@@ -842,7 +862,7 @@ async fn scenario_a(plan: Plan) {
     let scim = MockScim::start().await;
     let seeded = seed(&api, &graph, shape).await;
     println!("  seeded in {:.2} s ({} seed calls); {}", seeded.elapsed.as_secs_f64(), seeded.calls, memory());
-    let job = Job::create(&api, &graph, &scim, &seeded.sp).await;
+    let job = Job::create(&api, &graph, &scim, &seeded.sp, plan.concurrency).await;
 
     let warmup_before = timed_warmup(&api, &floor, &echo, plan.floor_warmup).await;
     let before = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
@@ -912,7 +932,7 @@ async fn scenario_a(plan: Plan) {
 
 async fn scenario_b(plan: Plan) {
     let shape = plan.b;
-    println!("scenario B: no-change incremental cycle; {}", describe(shape));
+    println!("scenario B: no-change incremental cycle; {}; exportConcurrency {}", describe(shape), plan.concurrency);
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
@@ -921,7 +941,7 @@ async fn scenario_b(plan: Plan) {
     set_journal_capacity(&api, &scim, SCENARIO_B_JOURNAL).await;
     let seeded = seed(&api, &graph, shape).await;
     println!("  seeded in {:.2} s ({} seed calls); {}", seeded.elapsed.as_secs_f64(), seeded.calls, memory());
-    let job = Job::create(&api, &graph, &scim, &seeded.sp).await;
+    let job = Job::create(&api, &graph, &scim, &seeded.sp, plan.concurrency).await;
 
     let warmup_before = timed_warmup(&api, &floor, &echo, plan.floor_warmup).await;
     let mut floor_pooled = measure_floor(&api, &floor, &echo, plan.floor_requests).await;
