@@ -213,11 +213,20 @@ pub(crate) fn split<'a>(ledger: &mut Ledger, lanes: Vec<Vec<usize>>, id: impl Fn
 /// Runs the lanes, up to `concurrency` at a time; `run` exports a lane's objects one after another
 /// in plan order, with the lane's ledger. Lanes finish in any order: [`merge`] puts the results in
 /// plan order.
-pub(crate) async fn run<Fut>(lanes: Vec<Lane>, concurrency: usize, run: impl FnMut(Lane) -> Fut) -> Vec<Done>
+pub(crate) async fn run<Fut>(lanes: Vec<Lane>, concurrency: usize, mut run: impl FnMut(Lane) -> Fut) -> Vec<Done>
 where
     Fut: Future<Output = Done>,
 {
-    futures::stream::iter(lanes).map(run).buffer_unordered(concurrency.max(1)).collect().await
+    // One at a time without the stream: polling every export through `FuturesUnordered`'s wakers
+    // made a sequential cycle a fifth slower (the provisioning bench's scenario A: 2.85 s, not 2.4 s).
+    if concurrency <= 1 {
+        let mut done = Vec::with_capacity(lanes.len());
+        for lane in lanes {
+            done.push(run(lane).await);
+        }
+        return done;
+    }
+    futures::stream::iter(lanes).map(run).buffer_unordered(concurrency).collect().await
 }
 
 /// Merges what the lanes did, in whatever order they finished: their ledger entries go back, and
