@@ -31,8 +31,13 @@ pub struct ScenarioResult {
     pub failures: Vec<String>,
     /// A hash of `record`: the same scenario must give the same fingerprint.
     pub fingerprint: u64,
-    /// The provisioning logs and the AWS journal at the end (ports aside), one JSON object a line.
+    /// The provisioning logs and the AWS journal at the end (ports aside), one JSON object a line:
+    /// `logs`, a line break, `journal`.
     pub record: String,
+    /// The provisioning logs at the end, newest first, one entry a line (ports aside).
+    pub logs: String,
+    /// AWS's journal at the end, in arrival order, one exchange a line (ports aside).
+    pub journal: String,
 }
 
 impl ScenarioResult {
@@ -40,6 +45,63 @@ impl ScenarioResult {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
+
+    /// The record with the journal in its canonical order ([`canonical_journal`]): what must be
+    /// the same at every `exportConcurrency`.
+    pub fn canonical_record(&self) -> String {
+        format!("{}\n{}", self.logs, canonical_journal(&self.journal))
+    }
+}
+
+/// AWS's journal (one exchange a line) in an order that does not depend on the order concurrent
+/// requests arrived in: each cycle's exchanges (from its credential probe, a `GET /Users` for a
+/// random GUID, to the next) sorted, with `seq` numbered again from the cycle's first. Exchanges
+/// before the first probe (the setup's, by hand) are a cycle of their own.
+pub fn canonical_journal(journal: &str) -> String {
+    let mut cycles: Vec<Vec<Value>> = vec![Vec::new()];
+    for line in journal.lines().filter(|l| !l.is_empty()) {
+        let Ok(mut entry) = serde_json::from_str::<Value>(line) else { continue };
+        if is_probe(&entry) {
+            cycles.push(Vec::new());
+        }
+        if let Some(fields) = entry.as_object_mut() {
+            fields.shift_remove("seq");
+        }
+        if let Some(cycle) = cycles.last_mut() {
+            cycle.push(entry);
+        }
+    }
+    let mut seq = 0u64;
+    let mut lines = Vec::new();
+    for cycle in cycles {
+        let mut texts: Vec<String> = cycle.iter().map(Value::to_string).collect();
+        texts.sort();
+        for text in texts {
+            seq += 1;
+            lines.push(format!("{{\"seq\":{seq},{}", text.trim_start_matches('{')));
+        }
+    }
+    lines.join("\n")
+}
+
+/// Whether an exchange is Entra's credential probe: `GET /Users?filter=userName eq "<GUID>"`
+/// (entra-provisioning.md §4.5), which opens every cycle and every Test Connection.
+fn is_probe(entry: &Value) -> bool {
+    let request = &entry["request"];
+    let guid = request["query"]
+        .as_str()
+        .and_then(|q| q.strip_prefix("filter=userName+eq+%22"))
+        .and_then(|q| q.strip_suffix("%22"));
+    request["method"] == "GET"
+        && request["path"].as_str().is_some_and(|p| p.ends_with("/Users"))
+        && guid.is_some_and(uuid_shaped)
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn uuid_shaped(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The two mocks and what the runner learnt about them.
@@ -476,6 +538,11 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
     };
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
+    }
+    // Faults that count requests hit the same requests only if they come in the same order: one at a
+    // time (see the `scenarios` crate doc, "Exports at once").
+    if scenario.counts_requests() {
+        ctx.admin(false, Method::PATCH, "/_admin/switches", Some(json!({"exportConcurrency": 1}))).await?;
     }
     if !scenario.aws.switches.is_empty() {
         ctx.admin(true, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.aws.switches))).await?;
@@ -979,21 +1046,23 @@ pub(crate) fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepEr
 
 /// The provisioning logs and the AWS journal at the end, one JSON object a line, with
 /// `127.0.0.1:PORT` folded (each run binds its own ports).
-async fn record_of(ctx: &Context) -> String {
+async fn record_of(ctx: &Context) -> (String, String) {
     let lines = |values: Vec<Value>| values.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let fold = |text: String| -> String {
+        text.split("127.0.0.1:")
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.to_owned()
+                } else {
+                    format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
+                }
+            })
+            .collect()
+    };
     let logs = ctx.logs().await.map(lines).unwrap_or_default();
     let journal = ctx.journal_since(0).await.map(lines).unwrap_or_default();
-    format!("{logs}\n{journal}")
-        .split("127.0.0.1:")
-        .enumerate()
-        .map(|(i, part)| {
-            if i == 0 {
-                part.to_owned()
-            } else {
-                format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
-            }
-        })
-        .collect()
+    (fold(logs), fold(journal))
 }
 
 /// FNV-1a.
@@ -1047,7 +1116,7 @@ pub async fn run(scenario: &Scenario) -> ScenarioResult {
 pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
-    let mut record = String::new();
+    let mut recorded = None;
     match setup(scenario, mocks).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
@@ -1058,9 +1127,70 @@ pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioRes
                     break;
                 }
             }
-            record = record_of(&ctx).await;
+            recorded = Some(record_of(&ctx).await);
         }
     }
+    let record = recorded.as_ref().map(|(logs, journal)| format!("{logs}\n{journal}")).unwrap_or_default();
+    let (logs, journal) = recorded.unwrap_or_default();
     let fingerprint = fingerprint_of(&record);
-    ScenarioResult { name: scenario.name.clone(), duration: started.elapsed(), failures, fingerprint, record }
+    ScenarioResult {
+        name: scenario.name.clone(),
+        duration: started.elapsed(),
+        failures,
+        fingerprint,
+        record,
+        logs,
+        journal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(seq: u64, method: &str, path: &str, query: Option<&str>) -> String {
+        let mut request = json!({"method": method, "path": path});
+        if let Some(query) = query {
+            request["query"] = json!(query);
+        }
+        json!({"seq": seq, "at": "2026-01-01T00:00:00Z", "request": request}).to_string()
+    }
+
+    const PROBE: &str = "filter=userName+eq+%2201234567-89ab-4cde-8f01-23456789abcd%22";
+
+    #[test]
+    fn the_canonical_journal_sorts_within_a_cycle_and_numbers_again() {
+        let by_hand = exchange(1, "POST", "/t/scim/v2/Users", None);
+        let first = [
+            by_hand.clone(),
+            exchange(2, "GET", "/t/scim/v2/Users", Some(PROBE)),
+            exchange(3, "POST", "/t/scim/v2/Users", None),
+            exchange(4, "GET", "/t/scim/v2/Users", Some("filter=userName+eq+%22b%22")),
+            exchange(5, "GET", "/t/scim/v2/Users", Some(PROBE)),
+            exchange(6, "PATCH", "/t/scim/v2/Groups/g", None),
+        ];
+        let mut second = first.clone();
+        second.swap(2, 3);
+        assert_ne!(first.join("\n"), second.join("\n"));
+        assert_eq!(canonical_journal(&first.join("\n")), canonical_journal(&second.join("\n")));
+        // Not across cycles: the PATCH moved before the second probe is another journal.
+        let mut third = first.clone();
+        third.swap(4, 5);
+        assert_ne!(canonical_journal(&first.join("\n")), canonical_journal(&third.join("\n")));
+        let canonical = canonical_journal(&first.join("\n"));
+        let seqs: Vec<u64> =
+            canonical.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(canonical.lines().next(), Some(by_hand.as_str()), "what came before the first probe stays first");
+    }
+
+    #[test]
+    fn a_probe_is_a_user_query_for_a_guid() {
+        let entry = |method: &str, query: &str| -> Value {
+            serde_json::from_str(&exchange(1, method, "/t/scim/v2/Users", Some(query))).unwrap()
+        };
+        assert!(is_probe(&entry("GET", PROBE)));
+        assert!(!is_probe(&entry("GET", "filter=userName+eq+%22annie%40contoso.com%22")));
+        assert!(!is_probe(&entry("POST", PROBE)));
+    }
 }

@@ -30,8 +30,20 @@ fn library_trials() -> Vec<Trial> {
                 if !result.passed() {
                     return Err(Failed::from(result.failures.join("\n")));
                 }
+                let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                // A regression of the concurrent determinism law runs again one export at a time:
+                // the logs must be the same, and the journals in their canonical order.
+                if file.starts_with("determinism_concurrent_") {
+                    let mut one_at_a_time = loaded[0].scenario.clone();
+                    one_at_a_time.entra.switches.insert("exportConcurrency".into(), toml::Value::Integer(1));
+                    let again = runtime.block_on(harness::runner::run(&one_at_a_time));
+                    if again.canonical_record() != result.canonical_record() {
+                        return Err(Failed::from(
+                            "one export at a time gave other provisioning logs or another journal (sorted within a cycle)",
+                        ));
+                    }
                 // A regression of the determinism law runs twice: the records must be the same.
-                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("determinism_")) {
+                } else if file.starts_with("determinism_") {
                     let again = runtime.block_on(harness::runner::run(&loaded[0].scenario));
                     if again.record != result.record {
                         return Err(Failed::from("two runs gave different provisioning logs or journals"));

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use scenarios::{AppliedFault, FaultAction, RawExchange, RequestInfo};
 
 use crate::error::{PendingError, ScimError};
-use crate::state::{AppState, World};
+use crate::state::{AppState, World, uuid_from};
 
 /// The largest body the mock reads (inferred: AWS publishes no limit for SCIM).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -88,7 +88,8 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
     let path = parts.uri.path().to_owned();
     let admission = {
         let mut world = state.world();
-        let request_id = world.uuid();
+        let bytes = body.as_ref().map(|b| b.as_ref()).unwrap_or_default();
+        let request_id = uuid_from(&mut world.request_draws(parts.method.as_str(), &path, parts.uri.query(), bytes));
         let now = world.clock.now();
         let info = RequestInfo { method: parts.method.as_str(), path: &path, at: now };
         let plan = std::mem::take(&mut world.faults);

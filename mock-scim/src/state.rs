@@ -1,13 +1,20 @@
-//! The mock's whole state behind one lock, and the seeded generator for ids and tokens.
+//! The mock's whole state behind one lock, and the seeded generators for ids and tokens.
 //!
 //! One `std::sync::Mutex`, never held across an `.await`: a request checks and writes in one
 //! critical section, which is what makes 50 concurrent creates of one userName give exactly one 201.
+//!
+//! Tenants and tokens (admin calls, one at a time) draw from one seeded stream. What a SCIM request
+//! is given (its request id, the id of what it creates) is drawn from its own content instead
+//! ([`World::request_draws`], [`World::resource_id`]), never from the order requests arrive in: a
+//! client sending many requests at once (mock-graph's `exportConcurrency`) gets the same ids
+//! whatever order they come in.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
+use scenarios::rng::mix;
 use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
 
 use crate::clock::Clock;
@@ -44,6 +51,13 @@ pub struct World {
     pub journal_seq: u64,
     /// Per tenant: the clock second being counted and the requests in it, for the rate limit.
     pub rate: BTreeMap<String, (i64, u32)>,
+    /// How many SCIM requests of each content (a hash of method, path, query and body) came
+    /// before: what a request draws from is keyed by it (see [`World::request_draws`]).
+    pub request_counts: HashMap<u64, u32>,
+    /// How many resources were created before with each name in each tenant (`tenant`, kind,
+    /// userName or displayName folded): a new resource's id is keyed by it (see
+    /// [`World::resource_id`]).
+    pub created_names: HashMap<String, u32>,
 }
 
 impl World {
@@ -61,6 +75,8 @@ impl World {
             journal: VecDeque::new(),
             journal_seq: 0,
             rate: BTreeMap::new(),
+            request_counts: HashMap::new(),
+            created_names: HashMap::new(),
         }
     }
 
@@ -74,8 +90,34 @@ impl World {
 
     /// A UUID from the seeded generator, with the version-4 and variant bits set.
     pub fn uuid(&mut self) -> String {
-        let bits = self.rng.next_u128();
-        uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid().to_string()
+        uuid_from(&mut self.rng)
+    }
+
+    /// The generator a SCIM request draws its request id from: seeded by the mock's seed, the
+    /// request's content and how many requests of that content came before. Two requests' draws
+    /// never depend on which arrived first, unless they are the same request.
+    pub fn request_draws(&mut self, method: &str, path: &str, query: Option<&str>, body: &[u8]) -> SplitMix64 {
+        let content = fnv1a([method.as_bytes(), path.as_bytes(), query.unwrap_or("").as_bytes(), body]);
+        let count = self.request_counts.entry(content).or_insert(0);
+        let before = *count;
+        *count += 1;
+        SplitMix64::new(mix(self.seed, content, u64::from(before)))
+    }
+
+    /// The id of a new user or group named `name` (`kind` `user` or `group`) in a tenant: seeded by
+    /// the mock's seed, the tenant, the folded name and how many resources of that name the tenant
+    /// had before; counted by [`World::created`] once the create succeeds. Names are unique in a
+    /// tenant, so whichever of several creates of one name succeeds, the resource gets the same id.
+    pub fn resource_id(&self, tenant: &str, kind: &str, name: &str) -> String {
+        let key = name_key(tenant, kind, name);
+        let before = self.created_names.get(&key).copied().unwrap_or(0);
+        let content = fnv1a([key.as_bytes()]);
+        uuid_from(&mut SplitMix64::new(mix(self.seed, content, u64::from(before) | (1 << 32))))
+    }
+
+    /// Counts a created resource, for the next [`World::resource_id`] of its name.
+    pub fn created(&mut self, tenant: &str, kind: &str, name: &str) {
+        *self.created_names.entry(name_key(tenant, kind, name)).or_insert(0) += 1;
     }
 
     /// A tenant id in AWS's observed shape: three alphanumerics, then a UUID
@@ -156,5 +198,60 @@ impl AppState {
     /// The admin bearer token.
     pub fn admin_token(&self) -> &str {
         &self.inner.admin_token
+    }
+}
+
+/// A UUID from a generator, with the version-4 and variant bits set.
+pub fn uuid_from(rng: &mut SplitMix64) -> String {
+    uuid::Builder::from_random_bytes(rng.next_u128().to_be_bytes()).into_uuid().to_string()
+}
+
+/// FNV-1a over the parts, each followed by a zero byte so that `("ab", "c")` and `("a", "bc")` differ.
+fn fnv1a<const N: usize>(parts: [&[u8]; N]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for part in parts {
+        for byte in part.iter().chain(&[0]) {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+fn name_key(tenant: &str, kind: &str, name: &str) -> String {
+    format!("{tenant}\u{0}{kind}\u{0}{}", name.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        World::new(7, Clock::virtual_at("2026-01-01T00:00:00Z".parse().unwrap()))
+    }
+
+    #[test]
+    fn a_requests_id_does_not_depend_on_the_requests_before_it() {
+        let (mut first, mut second) = (world(), world());
+        let annie = |w: &mut World| uuid_from(&mut w.request_draws("POST", "/t/scim/v2/Users", None, b"{\"a\":1}"));
+        let probe = |w: &mut World| uuid_from(&mut w.request_draws("GET", "/t/scim/v2/Users", Some("filter=x"), b""));
+        let (a1, p1) = (annie(&mut first), probe(&mut first));
+        let (p2, a2) = (probe(&mut second), annie(&mut second));
+        assert_eq!((a1.clone(), p1), (a2, p2), "the same ids in either order");
+        assert_ne!(annie(&mut first), a1, "the same request again gets another id");
+        let other_seed = &mut World::new(8, first.clock.clone());
+        assert_ne!(annie(other_seed), a1);
+    }
+
+    #[test]
+    fn a_resources_id_follows_its_tenant_and_name_not_the_order_of_creates() {
+        let (mut first, second) = (world(), world());
+        let annie = first.resource_id("t", "user", "Annie@x");
+        first.created("t", "user", "bob@x");
+        assert_eq!(first.resource_id("t", "user", "annie@X"), annie, "names fold; other creates do not count");
+        assert_eq!(second.resource_id("t", "user", "annie@x"), annie);
+        assert_ne!(first.resource_id("u", "user", "annie@x"), annie, "another tenant");
+        assert_ne!(first.resource_id("t", "group", "annie@x"), annie, "a group");
+        first.created("t", "user", "annie@x");
+        assert_ne!(first.resource_id("t", "user", "annie@x"), annie, "a user created again after a delete");
     }
 }

@@ -161,6 +161,15 @@ pub struct FaultPlanError {
     pub problems: Vec<String>,
 }
 
+impl FaultRule {
+    /// Whether the rule picks requests by their number among its matches: `nth`, and `probability`,
+    /// whose draws are keyed by that number. Such a rule faults other requests when requests arrive
+    /// in another order, as they do when a client sends several at once.
+    pub fn counts_requests(&self) -> bool {
+        self.nth.is_some() || self.probability.is_some()
+    }
+}
+
 impl FaultPlan {
     /// Validates the plan: every problem listed.
     pub fn validate(&self) -> Result<(), FaultPlanError> {

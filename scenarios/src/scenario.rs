@@ -25,7 +25,7 @@
 //! - `[entra.switches]`: mock-graph switches as its admin API names them (`quarantineFirstRetry`,
 //!   `quarantineRetrySchedule`, `honourRetryAfter`, `scimAttempts`, `provisioningLogRetentionDays`,
 //!   `deletedItemsRetentionDays`, `duplicateGroupNames`, `restoreRelations`,
-//!   `escrowEvaluationMinimum`, …).
+//!   `escrowEvaluationMinimum`, `exportConcurrency` (below), …).
 //! - `[aws.switches]`: mock-scim switches as its admin API names them (`listApi`, `charset`, …);
 //!   `[[aws.users]]` (`user_name`, `given_name`, `family_name`, `display_name`, `email`,
 //!   `external_id`) and `[[aws.groups]]` (`name`, `external_id`): made by hand in the AWS console.
@@ -77,6 +77,25 @@
 //!   any), `aws_attributes = { "annie@…" = { displayName = "Annie", name = { familyName = "E" } } }`
 //!   (a user by userName or a group by displayName holds at least these values; nested tables match
 //!   partially) and `aws_names_exact = true` (userNames compared with their case; else ignoring it).
+//!
+//! # Exports at once
+//!
+//! With `exportConcurrency = N` above 1 (mock-graph's switch; 1 by default), Entra exports up to N
+//! objects of a phase at once; the phases (users, groups, memberships, manager references) still
+//! go one after another. The provisioning logs are the same at every N, byte for byte: results are
+//! merged in plan order, and mock-scim draws ids and request ids from each request's content, not
+//! from its arrival. The order AWS receives requests in is not the same, so:
+//!
+//! - a fault rule that counts requests (`nth`, `probability`) or AWS's rate limit
+//!   (`aws.switches.rateLimitPerSecond`) would hit other requests in another order: the runner
+//!   sets `exportConcurrency = 1` at setup when a scenario has one, and a file setting it above 1
+//!   beside one is refused. Method, path and time window pick the same requests in any order, so
+//!   such rules (a latency on every group create, AWS down for an hour) go with any N;
+//! - AWS's journal lists requests as they arrived: compared across N (the `determinism_concurrent`
+//!   law), it is put in a canonical order first, sorted within each cycle (a cycle begins with its
+//!   credential probe) and numbered again; the logs are compared as they are;
+//! - expectations about requests (`requests`, `no_writes`, `aws_untouched`, `order_safe`) hold in
+//!   any order within a phase.
 //!
 //! # Example
 //!
@@ -925,6 +944,15 @@ fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String
 }
 
 impl Scenario {
+    /// Whether what AWS does depends on the order requests arrive in: a fault rule that counts
+    /// requests (`nth`, `probability`), or AWS's rate limit (`aws.switches.rateLimitPerSecond`),
+    /// which counts them per second. The runner then has Entra send one request at a time
+    /// (`exportConcurrency = 1`, see the crate doc).
+    pub fn counts_requests(&self) -> bool {
+        self.faults.iter().any(FaultRule::counts_requests)
+            || self.aws.switches.get("rateLimitPerSecond").is_some_and(|limit| limit.as_integer().is_some())
+    }
+
     /// Reads and checks a scenario; `file` names it in problems.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
         let (mut document, errors) = toml::de::DeTable::parse_recoverable(text);
@@ -1048,6 +1076,22 @@ impl Scenario {
                     missing(&users, &groups, principal.get_ref(), "user or group"),
                 );
             }
+        }
+        if let Some(n) = self.entra.switches.get("exportConcurrency").and_then(toml::Value::as_integer)
+            && n > 1
+            && self.counts_requests()
+        {
+            let why = match self.faults.iter().position(FaultRule::counts_requests) {
+                Some(i) => format!("faults[{i}] counts requests"),
+                None => "aws.switches.rateLimitPerSecond counts requests".to_owned(),
+            };
+            push(
+                None,
+                "entra.switches.exportConcurrency".into(),
+                format!(
+                    "must be 1 when {why}: which requests it hits would depend on the order they arrive in, got {n}"
+                ),
+            );
         }
         for (i, rule) in self.faults.iter().enumerate() {
             let plan = crate::fault::FaultPlan { seed: self.seed, rules: vec![rule.clone()] };

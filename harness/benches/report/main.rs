@@ -13,7 +13,8 @@
 //!    and 16 concurrent; unavailable (pip, Python, the server) is reported, not fatal;
 //! 4. **the engine**: the initial cycle through mock-graph's `POST /_admin/clock/advance` at 1k (100 ×
 //!    10), 10k (1,000 × 50) and 100k users (100 × 1,000), then no-change incremental cycles; at
-//!    `exportConcurrency` 1 and the default when mock-graph has that switch, else as the engine is;
+//!    `exportConcurrency` 1 and the default (8 as well when the default is 1) when mock-graph has that
+//!    switch, else as the engine is;
 //!    Entra's documented estimate (entra-provisioning.md §8) beside each row;
 //! 5. **Graph**: `GET /v1.0/users?$top=1` every ~10 ms while the largest initial cycle runs (p50/p99),
 //!    and `GET /users?$top=999` paging and a full `/users/delta` round at 10k;
@@ -281,7 +282,11 @@ fn parent(args: &Args, plan: &Plan) -> ExitCode {
 
     let switch = runtime().block_on(engine::export_switch());
     let variants: Vec<(Option<usize>, String)> = match &switch {
-        ExportSwitch::Present { default: 1 } => vec![(Some(1), "1, the default".to_owned())],
+        // One at a time is the default (nothing says Entra sends requests at once); 8 shows what
+        // lanes in parallel buy on this machine.
+        ExportSwitch::Present { default: 1 } => {
+            vec![(Some(1), "1, the default".to_owned()), (Some(8), "8".to_owned())]
+        }
         ExportSwitch::Present { default } => {
             vec![(Some(1), "1".to_owned()), (Some(*default), format!("{default}, the default"))]
         }

@@ -1,6 +1,12 @@
 //! Talking to the target: the credential probe, then per object the matching query, create,
 //! update, disable or delete, group memberships in chunks, and manager references
-//! (entra-provisioning.md §4.2–§4.6). Each export notes what happened in the plan and the outcome.
+//! (entra-provisioning.md §4.2–§4.6).
+//!
+//! An export of one object reads the plan's read-only part ([`Fixed`]) and writes only its own
+//! object's entries in a ledger (links, escrow) and an [`Outcome`]: what it needs of other objects
+//! comes in as arguments read before its phase began, and what it means for other objects' entries
+//! (an AWS user found deleted leaves every group) goes out in the outcome, applied at the merge. So
+//! exports of objects in different lanes can run at once (`lane`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,14 +15,15 @@ use serde_json::{Map, Value, json};
 
 use super::cycle::{MEMBER_CHUNK, TARGET_NAME};
 use super::job::{Escrow, GroupLink, UserLink};
+use super::lane::Elsewhere;
 use super::logs::{Draft, Failure, Step, error_code};
 use super::mapping::set_path;
-use super::plan::{GroupWork, Plan, UserWork};
+use super::plan::{Fixed, GroupWork, Ledger, UserWork};
 use super::scim::{Reply, Target, eq_filter};
 use crate::state::DuplicateGroupNames;
 
-/// What a cycle did, to be recorded.
-#[derive(Default)]
+/// What a cycle did, to be recorded; or what one export did, to be merged into the cycle's.
+#[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) drafts: Vec<Draft>,
     pub(crate) entitled: usize,
@@ -24,7 +31,22 @@ pub(crate) struct Outcome {
     pub(crate) exports: usize,
     pub(crate) failures: usize,
     pub(crate) reference_failures: usize,
-    pub(crate) staged_deletes: bool,
+    /// AWS user ids an export found deleted in AWS, to be dropped from every group's tracked
+    /// members when the export is merged (other objects' entries: see [`Ledger::forget_member`]).
+    pub(crate) gone_members: Vec<String>,
+}
+
+impl Outcome {
+    /// Adds what a later export did: its drafts after these, its counts to these. Its
+    /// `gone_members` are the merge's to apply, not kept.
+    pub(crate) fn append(&mut self, later: Outcome) {
+        self.drafts.extend(later.drafts);
+        self.entitled += later.entitled;
+        self.exported += later.exported;
+        self.exports += later.exports;
+        self.failures += later.failures;
+        self.reference_failures += later.reference_failures;
+    }
 }
 
 pub(crate) fn reason(verb: &str, kind: &str, name: &str, reply: &Reply) -> String {
@@ -123,8 +145,15 @@ pub(crate) fn values_held(desired: &BTreeMap<String, String>, resource: &Value) 
     desired.keys().filter_map(|p| super::mapping::get_path(resource, p).map(|v| (p.clone(), v))).collect()
 }
 
-pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWork, out: &mut Outcome) {
-    let link = plan.links_users.get(&work.id).cloned();
+/// Exports one user: its ledger entries are in `ledger`.
+pub(crate) async fn export_user(
+    target: &Target,
+    fixed: &Fixed,
+    ledger: &mut Ledger,
+    work: &UserWork,
+    out: &mut Outcome,
+) {
+    let link = ledger.users.get(&work.id).cloned();
     let mut steps = vec![Step::new(
         format!("EntryImport{}", work.import_kind),
         "import",
@@ -165,12 +194,12 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                 "success",
                 format!("User '{}' was deleted in {TARGET_NAME}", work.upn),
             ));
-            plan.links_users.remove(&work.id);
-            plan.escrows.remove(&work.id);
+            ledger.users.remove(&work.id);
+            ledger.escrows.remove(&work.id);
             out.exported += 1;
             out.drafts.push(draft);
         } else {
-            fail(plan, out, draft, "delete", "User", &work.upn, &work.id, &reply);
+            fail(ledger, out, draft, "delete", "User", &work.upn, &work.id, &reply);
         }
         return;
     }
@@ -179,8 +208,8 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
     if !work.in_scope {
         match link {
             // Leaving scope (unassigned, disabled, deleted) disables a managed user (§4.4).
-            Some(link) if link.managed && !already_disabled(&link) && !plan.secrets.skip_out_of_scope_deletions => {
-                if plan.secrets.delete_threshold.is_some() && !plan.deletes_approved && out.staged_deletes {
+            Some(link) if link.managed && !already_disabled(&link) && !fixed.secrets.skip_out_of_scope_deletions => {
+                if fixed.secrets.delete_threshold.is_some() && !fixed.deletes_approved && fixed.staged_deletes {
                     draft.action = "stagedDelete";
                     draft.status = "skipped";
                     out.drafts.push(draft);
@@ -208,11 +237,11 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                     // soft-deleted one still is (§4.4).
                     link.managed = !matches!(work.why_out, "not assigned" | "out of the scoping filter");
                     link.exported.insert("active".into(), "False".into());
-                    plan.links_users.insert(work.id.clone(), link);
-                    plan.escrows.remove(&work.id);
+                    ledger.users.insert(work.id.clone(), link);
+                    ledger.escrows.remove(&work.id);
                     out.exported += 1;
                 } else {
-                    fail(plan, out, draft, "update", "User", &work.upn, &work.id, &reply);
+                    fail(ledger, out, draft, "update", "User", &work.upn, &work.id, &reply);
                     return;
                 }
             }
@@ -231,7 +260,7 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                     "skipped",
                     format!("User '{}' will be skipped: it is {}.", work.upn, work.why_out),
                 ));
-                plan.escrows.remove(&work.id);
+                ledger.escrows.remove(&work.id);
             }
         }
         out.drafts.push(draft);
@@ -245,7 +274,7 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
     // Incremental cycles never look: "Target-side changes are never detected" (§4.3).
     let mut link = link;
     let mut held = None;
-    if plan.read_target
+    if fixed.read_target
         && let Some(known) = &link
     {
         match read_linked(target, "Users", &known.target_id).await {
@@ -254,16 +283,14 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                 // Deleted in AWS: the link is stale, so the user is matched as if never linked and,
                 // with no match, created (§4.2 step 4, "No match ⇒ create"; inferred for a stale
                 // link, which an incremental cycle's export meets as `InvalidAnchor`, §6.3). AWS
-                // dropped its memberships with it.
-                plan.links_users.remove(&work.id);
-                for group in plan.links_groups.values_mut() {
-                    group.members.remove(&known.target_id);
-                }
+                // dropped its memberships with it: every group's entry forgets it at the merge.
+                ledger.users.remove(&work.id);
+                out.gone_members.push(known.target_id.clone());
                 draft.target_id.clear();
                 link = None;
             }
             Held::Failed(reply) => {
-                fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
+                fail(ledger, out, draft, "query", "User", &work.upn, &work.id, &reply);
                 return;
             }
         }
@@ -278,7 +305,7 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                 let replies = target.send(Method::GET, "Users", &[("filter", &filter)], None).await;
                 let reply = last_reply(&replies);
                 if !reply.ok() {
-                    fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
+                    fail(ledger, out, draft, "query", "User", &work.upn, &work.id, &reply);
                     return;
                 }
                 let resources = reply.json().and_then(|j| j["Resources"].as_array().cloned()).unwrap_or_default();
@@ -297,7 +324,7 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                         draft.action = "other";
                         draft.status = "failure";
                         out.failures += 1;
-                        escrow(plan, &work.id, "User", "DuplicateTargetEntries");
+                        escrow(ledger, &work.id, "User", "DuplicateTargetEntries");
                         out.drafts.push(draft);
                         return;
                     }
@@ -343,12 +370,12 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                     ));
                     let mut exported = work.desired.clone();
                     exported.extend(work.create_only.clone());
-                    plan.links_users.insert(work.id.clone(), UserLink { target_id: id, exported, managed: true });
-                    plan.escrows.remove(&work.id);
+                    ledger.users.insert(work.id.clone(), UserLink { target_id: id, exported, managed: true });
+                    ledger.escrows.remove(&work.id);
                     out.exported += 1;
                 }
                 _ => {
-                    fail(plan, out, draft, "create", "User", &work.upn, &work.id, &reply);
+                    fail(ledger, out, draft, "create", "User", &work.upn, &work.id, &reply);
                     return;
                 }
             }
@@ -373,9 +400,10 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                     reason: "The state of the user in both the source and target systems already match.".into(),
                     category: "success",
                 });
-                plan.links_users
+                ledger
+                    .users
                     .insert(work.id.clone(), UserLink { target_id: id, exported: work.desired.clone(), managed: true });
-                plan.escrows.remove(&work.id);
+                ledger.escrows.remove(&work.id);
             } else {
                 draft.steps.push(Step::new(
                     "EntrySynchronizationUpdate",
@@ -395,20 +423,19 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
                         "success",
                         format!("User '{}' was updated in {TARGET_NAME}", work.upn),
                     ));
-                    plan.links_users.insert(
+                    ledger.users.insert(
                         work.id.clone(),
                         UserLink { target_id: id, exported: work.desired.clone(), managed: true },
                     );
-                    plan.escrows.remove(&work.id);
+                    ledger.escrows.remove(&work.id);
                     out.exported += 1;
                 } else {
                     // What AWS was read to hold is what the retry diffs against, so that it repairs too.
                     if link.is_none() || held.is_some() {
                         let managed = link.as_ref().is_none_or(|l| l.managed);
-                        plan.links_users
-                            .insert(work.id.clone(), UserLink { target_id: id, exported: current, managed });
+                        ledger.users.insert(work.id.clone(), UserLink { target_id: id, exported: current, managed });
                     }
-                    fail(plan, out, draft, "update", "User", &work.upn, &work.id, &reply);
+                    fail(ledger, out, draft, "update", "User", &work.upn, &work.id, &reply);
                     return;
                 }
             }
@@ -418,14 +445,14 @@ pub(crate) async fn export_user(target: &Target, plan: &mut Plan, work: &UserWor
 }
 
 /// Escrows a failed object for the next cycle, counting its attempts (§5.1).
-pub(crate) fn escrow(plan: &mut Plan, id: &str, kind: &'static str, error_code: &str) {
-    let attempts = plan.escrows.get(id).map_or(1, |e| e.attempts + 1);
-    plan.escrows.insert(id.to_owned(), Escrow { kind, attempts, error_code: error_code.to_owned() });
+pub(crate) fn escrow(ledger: &mut Ledger, id: &str, kind: &'static str, error_code: &str) {
+    let attempts = ledger.escrows.get(id).map_or(1, |e| e.attempts + 1);
+    ledger.escrows.insert(id.to_owned(), Escrow { kind, attempts, error_code: error_code.to_owned() });
 }
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fail(
-    plan: &mut Plan,
+    ledger: &mut Ledger,
     out: &mut Outcome,
     mut draft: Draft,
     verb: &str,
@@ -451,19 +478,23 @@ pub(crate) fn fail(
         draft.action = if verb == "create" { "create" } else { "update" };
     }
     draft.status = "failure";
-    escrow(plan, id, kind, &error.code);
+    escrow(ledger, id, kind, &error.code);
     draft.error = Some(error);
     out.failures += 1;
     out.drafts.push(draft);
 }
 
+/// Exports one group: its ledger entries are in `ledger`; `elsewhere` says which AWS groups the
+/// groups outside `ledger` were linked to when the phase began.
 pub(crate) async fn export_group(
     target: &Target,
-    plan: &mut Plan,
+    fixed: &Fixed,
+    ledger: &mut Ledger,
+    elsewhere: &Elsewhere<'_>,
     work: &GroupWork,
     out: &mut Outcome,
 ) -> Option<String> {
-    let link = plan.links_groups.get(&work.id).cloned();
+    let link = ledger.groups.get(&work.id).cloned();
     let steps = vec![Step::new(
         format!("EntryImport{}", work.import_kind),
         "import",
@@ -484,7 +515,7 @@ pub(crate) async fn export_group(
     };
     if !work.in_scope {
         if let Some(link) = link {
-            if plan.secrets.skip_out_of_scope_deletions {
+            if fixed.secrets.skip_out_of_scope_deletions {
                 return None;
             }
             // A group leaving scope is deleted in the target (§4.4, inferred request).
@@ -500,12 +531,12 @@ pub(crate) async fn export_group(
                     "success",
                     format!("Group '{}' was deleted in {TARGET_NAME}", work.name),
                 ));
-                plan.links_groups.remove(&work.id);
-                plan.escrows.remove(&work.id);
+                ledger.groups.remove(&work.id);
+                ledger.escrows.remove(&work.id);
                 out.exported += 1;
                 out.drafts.push(draft);
             } else {
-                fail(plan, out, draft, "delete", "Group", &work.name, &work.id, &reply);
+                fail(ledger, out, draft, "delete", "Group", &work.name, &work.id, &reply);
             }
         }
         return None;
@@ -515,7 +546,7 @@ pub(crate) async fn export_group(
     // attributes only; members are tracked by the job, never re-read (§4.3).
     let mut link = link;
     let mut held = None;
-    if plan.read_target
+    if fixed.read_target
         && let Some(known) = &link
     {
         match read_linked(target, "Groups", &known.target_id).await {
@@ -523,12 +554,12 @@ pub(crate) async fn export_group(
             Held::Gone => {
                 // Deleted in AWS: matched as if never linked, created with no match (§4.2 step 4;
                 // inferred for a stale link); its members are added again from none.
-                plan.links_groups.remove(&work.id);
+                ledger.groups.remove(&work.id);
                 draft.target_id.clear();
                 link = None;
             }
             Held::Failed(reply) => {
-                fail(plan, out, draft, "query", "Group", &work.name, &work.id, &reply);
+                fail(ledger, out, draft, "query", "Group", &work.name, &work.id, &reply);
                 return None;
             }
         }
@@ -544,7 +575,7 @@ pub(crate) async fn export_group(
                 .await;
             let reply = last_reply(&replies);
             if !reply.ok() {
-                fail(plan, out, draft, "query", "Group", &work.name, &work.id, &reply);
+                fail(ledger, out, draft, "query", "Group", &work.name, &work.id, &reply);
                 return None;
             }
             let resources = reply.json().and_then(|j| j["Resources"].as_array().cloned()).unwrap_or_default();
@@ -553,9 +584,10 @@ pub(crate) async fn export_group(
             // or the two would rename it back and forth (`DuplicateSourceEntries`, §6.3); shared
             // under the switch `duplicateGroupNames = "share"`, as matching literally gives (inferred).
             let taken = resources.first().and_then(|r| r["id"].as_str()).is_some_and(|id| {
-                plan.links_groups.iter().any(|(other, link)| *other != work.id && link.target_id == id)
+                ledger.groups.iter().any(|(other, link)| *other != work.id && link.target_id == id)
+                    || elsewhere.links(id)
             });
-            if taken && plan.duplicate_group_names == DuplicateGroupNames::Refuse {
+            if taken && fixed.duplicate_group_names == DuplicateGroupNames::Refuse {
                 draft.error = Some(Failure {
                     code: "DuplicateSourceEntries".into(),
                     reason: format!(
@@ -566,7 +598,7 @@ pub(crate) async fn export_group(
                 });
                 draft.status = "failure";
                 out.failures += 1;
-                escrow(plan, &work.id, "Group", "DuplicateSourceEntries");
+                escrow(ledger, &work.id, "Group", "DuplicateSourceEntries");
                 out.drafts.push(draft);
                 return None;
             }
@@ -602,16 +634,16 @@ pub(crate) async fn export_group(
                         "success",
                         format!("Group '{}' was created in {TARGET_NAME}", work.name),
                     ));
-                    plan.links_groups.insert(
+                    ledger.groups.insert(
                         work.id.clone(),
                         GroupLink { target_id: id.clone(), exported: work.desired.clone(), members: BTreeSet::new() },
                     );
-                    plan.escrows.remove(&work.id);
+                    ledger.escrows.remove(&work.id);
                     out.exported += 1;
                     id
                 }
                 _ => {
-                    fail(plan, out, draft, "create", "Group", &work.name, &work.id, &reply);
+                    fail(ledger, out, draft, "create", "Group", &work.name, &work.id, &reply);
                     return None;
                 }
             }
@@ -634,10 +666,10 @@ pub(crate) async fn export_group(
                 draft.action = "update";
                 if !reply.ok() {
                     // The retry diffs against what AWS was read to hold, so that it repairs too.
-                    if let (Some(held), Some(link)) = (held, plan.links_groups.get_mut(&work.id)) {
+                    if let (Some(held), Some(link)) = (held, ledger.groups.get_mut(&work.id)) {
                         link.exported = held;
                     }
-                    fail(plan, out, draft, "update", "Group", &work.name, &work.id, &reply);
+                    fail(ledger, out, draft, "update", "Group", &work.name, &work.id, &reply);
                     return None;
                 }
                 draft.status = "success";
@@ -650,9 +682,10 @@ pub(crate) async fn export_group(
                 out.exported += 1;
             }
             let members = link.map(|l| l.members).unwrap_or_default();
-            plan.links_groups
+            ledger
+                .groups
                 .insert(work.id.clone(), GroupLink { target_id: id.clone(), exported: work.desired.clone(), members });
-            plan.escrows.remove(&work.id);
+            ledger.escrows.remove(&work.id);
             id
         }
     };
@@ -660,17 +693,24 @@ pub(crate) async fn export_group(
     Some(id)
 }
 
-/// Brings a group's members in the target to the in-scope, provisioned direct members: `Add` and
+/// The AWS ids a group's members should be: its direct members that are provisioned and managed.
+pub(crate) fn member_targets(users: &BTreeMap<String, UserLink>, work: &GroupWork) -> BTreeSet<String> {
+    work.members.iter().filter_map(|user| users.get(user).filter(|l| l.managed).map(|l| l.target_id.clone())).collect()
+}
+
+/// Brings a group's members in the target to `desired` (from [`member_targets`]): `Add` and
 /// `Remove` in chunks of at most 100 (§4.5). Records a log draft when something changed or failed.
-pub(crate) async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupWork, out: &mut Outcome) {
-    let Some(link) = plan.links_groups.get(&work.id).cloned() else { return };
-    let desired: BTreeSet<String> = work
-        .members
-        .iter()
-        .filter_map(|user| plan.links_users.get(user).filter(|l| l.managed).map(|l| l.target_id.clone()))
-        .collect();
+/// The group's ledger entries are in `ledger`.
+pub(crate) async fn sync_members(
+    target: &Target,
+    ledger: &mut Ledger,
+    work: &GroupWork,
+    desired: &BTreeSet<String>,
+    out: &mut Outcome,
+) {
+    let Some(link) = ledger.groups.get(&work.id).cloned() else { return };
     let adds: Vec<String> = desired.difference(&link.members).cloned().collect();
-    let removes: Vec<String> = link.members.difference(&desired).cloned().collect();
+    let removes: Vec<String> = link.members.difference(desired).cloned().collect();
     if adds.is_empty() && removes.is_empty() {
         return;
     }
@@ -696,7 +736,7 @@ pub(crate) async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupW
             }
         }
     }
-    plan.links_groups.insert(work.id.clone(), GroupLink { members, ..link.clone() });
+    ledger.groups.insert(work.id.clone(), GroupLink { members, ..link.clone() });
     let mut draft = Draft {
         action: "update",
         status: "success",
@@ -727,13 +767,23 @@ pub(crate) async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupW
         }
         Some(reply) => {
             out.reference_failures += 1;
-            fail(plan, out, draft, "update", "Group", &work.name, &work.id, &reply);
+            fail(ledger, out, draft, "update", "Group", &work.name, &work.id, &reply);
         }
     }
 }
 
-/// Links each user of the cycle to its manager, once every user and group is exported: "Reference
-/// attributes (manager, group members) ⇒ further updates to link referenced objects" (§4.2 step 6).
+/// The AWS id of a user's manager, when this cycle links them: the user and its manager in scope,
+/// the manager provisioned and managed. Read before the manager phase begins: no export of that
+/// phase changes a user's AWS id.
+pub(crate) fn manager_target(users: &BTreeMap<String, UserLink>, work: &UserWork) -> Option<String> {
+    let manager = work.manager.as_ref().filter(|m| m.in_scope && work.in_scope)?;
+    users.get(&manager.id).filter(|l| l.managed).map(|l| l.target_id.clone())
+}
+
+/// Links a user of the cycle to its manager (AWS id `manager_target`, from [`manager_target`]),
+/// once every user and group is exported: "Reference attributes (manager, group members) ⇒ further
+/// updates to link referenced objects" (§4.2 step 6). The user's ledger entries are in `ledger`;
+/// `created` says whether this cycle created it.
 ///
 /// The manager never goes in the create body, even one already linked: Entra makes "a round trip to
 /// link newly-created users accounts with their managers … That's why there is a separate patch
@@ -744,75 +794,75 @@ pub(crate) async fn sync_members(target: &Target, plan: &mut Plan, work: &GroupW
 /// into scope, so "manager reference isn't set until a restart" (§4.3, [KNOWN]). A manager removed in
 /// Entra, or gone to deleted items, is never removed in the target: null values are never
 /// provisioned (§3.3, inferred consequence).
-pub(crate) async fn link_managers(target: &Target, plan: &mut Plan, users: &[UserWork], out: &mut Outcome) {
-    for work in users.iter().filter(|w| w.in_scope) {
-        let Some(manager) = work.manager.as_ref().filter(|m| m.in_scope) else { continue };
-        let Some(link) = plan.links_users.get(&work.id).filter(|l| l.managed).cloned() else { continue };
-        let Some(manager_target) = plan.links_users.get(&manager.id).filter(|l| l.managed).map(|l| l.target_id.clone())
-        else {
-            continue;
-        };
-        if link.exported.get(&manager.path) == Some(&manager_target) {
-            continue;
-        }
-        let draft = Draft {
-            action: "update",
-            status: "success",
-            identity_type: "User",
-            source_id: work.id.clone(),
-            source_name: work.upn.clone(),
-            target_id: link.target_id.clone(),
-            target_name: work.upn.clone(),
-            steps: vec![Step::new(
-                "EntryReferenceResolution",
-                "referenceResolution",
-                "success",
-                format!("Resolved the manager of User '{}'", work.upn),
-            )],
-            error: None,
-            modified: vec![("manager".into(), None, Some(manager.id.clone()))],
-        };
-        let created =
-            out.drafts.iter().any(|d| d.source_id == work.id && d.action == "create" && d.status == "success");
-        if !created {
-            let filter = super::mapping::manager_check_filter(&link.target_id, &manager_target);
-            let reply = last_reply(&target.send(Method::GET, "Users", &[("filter", &filter)], None).await);
-            if !reply.ok() {
-                out.reference_failures += 1;
-                fail(plan, out, draft, "query", "User", &work.upn, &work.id, &reply);
-                continue;
-            }
-            let held = reply.json().and_then(|j| j["Resources"].as_array().map(|r| !r.is_empty())).unwrap_or(false);
-            if held {
-                if let Some(link) = plan.links_users.get_mut(&work.id) {
-                    link.exported.insert(manager.path.clone(), manager_target);
-                }
-                continue;
-            }
-        }
-        let operation = super::mapping::manager_operation(&target.op("Add"), &manager.path, &manager_target);
-        let body = Target::patch(vec![operation]);
-        let replies = target.send(Method::PATCH, &format!("Users/{}", link.target_id), &[], Some(&body)).await;
-        out.exports += replies.len();
-        let reply = last_reply(&replies);
+pub(crate) async fn link_manager(
+    target: &Target,
+    ledger: &mut Ledger,
+    work: &UserWork,
+    manager_target: &str,
+    created: bool,
+    out: &mut Outcome,
+) {
+    let Some(manager) = work.manager.as_ref() else { return };
+    let Some(link) = ledger.users.get(&work.id).filter(|l| l.managed).cloned() else { return };
+    let manager_target = manager_target.to_owned();
+    if link.exported.get(&manager.path) == Some(&manager_target) {
+        return;
+    }
+    let draft = Draft {
+        action: "update",
+        status: "success",
+        identity_type: "User",
+        source_id: work.id.clone(),
+        source_name: work.upn.clone(),
+        target_id: link.target_id.clone(),
+        target_name: work.upn.clone(),
+        steps: vec![Step::new(
+            "EntryReferenceResolution",
+            "referenceResolution",
+            "success",
+            format!("Resolved the manager of User '{}'", work.upn),
+        )],
+        error: None,
+        modified: vec![("manager".into(), None, Some(manager.id.clone()))],
+    };
+    if !created {
+        let filter = super::mapping::manager_check_filter(&link.target_id, &manager_target);
+        let reply = last_reply(&target.send(Method::GET, "Users", &[("filter", &filter)], None).await);
         if !reply.ok() {
             out.reference_failures += 1;
-            fail(plan, out, draft, "update", "User", &work.upn, &work.id, &reply);
-            continue;
+            fail(ledger, out, draft, "query", "User", &work.upn, &work.id, &reply);
+            return;
         }
-        if let Some(link) = plan.links_users.get_mut(&work.id) {
-            link.exported.insert(manager.path.clone(), manager_target);
+        let held = reply.json().and_then(|j| j["Resources"].as_array().map(|r| !r.is_empty())).unwrap_or(false);
+        if held {
+            if let Some(link) = ledger.users.get_mut(&work.id) {
+                link.exported.insert(manager.path.clone(), manager_target);
+            }
+            return;
         }
-        let mut draft = draft;
-        draft.steps.push(Step::new(
-            "EntryExportUpdate",
-            "export",
-            "success",
-            format!("User '{}' was updated in {TARGET_NAME}", work.upn),
-        ));
-        out.exported += 1;
-        out.drafts.push(draft);
     }
+    let operation = super::mapping::manager_operation(&target.op("Add"), &manager.path, &manager_target);
+    let body = Target::patch(vec![operation]);
+    let replies = target.send(Method::PATCH, &format!("Users/{}", link.target_id), &[], Some(&body)).await;
+    out.exports += replies.len();
+    let reply = last_reply(&replies);
+    if !reply.ok() {
+        out.reference_failures += 1;
+        fail(ledger, out, draft, "update", "User", &work.upn, &work.id, &reply);
+        return;
+    }
+    if let Some(link) = ledger.users.get_mut(&work.id) {
+        link.exported.insert(manager.path.clone(), manager_target);
+    }
+    let mut draft = draft;
+    draft.steps.push(Step::new(
+        "EntryExportUpdate",
+        "export",
+        "success",
+        format!("User '{}' was updated in {TARGET_NAME}", work.upn),
+    ));
+    out.exported += 1;
+    out.drafts.push(draft);
 }
 
 /// The reply that counts among a request's attempts: the last.

@@ -10,8 +10,12 @@
 //!   (users, groups, memberships, managers), then the record; the engine's settings and secrets.
 //! - `scope`: who is in scope (assignments, scoping filters) and each object's desired values;
 //!   pure.
-//! - `plan`: what a cycle looks at (watermark, change log, escrows), read under the lock at once.
-//! - `export`: the SCIM requests per object and what each reply means.
+//! - `plan`: what a cycle looks at (watermark, change log, escrows), read under the lock at once;
+//!   its read-only part and the ledger of links and escrows the exports write.
+//! - `export`: the SCIM requests per object and what each reply means; an export writes only its
+//!   own object's ledger entries.
+//! - `lane`: which exports of a phase depend on each other (one lane, in plan order) and which run
+//!   at once (`exportConcurrency`); results merged in plan order.
 //! - `record`: links, escrows, thresholds, quarantine and back-off, logs and the job's status,
 //!   written under the lock, without I/O.
 //! - [`scim`]: the engine's own SCIM client, in Entra's dialects.
@@ -20,6 +24,7 @@
 pub mod cycle;
 mod export;
 pub mod job;
+mod lane;
 pub mod logs;
 pub mod mapping;
 mod plan;

@@ -1,5 +1,7 @@
 //! What a cycle will look at, read under the lock in one go (entra-provisioning.md §4.2, §4.3): the
-//! candidates from the watermark, the change log and the escrows, each with its desired state.
+//! candidates from the watermark, the change log and the escrows, each with its desired state; and
+//! the plan split by what an export may touch: a read-only part ([`Fixed`]) and the ledger of links
+//! and escrows the exports write ([`Ledger`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,26 +54,84 @@ pub(crate) struct Plan {
     pub(crate) job_id: String,
     pub(crate) cycle_id: String,
     pub(crate) initial: bool,
-    /// An initial cycle (not provision on demand): linked objects are read back from the target and
-    /// diffed against what it holds, not against what was last exported (§4.2 steps 3 to 5).
-    pub(crate) read_target: bool,
-    pub(crate) duplicate_group_names: DuplicateGroupNames,
     pub(crate) seq: u64,
     pub(crate) now: Timestamp,
-    pub(crate) target: Result<Target, String>,
-    pub(crate) secrets: Secrets,
+    /// What every export reads and none writes.
+    pub(crate) fixed: Fixed,
     pub(crate) users: Vec<UserWork>,
     pub(crate) groups: Vec<GroupWork>,
     /// Assigned groups of the candidate users that are not candidates themselves: a user linked in
     /// this cycle (say, retried from escrow) must join them (reference resolution, §4.2 step 6).
     pub(crate) reference_groups: Vec<GroupWork>,
-    pub(crate) links_users: BTreeMap<String, UserLink>,
-    pub(crate) links_groups: BTreeMap<String, GroupLink>,
-    pub(crate) escrows: BTreeMap<String, Escrow>,
+    /// What the exports write: links and escrows.
+    pub(crate) ledger: Ledger,
     pub(crate) imported_deltas: usize,
     pub(crate) reference_deltas: usize,
     pub(crate) context: ContextOwned,
+}
+
+/// The part of a plan every export of the cycle reads and none writes, so that exports of
+/// different objects can run at once.
+pub(crate) struct Fixed {
+    pub(crate) target: Result<Target, String>,
+    pub(crate) secrets: Secrets,
+    /// An initial cycle (not provision on demand): linked objects are read back from the target and
+    /// diffed against what it holds, not against what was last exported (§4.2 steps 3 to 5).
+    pub(crate) read_target: bool,
+    /// `ForceDeletes` approved the deletions staged by an earlier cycle (§5.3).
     pub(crate) deletes_approved: bool,
+    /// This cycle's disables and deletes exceed the accidental-deletion threshold and wait for
+    /// approval (§5.3): decided once, before the first export.
+    pub(crate) staged_deletes: bool,
+    pub(crate) duplicate_group_names: DuplicateGroupNames,
+    /// How many lanes export at once (switch `exportConcurrency`); 1 for provision on demand.
+    pub(crate) concurrency: usize,
+}
+
+/// The part of a plan the exports write: the connector data store's links and the escrows
+/// (entra-provisioning.md §5.1, §10.1). A lane of exports gets the entries of its own objects,
+/// moved out with [`Ledger::split_off`] and put back with [`Ledger::absorb`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Ledger {
+    pub(crate) users: BTreeMap<String, UserLink>,
+    pub(crate) groups: BTreeMap<String, GroupLink>,
+    pub(crate) escrows: BTreeMap<String, Escrow>,
+}
+
+impl Ledger {
+    /// Moves out the entries of these objects (Entra ids, of users or groups): their links and
+    /// their escrows.
+    pub(crate) fn split_off<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Ledger {
+        let mut lane = Ledger::default();
+        for id in ids {
+            if let Some((id, link)) = self.users.remove_entry(id) {
+                lane.users.insert(id, link);
+            }
+            if let Some((id, link)) = self.groups.remove_entry(id) {
+                lane.groups.insert(id, link);
+            }
+            if let Some((id, escrow)) = self.escrows.remove_entry(id) {
+                lane.escrows.insert(id, escrow);
+            }
+        }
+        lane
+    }
+
+    /// Puts back the entries of a lane split off earlier, with what its exports wrote. A lane
+    /// writes only its own objects' entries, so nothing of another lane is overwritten.
+    pub(crate) fn absorb(&mut self, lane: Ledger) {
+        self.users.extend(lane.users);
+        self.groups.extend(lane.groups);
+        self.escrows.extend(lane.escrows);
+    }
+
+    /// Drops an AWS user from every group's tracked members: AWS dropped its memberships when it
+    /// was deleted there (§4.2 step 4, inferred).
+    pub(crate) fn forget_member(&mut self, target_id: &str) {
+        for group in self.groups.values_mut() {
+            group.members.remove(target_id);
+        }
+    }
 }
 
 /// Owned parts of a log context.
@@ -288,22 +348,29 @@ pub(crate) fn plan(
         job_id: job_id.to_owned(),
         cycle_id,
         initial,
-        read_target: initial && only.is_none(),
-        duplicate_group_names: settings.duplicate_group_names,
         seq,
         now,
-        target,
-        secrets,
+        fixed: Fixed {
+            target,
+            secrets,
+            read_target: initial && only.is_none(),
+            deletes_approved,
+            staged_deletes: false,
+            duplicate_group_names: settings.duplicate_group_names,
+            // Provision on demand handles one object (§5.4): nothing to run at once.
+            concurrency: if only.is_some() { 1 } else { settings.export_concurrency.max(1) },
+        },
         users,
         groups,
         reference_groups,
-        links_users: std::mem::take(&mut job.users),
-        links_groups: std::mem::take(&mut job.groups),
-        escrows: std::mem::take(&mut job.escrows),
+        ledger: Ledger {
+            users: std::mem::take(&mut job.users),
+            groups: std::mem::take(&mut job.groups),
+            escrows: std::mem::take(&mut job.escrows),
+        },
         imported_deltas,
         reference_deltas,
         context,
-        deletes_approved,
     })
 }
 

@@ -88,11 +88,12 @@ pub(crate) fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out:
     let execution = execution(&plan, &out, imported, run_state, Value::Null);
     let drafts = std::mem::take(&mut out.drafts);
     record_logs(&mut world, &plan, drafts);
-    let Plan { job_id, links_users, links_groups, escrows, seq, initial, now, .. } = plan;
+    let staged_deletes = plan.fixed.staged_deletes;
+    let Plan { job_id, ledger, seq, initial, now, .. } = plan;
     let Some(job) = world.provisioning.jobs.get_mut(&job_id) else { return };
-    job.users = links_users;
-    job.groups = links_groups;
-    job.escrows = escrows;
+    job.users = ledger.users;
+    job.groups = ledger.groups;
+    job.escrows = ledger.escrows;
     job.successive_failures = 0;
     job.last_execution = Some(execution.clone());
     if out.failures == 0 {
@@ -105,7 +106,7 @@ pub(crate) fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out:
     }
     // Staged deletions wait for approval: the watermark stays, so they are evaluated again (§5.3).
     // An approval (`ForceDeletes`) is spent by the cycle that used it.
-    if !out.staged_deletes {
+    if !staged_deletes {
         job.watermark = Some(seq);
         job.deletes_approved = false;
     }
@@ -116,7 +117,7 @@ pub(crate) fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out:
         job.code = Code::Active;
     }
     job.next_run = (job.schedule_state == "Active").then(|| now.saturating_add(settings.interval).unwrap_or(now));
-    if out.staged_deletes {
+    if staged_deletes {
         let error = json!({"code": "TooManyDeletes", "message": "The number of deletions in this cycle exceeds the accidental-deletion threshold.", "tenantActionable": true});
         job.quarantine = previous;
         quarantine(job, "TooManyDeletes", error, now, settings.into());
@@ -147,11 +148,11 @@ pub(crate) fn finish_failed(
     let mut world = state.world();
     let error = json!({"code": code, "message": message, "tenantActionable": true});
     let execution = execution(&plan, &Outcome::default(), 0, "Failed", error.clone());
-    let Plan { job_id, links_users, links_groups, escrows, now, .. } = plan;
+    let Plan { job_id, ledger, now, .. } = plan;
     let Some(job) = world.provisioning.jobs.get_mut(&job_id) else { return };
-    job.users = links_users;
-    job.groups = links_groups;
-    job.escrows = escrows;
+    job.users = ledger.users;
+    job.groups = ledger.groups;
+    job.escrows = ledger.escrows;
     job.successive_failures += 1;
     job.last_execution = Some(execution);
     if credential {

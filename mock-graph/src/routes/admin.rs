@@ -309,6 +309,9 @@ async fn switches_patch(State(state): State<AppState>, bytes: Bytes) -> Result<J
             next.scim_timeout_seconds
         )));
     }
+    if !(1..=64).contains(&next.export_concurrency) {
+        return Err(bad_request(format!("exportConcurrency: must be from 1 to 64, got {}", next.export_concurrency)));
+    }
     world.switches = next.clone();
     Ok(Json(next))
 }

@@ -246,3 +246,20 @@ async fn the_quarantine_schedule_and_deleted_items_retention_are_switches_refusi
         (Some("betweenRetries"), Some(7))
     );
 }
+
+#[tokio::test]
+async fn export_concurrency_is_a_switch_from_1_to_64_one_by_default() {
+    let mock = Mock::new();
+    assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["exportConcurrency"], 1);
+    let answer = mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"exportConcurrency": 8}))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    for (bad, message) in [
+        (json!(0), "exportConcurrency: must be from 1 to 64, got 0"),
+        (json!(65), "exportConcurrency: must be from 1 to 64, got 65"),
+    ] {
+        let refused = mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"exportConcurrency": bad}))).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+        assert_eq!(refused.body["error"], message);
+    }
+    assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["exportConcurrency"], 8);
+}

@@ -5,6 +5,7 @@ mod apps;
 mod auth;
 mod bad_input;
 mod binary;
+mod concurrency;
 mod delta;
 mod directory;
 mod engine;

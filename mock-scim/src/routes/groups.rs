@@ -28,11 +28,13 @@ pub async fn groups_create(
     let input: GroupInput = json_body(&headers, &body)?;
     let mut world = state.world();
     validate::group(&input, &world.switches)?;
-    let id = world.uuid();
+    let name = input.display_name.clone().unwrap_or_default();
+    let id = world.resource_id(&ctx.tenant, "group", &name);
     let now = world.clock.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
-    let group = tenant.create_group(id, now, input)?;
-    Ok((StatusCode::CREATED, Json(group)).into_response())
+    let response = (StatusCode::CREATED, Json(tenant.create_group(id, now, input)?)).into_response();
+    world.created(&ctx.tenant, "group", &name);
+    Ok(response)
 }
 
 /// `GET /Groups/{id}` → 200 without `members` (getgroup.html).

@@ -28,12 +28,14 @@ pub async fn users_create(
     let input: UserInput = json_body(&headers, &body)?;
     let mut world = state.world();
     validate::user(&input, &world.switches, true)?;
-    let id = world.uuid();
+    let name = input.user_name.clone().unwrap_or_default();
+    let id = world.resource_id(&ctx.tenant, "user", &name);
     let now = world.clock.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
-    let user = tenant.create_user(id, now, input, &switches)?;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    let response = (StatusCode::CREATED, Json(tenant.create_user(id, now, input, &switches)?)).into_response();
+    world.created(&ctx.tenant, "user", &name);
+    Ok(response)
 }
 
 /// `GET /Users/{id}` → 200, or 404 "Specified user does not exist."
