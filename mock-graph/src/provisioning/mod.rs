@@ -28,6 +28,8 @@ mod lane;
 pub mod logs;
 pub mod mapping;
 mod plan;
+#[cfg(test)]
+mod plan_laws;
 mod record;
 pub mod scim;
 mod scope;
