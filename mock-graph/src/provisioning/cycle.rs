@@ -3,26 +3,29 @@
 //! manager references, then record, under the lock again.
 //!
 //! The world is locked to read the directory and to record results, never across a SCIM request:
-//! `plan` computes every object's desired state, `export` talks to the target,
-//! `record` writes down what happened. Within each phase of a cycle, exports run in lanes, up to
-//! `exportConcurrency` at a time, and are merged in plan order (`lane`); provision on demand
-//! exports one after another.
+//! `plan` computes every object's desired state, `export`'s state machines say what to send,
+//! [`drive`] sends it, `record` writes down what happened. Within each phase of a cycle, exports run
+//! in lanes, up to `exportConcurrency` at a time, and are merged in plan order (`lane`); provision
+//! on demand exports one after another, through the same driver.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 pub use super::export::probe;
-use super::export::{Outcome, export_group, export_user, link_manager, manager_target, member_targets, sync_members};
-use super::job::{GroupLink, UserLink};
+use super::export::{
+    Export, JoinGroup, ManagerLink, MemberSync, Next, ObjectExport, Outcome, last_reply, manager_target, member_targets,
+};
+use super::job::UserLink;
 use super::lane::{self, Done, Elsewhere, Lane};
+use super::logs::{Action, Identity, Status};
+use super::plan::Ledger;
 pub use super::plan::Subjects;
 use super::plan::{Fixed, GroupWork, Plan, UserWork, plan};
 use super::record::{finish, finish_failed, record_logs};
-use super::scim::{Reply, Target, eq_filter};
+use super::scim::Target;
 use super::scope::Scope;
 use super::template::read_mappings;
 use crate::directory::ObjectKind;
@@ -93,6 +96,30 @@ pub struct Settings {
     /// `exportConcurrency`; 1, sequential, by default: nothing documents Entra sending requests in
     /// parallel).
     pub export_concurrency: usize,
+}
+
+/// Runs one export to its end: sends each request it asks for (with the target's retries) and
+/// hands it the reply; counts the write requests, retries included (`countExports`, §6.2). The only
+/// place the engine's exports meet the network, for cycles and provision on demand alike.
+pub(crate) async fn drive(target: &Target, ledger: &mut Ledger, mut export: impl Export) -> Outcome {
+    let mut writes = 0;
+    let mut next = export.start(ledger);
+    loop {
+        match next {
+            Next::Done(mut out) => {
+                out.exports += writes;
+                return out;
+            }
+            Next::Send(request) => {
+                let query: Vec<(&str, &str)> = request.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let replies = target.send(request.method.clone(), &request.path, &query, request.body.as_ref()).await;
+                if request.writes() {
+                    writes += replies.len();
+                }
+                next = export.next(ledger, last_reply(&replies));
+            }
+        }
+    }
 }
 
 /// Waits out a `Retry-After` by moving the mock's virtual clock forward, when the engine honours it;
@@ -191,7 +218,7 @@ async fn export_all(
     let created: HashSet<&str> = out
         .drafts
         .iter()
-        .filter(|d| d.identity_type == "User" && d.action == "create" && d.status == "success")
+        .filter(|d| d.identity_type == Identity::User && d.action == Action::Create && d.status == Status::Success)
         .map(|d| d.source_id.as_str())
         .collect();
     let linking: Vec<(&UserWork, String, bool)> = users
@@ -209,8 +236,7 @@ async fn users_lane(target: &Target, fixed: &Fixed, works: &[UserWork], lane: La
     let Lane { members, mut ledger, .. } = lane;
     let mut outcomes = Vec::with_capacity(members.len());
     for i in members {
-        let mut out = Outcome::default();
-        export_user(target, fixed, &mut ledger, &works[i], &mut out).await;
+        let out = drive(target, &mut ledger, ObjectExport::user(fixed, target.dialect, &works[i])).await;
         outcomes.push((i, out));
     }
     Done { ledger, outcomes }
@@ -229,8 +255,7 @@ async fn groups_lane(
     let elsewhere = Elsewhere::of(linked, index);
     let mut outcomes = Vec::with_capacity(members.len());
     for i in members {
-        let mut out = Outcome::default();
-        export_group(target, fixed, &mut ledger, &elsewhere, works[i], &mut out).await;
+        let out = drive(target, &mut ledger, ObjectExport::group(fixed, target.dialect, works[i], &elsewhere)).await;
         outcomes.push((i, out));
     }
     Done { ledger, outcomes }
@@ -241,9 +266,8 @@ async fn members_lane(target: &Target, users: &BTreeMap<String, UserLink>, works
     let Lane { members, mut ledger, .. } = lane;
     let mut outcomes = Vec::with_capacity(members.len());
     for i in members {
-        let mut out = Outcome::default();
         let desired = member_targets(users, works[i]);
-        sync_members(target, &mut ledger, works[i], &desired, &mut out).await;
+        let out = drive(target, &mut ledger, MemberSync::new(target.dialect, works[i], desired)).await;
         outcomes.push((i, out));
     }
     Done { ledger, outcomes }
@@ -255,9 +279,8 @@ async fn managers_lane(target: &Target, linking: &[(&UserWork, String, bool)], l
     let Lane { members, mut ledger, .. } = lane;
     let mut outcomes = Vec::with_capacity(members.len());
     for i in members {
-        let mut out = Outcome::default();
         let (work, manager, created) = &linking[i];
-        link_manager(target, &mut ledger, work, manager, *created, &mut out).await;
+        let out = drive(target, &mut ledger, ManagerLink::new(target.dialect, work, manager.clone(), *created)).await;
         outcomes.push((i, out));
     }
     Done { ledger, outcomes }
@@ -323,11 +346,13 @@ pub async fn on_demand(
         group_members.iter().map(|id| scope.user(world.directory.user_key(id), id, "Add")).collect()
     };
     let users = std::mem::take(&mut plan.users);
+    let dialect = target.dialect;
     for work in users.iter().chain(&member_works) {
-        export_user(&target, &plan.fixed, &mut plan.ledger, work, &mut out).await;
-    }
-    for target_id in std::mem::take(&mut out.gone_members) {
-        plan.ledger.forget_member(&target_id);
+        let done = drive(&target, &mut plan.ledger, ObjectExport::user(&plan.fixed, dialect, work)).await;
+        for target_id in &done.gone_members {
+            plan.ledger.forget_member(target_id);
+        }
+        out.append(done);
     }
     // The user's assigned groups that already exist in the target: joined, never created.
     if let Some(user) = users.first().filter(|u| u.in_scope) {
@@ -353,54 +378,15 @@ pub async fn on_demand(
                 })
                 .unwrap_or_default()
         };
-        for group in groups {
-            let exists = plan.ledger.groups.contains_key(&group.id) || {
-                let filter = eq_filter("displayName", &group.name);
-                let replies = target
-                    .send(Method::GET, "Groups", &[("excludedAttributes", "members"), ("filter", &filter)], None)
-                    .await;
-                let found = replies
-                    .last()
-                    .and_then(Reply::json)
-                    .and_then(|j| j["Resources"][0]["id"].as_str().map(str::to_owned))
-                    // An AWS group already linked to another Entra group (the same name, or one
-                    // differing only in case) is not this one's to join (`DuplicateSourceEntries`,
-                    // entra-provisioning.md §6.3, as in a cycle), unless the switch shares it.
-                    .filter(|id| {
-                        plan.fixed.duplicate_group_names == DuplicateGroupNames::Share
-                            || !plan.ledger.groups.values().any(|link| link.target_id == *id)
-                    });
-                if let Some(id) = found {
-                    plan.ledger.groups.insert(
-                        group.id.clone(),
-                        GroupLink { target_id: id, exported: group.desired.clone(), members: BTreeSet::new() },
-                    );
-                }
-                plan.ledger.groups.contains_key(&group.id)
-            };
-            if exists {
-                let target_id = plan.ledger.groups.get(&group.id).map(|l| l.target_id.clone()).unwrap_or_default();
-                let Some(user_target) =
-                    plan.ledger.users.get(&user.id).filter(|l| l.managed).map(|l| l.target_id.clone())
-                else {
-                    continue;
-                };
-                if plan.ledger.groups.get(&group.id).is_some_and(|l| l.members.contains(&user_target)) {
-                    continue;
-                }
-                let body = Target::patch(target.member_operations("add", std::slice::from_ref(&user_target)));
-                let replies = target.send(Method::PATCH, &format!("Groups/{target_id}"), &[], Some(&body)).await;
-                if replies.last().is_some_and(Reply::ok)
-                    && let Some(link) = plan.ledger.groups.get_mut(&group.id)
-                {
-                    link.members.insert(user_target);
-                }
-            }
+        let share = plan.fixed.duplicate_group_names == DuplicateGroupNames::Share;
+        for group in &groups {
+            out.append(drive(&target, &mut plan.ledger, JoinGroup::new(dialect, group, &user.id, share)).await);
         }
     }
     let groups = std::mem::take(&mut plan.groups);
+    let elsewhere = Elsewhere::none();
     for work in &groups {
-        export_group(&target, &plan.fixed, &mut plan.ledger, &Elsewhere::none(), work, &mut out).await;
+        out.append(drive(&target, &mut plan.ledger, ObjectExport::group(&plan.fixed, dialect, work, &elsewhere)).await);
         // Only the chosen members are added; others are left as they are.
         let mut chosen = work.clone();
         let existing: BTreeSet<String> =
@@ -413,11 +399,11 @@ pub async fn on_demand(
             .map(|(id, _)| id.clone())
             .collect();
         let desired = member_targets(&plan.ledger.users, &chosen);
-        sync_members(&target, &mut plan.ledger, &chosen, &desired, &mut out).await;
+        out.append(drive(&target, &mut plan.ledger, MemberSync::new(dialect, &chosen, desired)).await);
     }
     let result = if out.failures > 0 {
         "Failure"
-    } else if out.drafts.iter().all(|d| d.status == "skipped") {
+    } else if out.drafts.iter().all(|d| d.status == Status::Skipped) {
         "Skipped"
     } else {
         "Success"

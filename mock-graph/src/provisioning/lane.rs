@@ -253,7 +253,7 @@ mod tests {
 
     use super::*;
     use crate::provisioning::job::{Escrow, GroupLink, UserLink};
-    use crate::provisioning::logs::Draft;
+    use crate::provisioning::logs::{Action, Draft, Identity, Status};
 
     fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(p, v)| ((*p).to_owned(), (*v).to_owned())).collect()
@@ -266,7 +266,7 @@ mod tests {
             id: id.to_owned(),
             upn: user_name.to_owned(),
             in_scope: true,
-            why_out: "",
+            why_out: None,
             desired: values(&[
                 ("userName", user_name),
                 ("externalId", external_id),
@@ -398,9 +398,9 @@ mod tests {
 
     fn draft(id: &str) -> Draft {
         Draft {
-            action: "create",
-            status: "success",
-            identity_type: "User",
+            action: Action::Create,
+            status: Status::Success,
+            identity_type: Identity::User,
             source_id: id.to_owned(),
             source_name: id.to_owned(),
             target_id: String::new(),

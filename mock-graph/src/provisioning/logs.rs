@@ -7,15 +7,113 @@ use serde_json::{Value, json};
 /// `Azure Active Directory`, the source system's display name (§6.1).
 pub const SOURCE_SYSTEM: &str = "Azure Active Directory";
 
+/// Writes the enums below as Graph spells them.
+macro_rules! spelled {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// As Graph writes it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+spelled! {
+    /// `provisioningAction` (§6.1).
+    Action {
+        /// An object created in the target.
+        Create => "create",
+        /// Attributes or references changed in the target.
+        Update => "update",
+        /// Deleted in the target.
+        Delete => "delete",
+        /// A deletion held back by the accidental-deletion threshold (§5.3).
+        StagedDelete => "stagedDelete",
+        /// A user disabled in the target (soft deprovisioning, §4.4).
+        Disable => "disable",
+        /// Nothing exported: a skip, or a failure before any export.
+        Other => "other",
+    }
+}
+
+spelled! {
+    /// `provisioningStatusInfo.status`, and a step's status (§6.1).
+    Status {
+        /// Done.
+        Success => "success",
+        /// Done with a warning.
+        Warning => "warning",
+        /// Failed.
+        Failure => "failure",
+        /// Nothing to do.
+        Skipped => "skipped",
+    }
+}
+
+spelled! {
+    /// `identityType`: what kind of object an entry is about.
+    Identity {
+        /// A user.
+        User => "User",
+        /// A group.
+        Group => "Group",
+    }
+}
+
+spelled! {
+    /// `provisioningStepType` (§6.1).
+    StepKind {
+        /// Reading the change from Entra.
+        Import => "import",
+        /// Evaluating assignments and scoping filters.
+        Scoping => "scoping",
+        /// Looking for the object in the target.
+        Matching => "matching",
+        /// Evaluating mappings.
+        Processing => "processing",
+        /// Resolving references: members, managers.
+        ReferenceResolution => "referenceResolution",
+        /// Writing to the target.
+        Export => "export",
+    }
+}
+
+spelled! {
+    /// `errorCategory` (§6.1).
+    Category {
+        /// A transient failure: retried.
+        Failure => "failure",
+        /// The target refused the data, or the source cannot be exported as it is.
+        NonServiceFailure => "nonServiceFailure",
+        /// Not an error: a skip reason such as `RedundantExport`.
+        Success => "success",
+    }
+}
+
 /// One provisioning step (§6.1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// `EntryImportAdd`, `EntrySynchronizationScoping`, …
     pub name: String,
-    /// `import`, `scoping`, `matching`, `processing`, `referenceResolution`, `export`.
-    pub kind: &'static str,
-    /// `success`, `warning`, `failure`, `skipped`.
-    pub status: &'static str,
+    /// What part of the cycle it was.
+    pub kind: StepKind,
+    /// How it went.
+    pub status: Status,
     /// The sentence the portal shows.
     pub description: String,
     /// Extra details.
@@ -24,12 +122,7 @@ pub struct Step {
 
 impl Step {
     /// A step without details.
-    pub fn new(
-        name: impl Into<String>,
-        kind: &'static str,
-        status: &'static str,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn new(name: impl Into<String>, kind: StepKind, status: Status, description: impl Into<String>) -> Self {
         Step { name: name.into(), kind, status, description: description.into(), details: json!({}) }
     }
 }
@@ -41,19 +134,19 @@ pub struct Failure {
     pub code: String,
     /// The reason, quoting the target's status and body.
     pub reason: String,
-    /// `failure` (transient) or `nonServiceFailure` (the target refused the data).
-    pub category: &'static str,
+    /// Transient, refused, or no error at all.
+    pub category: Category,
 }
 
 /// What a cycle records about one object, before ids are given out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
-    /// `create`, `update`, `delete`, `stagedDelete`, `disable`, `other`.
-    pub action: &'static str,
-    /// `success`, `warning`, `failure`, `skipped`.
-    pub status: &'static str,
-    /// `User` or `Group`.
-    pub identity_type: &'static str,
+    /// What was done.
+    pub action: Action,
+    /// How it went.
+    pub status: Status,
+    /// A user or a group.
+    pub identity_type: Identity,
     /// The Entra object id.
     pub source_id: String,
     /// Its display name (UPN for users).
@@ -120,7 +213,7 @@ impl Draft {
     pub fn to_json(&self, ctx: &Context, id: &str, change_id: &str) -> Value {
         let (sp_id, sp_name) = (&ctx.service_principal.0, &ctx.service_principal.1);
         let error = self.error.as_ref().map(|e| {
-            json!({"errorCode": e.code, "reason": e.reason, "additionalDetails": null, "errorCategory": e.category, "recommendedAction": null})
+            json!({"errorCode": e.code, "reason": e.reason, "additionalDetails": null, "errorCategory": e.category.as_str(), "recommendedAction": null})
         });
         json!({
             "id": id,
@@ -129,17 +222,17 @@ impl Draft {
             "jobId": ctx.job_id,
             "cycleId": ctx.cycle_id,
             "changeId": change_id,
-            "provisioningAction": self.action,
+            "provisioningAction": self.action.as_str(),
             "durationInMilliseconds": 0,
             "sourceSystem": {"id": "", "displayName": SOURCE_SYSTEM, "details": {}},
             "targetSystem": {"id": "", "displayName": sp_name, "details": {"ApplicationId": ctx.application_id, "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": sp_name}},
             "initiatedBy": ctx.initiated_by,
             "servicePrincipal": {"id": sp_id, "displayName": sp_name},
-            "sourceIdentity": {"id": self.source_id, "displayName": self.source_name, "identityType": self.identity_type, "details": {}},
-            "targetIdentity": {"id": self.target_id, "displayName": self.target_name, "identityType": self.identity_type, "details": {}},
-            "provisioningStatusInfo": {"status": self.status, "errorInformation": error},
+            "sourceIdentity": {"id": self.source_id, "displayName": self.source_name, "identityType": self.identity_type.as_str(), "details": {}},
+            "targetIdentity": {"id": self.target_id, "displayName": self.target_name, "identityType": self.identity_type.as_str(), "details": {}},
+            "provisioningStatusInfo": {"status": self.status.as_str(), "errorInformation": error},
             "provisioningSteps": self.steps.iter().map(|s| json!({
-                "name": s.name, "provisioningStepType": s.kind, "status": s.status, "description": s.description, "details": s.details
+                "name": s.name, "provisioningStepType": s.kind.as_str(), "status": s.status.as_str(), "description": s.description, "details": s.details
             })).collect::<Vec<_>>(),
             "modifiedProperties": self.modified.iter().map(|(name, old, new)| json!({
                 "displayName": name, "oldValue": old, "newValue": new
@@ -155,17 +248,17 @@ pub fn service_initiator() -> Value {
 
 /// Entra's error code for a target's answer (§6.3): 400 bad request, 409 entry conflict, 429,
 /// 5xx, and transport failures.
-pub fn error_code(status: Option<u16>) -> (&'static str, &'static str) {
+pub fn error_code(status: Option<u16>) -> (&'static str, Category) {
     match status {
-        Some(400) => ("SystemForCrossDomainIdentityManagementBadRequest", "nonServiceFailure"),
-        Some(401) => ("SystemForCrossDomainIdentityManagementUnauthorized", "nonServiceFailure"),
-        Some(403) => ("SystemForCrossDomainIdentityManagementForbidden", "nonServiceFailure"),
-        Some(404) => ("InvalidAnchor", "nonServiceFailure"),
-        Some(409) => ("SystemForCrossDomainIdentityManagementEntryConflict", "nonServiceFailure"),
-        Some(429) => ("TooManyRequests", "failure"),
-        Some(500) => ("InternalServerError", "failure"),
-        Some(500..=599) => ("WebExceptionProtocolError", "failure"),
-        Some(_) => ("SystemForCrossDomainIdentityManagementServiceIncompatible", "failure"),
-        None => ("Timeout", "failure"),
+        Some(400) => ("SystemForCrossDomainIdentityManagementBadRequest", Category::NonServiceFailure),
+        Some(401) => ("SystemForCrossDomainIdentityManagementUnauthorized", Category::NonServiceFailure),
+        Some(403) => ("SystemForCrossDomainIdentityManagementForbidden", Category::NonServiceFailure),
+        Some(404) => ("InvalidAnchor", Category::NonServiceFailure),
+        Some(409) => ("SystemForCrossDomainIdentityManagementEntryConflict", Category::NonServiceFailure),
+        Some(429) => ("TooManyRequests", Category::Failure),
+        Some(500) => ("InternalServerError", Category::Failure),
+        Some(500..=599) => ("WebExceptionProtocolError", Category::Failure),
+        Some(_) => ("SystemForCrossDomainIdentityManagementServiceIncompatible", Category::Failure),
+        None => ("Timeout", Category::Failure),
     }
 }

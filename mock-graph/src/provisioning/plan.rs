@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::cycle::{Secrets, Settings, TARGET_NAME};
 use super::job::{Escrow, GroupLink, Job, UserLink};
 use super::scim::Target;
-use super::scope::{ManagerRef, Scope};
+use super::scope::{ManagerRef, OutOfScope, Scope};
 use super::template::read_mappings;
 use crate::directory::{ChangeKind, Key, ObjectKind};
 use crate::state::{DuplicateGroupNames, World};
@@ -23,7 +23,8 @@ pub(crate) struct UserWork {
     pub(crate) id: String,
     pub(crate) upn: String,
     pub(crate) in_scope: bool,
-    pub(crate) why_out: &'static str,
+    /// Why it is out of scope; `None` when in scope.
+    pub(crate) why_out: Option<OutOfScope>,
     pub(crate) desired: BTreeMap<String, String>,
     /// Only on create: `ObjectAddOnly` mappings and default values.
     pub(crate) create_only: BTreeMap<String, String>,
@@ -204,6 +205,15 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<Us
                     (ObjectKind::User, ChangeKind::Purged) => {
                         users.insert(change.id.clone(), "Delete");
                         purged.insert(change.id.clone());
+                        deltas += 1;
+                    }
+                    // A user restored from deleted items after its deletion is live again: delta
+                    // shows its current state, not `@removed` (§4.3, §4.4 "soft-deleted → active").
+                    (ObjectKind::User, ChangeKind::Upserted) => {
+                        let kind = users.entry(change.id.clone()).or_insert("Update");
+                        if *kind == "Delete" && !purged.contains(&change.id) {
+                            *kind = "Update";
+                        }
                         deltas += 1;
                     }
                     (ObjectKind::User, _) => {

@@ -183,7 +183,29 @@ impl Target {
 
     /// The op name in this dialect.
     pub fn op(&self, op: &str) -> String {
-        match self.dialect {
+        self.dialect.op(op)
+    }
+
+    /// A value for a PATCH in this dialect.
+    pub fn patch_value(&self, path: &str, value: &str) -> Value {
+        self.dialect.patch_value(path, value)
+    }
+
+    /// A PatchOp body.
+    pub fn patch(operations: Vec<Value>) -> Value {
+        json!({ "schemas": [PATCH_OP], "Operations": operations })
+    }
+
+    /// `Add`/`Remove` member operations for `ids` in this dialect.
+    pub fn member_operations(&self, op: &str, ids: &[String]) -> Vec<Value> {
+        self.dialect.member_operations(op, ids)
+    }
+}
+
+impl Dialect {
+    /// The op name in this dialect.
+    pub fn op(&self, op: &str) -> String {
+        match self {
             Dialect::Default => {
                 let mut chars = op.chars();
                 chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
@@ -196,7 +218,7 @@ impl Target {
     pub fn patch_value(&self, path: &str, value: &str) -> Value {
         if path.eq_ignore_ascii_case("active") {
             let truth = value.eq_ignore_ascii_case("true");
-            return match self.dialect {
+            return match self {
                 Dialect::Default => json!(if truth { "True" } else { "False" }),
                 Dialect::Optscim062020 => json!(truth),
             };
@@ -204,14 +226,9 @@ impl Target {
         json!(value)
     }
 
-    /// A PatchOp body.
-    pub fn patch(operations: Vec<Value>) -> Value {
-        json!({ "schemas": [PATCH_OP], "Operations": operations })
-    }
-
     /// `Add`/`Remove` member operations for `ids`; the caller sends them in chunks (§4.5; AWS takes 100).
     pub fn member_operations(&self, op: &str, ids: &[String]) -> Vec<Value> {
-        match (self.dialect, op) {
+        match (self, op) {
             (Dialect::Optscim062020, "remove") => {
                 ids.iter().map(|id| json!({ "op": "remove", "path": format!("members[value eq \"{id}\"]") })).collect()
             }

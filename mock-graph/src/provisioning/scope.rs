@@ -11,6 +11,38 @@ use super::plan::{GroupWork, UserWork};
 use super::template::{Clause, Mappings, ObjectMapping};
 use crate::directory::{Directory, Key, ObjectKind};
 
+/// Why a user is out of scope (§2.2, §2.3, §2.5): named in the skip's log entry, and deciding
+/// whether the user stays managed once disabled in the target (§4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutOfScope {
+    /// Neither assigned nor in an assigned group.
+    NotAssigned,
+    /// `accountEnabled` is false.
+    Disabled,
+    /// Assigned, but a scoping filter leaves it out.
+    Filtered,
+    /// Gone from the directory: deleted or purged.
+    Deleted,
+}
+
+impl OutOfScope {
+    /// As the log's sentences say it: "it is {…} in Azure Active Directory".
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            OutOfScope::NotAssigned => "not assigned",
+            OutOfScope::Disabled => "disabled",
+            OutOfScope::Filtered => "out of the scoping filter",
+            OutOfScope::Deleted => "deleted",
+        }
+    }
+
+    /// Whether the user has left the app for good: an unassigned or filtered-out user is no longer
+    /// managed once disabled, so no DELETE follows later; a disabled or deleted one still is (§4.4).
+    pub(crate) const fn unassigned(self) -> bool {
+        matches!(self, OutOfScope::NotAssigned | OutOfScope::Filtered)
+    }
+}
+
 /// The scope of one directory object under a job's settings (§2).
 pub struct Scope<'a> {
     pub(crate) dir: &'a Directory,
@@ -83,17 +115,17 @@ pub(crate) struct ManagerRef {
 
 impl Scope<'_> {
     /// Whether a user still in the directory is in scope, and if not why (§2.2, §2.3, §2.5).
-    pub(crate) fn user_scope(&self, key: Key, props: &Map<String, Value>) -> (bool, &'static str) {
+    pub(crate) fn user_scope(&self, key: Key, props: &Map<String, Value>) -> Option<OutOfScope> {
         let source = SourceObject { properties: props, soft_deleted: false };
         if !self.user_assigned(key) {
-            (false, "not assigned")
+            Some(OutOfScope::NotAssigned)
         } else if props.get("accountEnabled").and_then(Value::as_bool) != Some(true) {
             // "Provisioning a user that is disabled in Microsoft Entra ID isn't supported." (§2.5)
-            (false, "disabled")
+            Some(OutOfScope::Disabled)
         } else if !passes(&self.mappings.users, &source) {
-            (false, "out of the scoping filter")
+            Some(OutOfScope::Filtered)
         } else {
-            (true, "")
+            None
         }
     }
 
@@ -106,7 +138,7 @@ impl Scope<'_> {
         Some(ManagerRef {
             path: mapping.target.clone(),
             id: self.dir.object_id(ObjectKind::User, manager),
-            in_scope: self.user_scope(manager, props).0,
+            in_scope: self.user_scope(manager, props).is_none(),
         })
     }
 }
@@ -128,10 +160,11 @@ impl Scope<'_> {
 
     pub(crate) fn user(&self, key: Option<Key>, id: &str, import_kind: &'static str) -> UserWork {
         let object = key.and_then(|k| self.dir.users.get(&k));
-        let (in_scope, why_out) = match object {
-            None => (false, "deleted"),
+        let why_out = match object {
+            None => Some(OutOfScope::Deleted),
             Some(props) => self.user_scope(key.unwrap_or_default(), props),
         };
+        let in_scope = why_out.is_none();
         let empty = Map::new();
         // A deleted or purged user is named by its last known properties: logs name the identity
         // even once Graph no longer has it (§6.1, inferred).
@@ -323,10 +356,10 @@ mod tests {
         assert_eq!(
             why,
             [
-                (true, "", Some("True".into())),
-                (false, "not assigned", Some("False".into())),
-                (false, "disabled", Some("False".into())),
-                (false, "out of the scoping filter", Some("False".into())),
+                (true, None, Some("True".into())),
+                (false, Some(OutOfScope::NotAssigned), Some("False".into())),
+                (false, Some(OutOfScope::Disabled), Some("False".into())),
+                (false, Some(OutOfScope::Filtered), Some("False".into())),
             ]
         );
         let everyone = Scope { dir: &dir, sp_id: "sp", sync_all: true, mappings: &mappings };
