@@ -865,15 +865,14 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Failing cases kept, minimised
+// Regressions: failing cases the laws found, minimised
 // ---------------------------------------------------------------------------------------------
 
 /// §4.3 step 1, §4.4 ("Soft-deleted → active again"): a user soft-deleted and restored between two
 /// cycles is, by the next one, an ordinary live user (delta shows its current state, not
-/// `@removed`); the plan still imports it as a `Delete` (logged `EntryImportDelete`), because the
-/// change log's `Deleted` overrides and the restore's `Upserted` only fills in an empty slot.
+/// `@removed`). The plan imported it as a `Delete` (logged `EntryImportDelete`): the change log's
+/// `Deleted` overrode the slot and the restore's `Upserted` only filled an empty one.
 #[test]
-#[ignore = "bug: a user deleted then restored since the watermark is planned with import_kind Delete though live"]
 fn a_user_deleted_then_restored_since_the_watermark_is_not_imported_as_a_delete() {
     let spec = Spec {
         users: vec![UserSpec { enabled: true, assigned: true, ops: None, fate: Fate::Live }],
