@@ -148,9 +148,20 @@ pub struct ContextOwned {
     pub application_id: String,
 }
 
+/// The objects a cycle looks at, by Entra id, with the kind of change each is imported as.
+#[derive(Debug, Default)]
+pub(crate) struct Candidates {
+    pub(crate) users: Vec<(String, &'static str)>,
+    pub(crate) groups: BTreeMap<String, &'static str>,
+    /// Users gone from deleted items too: deleted in the target (§4.4).
+    pub(crate) purged: BTreeSet<String>,
+    pub(crate) deltas: usize,
+    pub(crate) reference_deltas: usize,
+}
+
 /// Picks the objects a cycle looks at: everything in reach and everything linked on an initial cycle,
 /// what changed since the watermark (through the change log, as delta does) on an incremental one, plus escrows (§4.2, §4.3).
-pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<UserWork>, Vec<GroupWork>, usize, usize) {
+pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candidates {
     let dir = &world.directory;
     let mut users: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut groups: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -261,30 +272,43 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> (Vec<Us
         let slot = if escrow.kind == "Group" { &mut groups } else { &mut users };
         slot.entry(id.clone()).or_insert("Update");
     }
-    // A linked group whose member set may have lost a user is re-evaluated with it.
-    let key_of = |id: &str| dir.lookup(id).map(|(_, k)| k);
-    let mut user_work: Vec<UserWork> = users
-        .iter()
-        .map(|(id, kind)| scope.user(dir.user_key(id).filter(|_| key_of(id).is_some()), id, kind))
-        .collect();
-    for work in &mut user_work {
-        work.purged = purged.contains(&work.id) && dir.lookup(&work.id).is_none();
-    }
-    user_work.sort_by_key(|w| (w.key.is_none(), w.key, w.id.clone()));
-    let mut group_work: Vec<GroupWork> =
-        groups.iter().map(|(id, kind)| scope.group(dir.group_key(id), id, kind)).collect();
-    group_work.sort_by_key(|w| (dir.group_key(&w.id).is_none(), dir.group_key(&w.id), w.id.clone()));
-    (user_work, group_work, deltas, reference_deltas)
+    Candidates { users: users.into_iter().collect(), groups, purged, deltas, reference_deltas }
 }
 
-/// Reads the world into a plan, or explains why the job cannot run.
-pub(crate) fn plan(
-    world: &mut World,
-    job_id: &str,
-    settings: &Settings,
-    only: Option<&Subjects>,
-    waiter: Option<super::scim::Waiter>,
-) -> Option<Plan> {
+/// The users' work, in the order they are exported: by directory key (creation order), gone ones
+/// last.
+fn sort_users(users: &mut [UserWork]) {
+    users.sort_by_key(|w| (w.key.is_none(), w.key, w.id.clone()));
+}
+
+/// How many users a hold of the lock evaluates, in a cycle planned in steps ([`begin`]): a hold
+/// stays a few milliseconds at 100,000 users, so Graph answers while a large cycle plans.
+pub(crate) const PLAN_CHUNK: usize = 2_000;
+
+/// A plan being made: the first hold of the lock picked the candidates ([`begin`]); the users'
+/// scope and desired values are evaluated in chunks ([`Begun::users`]), each under its own hold;
+/// [`Begun::complete`] evaluates the groups and takes the ledger from the job. A change to the
+/// directory between two holds is after the cycle's watermark, so the next cycle looks at it again.
+pub(crate) struct Begun {
+    job_id: String,
+    cycle_id: String,
+    now: jiff::Timestamp,
+    seq: u64,
+    only: bool,
+    secrets: Secrets,
+    mappings: super::template::Mappings,
+    sp_id: String,
+    context: ContextOwned,
+    candidates: Candidates,
+    /// The groups provision on demand names, in its order.
+    on_demand_groups: Vec<String>,
+    /// How many candidate users are evaluated so far.
+    evaluated: usize,
+}
+
+/// Reads what a cycle (or, with `only`, provision on demand) will look at, or `None` when the job
+/// cannot run: no job, an unreadable schema, no service principal.
+pub(crate) fn begin(world: &mut World, job_id: &str, only: Option<&Subjects>) -> Option<Begun> {
     // Deleted items that turned 30 days old by this instant are purged first (§4.3 step 9).
     world.expire_deleted_users();
     let cycle_id = world.uuid();
@@ -312,38 +336,11 @@ pub(crate) fn plan(
         sync_all: secrets.sync_all,
         mappings: &mappings,
     };
-    let (users, groups, imported_deltas, reference_deltas) = match only {
+    let candidates = match only {
         None => candidates(world, job, &scope),
         Some(subjects) => {
-            let dir = &world.directory;
-            let users = subjects.users.iter().map(|id| scope.user(dir.user_key(id), id, "Add")).collect();
-            let groups = subjects.groups.iter().map(|id| scope.group(dir.group_key(id), id, "Add")).collect();
-            (users, groups, 0, 0)
+            Candidates { users: subjects.users.iter().map(|id| (id.clone(), "Add")).collect(), ..Candidates::default() }
         }
-    };
-    let reference_groups: Vec<GroupWork> = if only.is_some() {
-        Vec::new()
-    } else {
-        let dir = &world.directory;
-        let mut seen: BTreeSet<Key> = groups.iter().filter_map(|g| dir.group_key(&g.id)).collect();
-        let mut extra = Vec::new();
-        for user in &users {
-            for group in user.key.into_iter().flat_map(|k| dir.groups_of(k)) {
-                if scope.group_assigned(group) && seen.insert(group) {
-                    extra.push(scope.group(Some(group), &dir.object_id(ObjectKind::Group, group), "Update"));
-                }
-            }
-        }
-        extra
-    };
-    let target = match (&secrets.base_address, &secrets.secret_token) {
-        (Some(base), Some(token)) => {
-            Target::new(base, token, settings.client.clone(), settings.timeout, settings.attempts).map(|mut target| {
-                target.waiter = waiter;
-                target
-            })
-        }
-        _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
     };
     let context = ContextOwned {
         tenant_id: world.tenant.id.clone(),
@@ -351,37 +348,143 @@ pub(crate) fn plan(
         sp_name,
         application_id,
     };
-    let initial = job.watermark.is_none();
-    let deletes_approved = job.deletes_approved;
-    let job = world.provisioning.jobs.get_mut(job_id)?;
-    Some(Plan {
+    Some(Begun {
         job_id: job_id.to_owned(),
         cycle_id,
-        initial,
-        seq,
         now,
-        fixed: Fixed {
-            target,
-            secrets,
-            read_target: initial && only.is_none(),
-            deletes_approved,
-            staged_deletes: false,
-            duplicate_group_names: settings.duplicate_group_names,
-            // Provision on demand handles one object (§5.4): nothing to run at once.
-            concurrency: if only.is_some() { 1 } else { settings.export_concurrency.max(1) },
-        },
-        users,
-        groups,
-        reference_groups,
-        ledger: Ledger {
-            users: std::mem::take(&mut job.users),
-            groups: std::mem::take(&mut job.groups),
-            escrows: std::mem::take(&mut job.escrows),
-        },
-        imported_deltas,
-        reference_deltas,
+        seq,
+        only: only.is_some(),
+        sp_id: job.service_principal_id.clone(),
+        secrets,
+        mappings,
         context,
+        candidates,
+        on_demand_groups: only.map(|s| s.groups.clone()).unwrap_or_default(),
+        evaluated: 0,
     })
+}
+
+impl Begun {
+    fn scope<'a>(&'a self, world: &'a World) -> Scope<'a> {
+        Scope { dir: &world.directory, sp_id: &self.sp_id, sync_all: self.secrets.sync_all, mappings: &self.mappings }
+    }
+
+    /// Whether some candidate users are still to be evaluated.
+    pub(crate) fn has_users_left(&self) -> bool {
+        self.evaluated < self.candidates.users.len()
+    }
+
+    /// Evaluates the next `chunk` candidate users: scope, desired values, matching values (`scope`).
+    pub(crate) fn users(&mut self, world: &World, chunk: usize) -> Vec<UserWork> {
+        let dir = &world.directory;
+        let scope = self.scope(world);
+        let end = self.evaluated.saturating_add(chunk).min(self.candidates.users.len());
+        let works = self.candidates.users[self.evaluated..end]
+            .iter()
+            .map(|(id, kind)| {
+                // On demand names users as they are; a cycle's gone users are looked up by id only.
+                let key =
+                    if self.only { dir.user_key(id) } else { dir.user_key(id).filter(|_| dir.lookup(id).is_some()) };
+                let mut work = scope.user(key, id, kind);
+                work.purged = self.candidates.purged.contains(id) && dir.lookup(id).is_none();
+                work
+            })
+            .collect();
+        self.evaluated = end;
+        works
+    }
+
+    /// Evaluates the groups, finds the reference groups of `users` (every candidate user,
+    /// evaluated), and takes the ledger from the job: the plan.
+    pub(crate) fn complete(
+        mut self,
+        world: &mut World,
+        mut users: Vec<UserWork>,
+        settings: &Settings,
+        waiter: Option<super::scim::Waiter>,
+    ) -> Option<Plan> {
+        let dir = &world.directory;
+        let scope = self.scope(world);
+        let groups: Vec<GroupWork> = if self.only {
+            self.on_demand_groups.iter().map(|id| scope.group(dir.group_key(id), id, "Add")).collect()
+        } else {
+            sort_users(&mut users);
+            let mut groups: Vec<GroupWork> =
+                self.candidates.groups.iter().map(|(id, kind)| scope.group(dir.group_key(id), id, kind)).collect();
+            groups.sort_by_key(|w| (dir.group_key(&w.id).is_none(), dir.group_key(&w.id), w.id.clone()));
+            groups
+        };
+        let reference_groups: Vec<GroupWork> = if self.only {
+            Vec::new()
+        } else {
+            let mut seen: BTreeSet<Key> = groups.iter().filter_map(|g| dir.group_key(&g.id)).collect();
+            let mut extra = Vec::new();
+            for user in &users {
+                for group in user.key.into_iter().flat_map(|k| dir.groups_of(k)) {
+                    if scope.group_assigned(group) && seen.insert(group) {
+                        extra.push(scope.group(Some(group), &dir.object_id(ObjectKind::Group, group), "Update"));
+                    }
+                }
+            }
+            extra
+        };
+        let secrets = std::mem::take(&mut self.secrets);
+        let target = match (&secrets.base_address, &secrets.secret_token) {
+            (Some(base), Some(token)) => {
+                Target::new(base, token, settings.client.clone(), settings.timeout, settings.attempts).map(
+                    |mut target| {
+                        target.waiter = waiter;
+                        target
+                    },
+                )
+            }
+            _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
+        };
+        let job = world.provisioning.jobs.get_mut(&self.job_id)?;
+        let initial = job.watermark.is_none();
+        let deletes_approved = job.deletes_approved;
+        Some(Plan {
+            job_id: self.job_id,
+            cycle_id: self.cycle_id,
+            initial,
+            seq: self.seq,
+            now: self.now,
+            fixed: Fixed {
+                target,
+                secrets,
+                read_target: initial && !self.only,
+                deletes_approved,
+                staged_deletes: false,
+                duplicate_group_names: settings.duplicate_group_names,
+                // Provision on demand handles one object (§5.4): nothing to run at once.
+                concurrency: if self.only { 1 } else { settings.export_concurrency.max(1) },
+            },
+            users,
+            groups,
+            reference_groups,
+            ledger: Ledger {
+                users: std::mem::take(&mut job.users),
+                groups: std::mem::take(&mut job.groups),
+                escrows: std::mem::take(&mut job.escrows),
+            },
+            imported_deltas: self.candidates.deltas,
+            reference_deltas: self.candidates.reference_deltas,
+            context: self.context,
+        })
+    }
+}
+
+/// Reads the world into a plan in one hold of the lock, or explains why the job cannot run.
+pub(crate) fn plan(
+    world: &mut World,
+    job_id: &str,
+    settings: &Settings,
+    only: Option<&Subjects>,
+    waiter: Option<super::scim::Waiter>,
+) -> Option<Plan> {
+    let mut begun = begin(world, job_id, only)?;
+    let users = begun.users(world, usize::MAX);
+    begun.complete(world, users, settings, waiter)
 }
 
 /// The objects a provision-on-demand request names.

@@ -20,7 +20,7 @@ use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
 
 use super::job::{Escrow, GroupLink, Job, UserLink};
-use super::plan::{Plan, Subjects, plan};
+use super::plan::{Plan, Subjects, begin, plan};
 use super::template::default_schema;
 use crate::apps::{AWS_TEMPLATE_ID, AWS_USER_ROLE};
 use crate::directory::{Key, ObjectKind};
@@ -763,6 +763,27 @@ proptest! {
         prop_assert_eq!(format!("{:?}", a.reference_groups), format!("{:?}", b.reference_groups));
         prop_assert_eq!(&a.ledger, &b.ledger);
         prop_assert_eq!((a.initial, a.fixed.read_target, &a.cycle_id), (b.initial, b.fixed.read_target, &b.cycle_id));
+    }
+
+    /// A cycle plans its users a chunk per hold of the lock (`plan::Begun`): whatever the chunk,
+    /// the plan is the one made in a single hold.
+    #[test]
+    fn planning_in_chunks_gives_the_plan_of_one_hold(spec in spec(), chunk in 1usize..5) {
+        let (mut one, _) = build(&spec);
+        let (mut two, _) = build(&spec);
+        let whole = plan_of(&mut one, None);
+        let settings = two.engine_settings();
+        let mut begun = begin(&mut two, JOB, None).expect("the job plans");
+        let mut users = Vec::new();
+        while begun.has_users_left() {
+            users.extend(begun.users(&two, chunk));
+        }
+        let chunked = begun.complete(&mut two, users, &settings, None).expect("the job plans");
+        prop_assert_eq!(format!("{:?}", whole.users), format!("{:?}", chunked.users));
+        prop_assert_eq!(format!("{:?}", whole.groups), format!("{:?}", chunked.groups));
+        prop_assert_eq!(format!("{:?}", whole.reference_groups), format!("{:?}", chunked.reference_groups));
+        prop_assert_eq!(&whole.ledger, &chunked.ledger);
+        prop_assert_eq!((whole.imported_deltas, whole.reference_deltas), (chunked.imported_deltas, chunked.reference_deltas));
     }
 
     /// §4.3 step 1, §5.1: right after the watermark, with nothing changed, an incremental cycle
