@@ -1,12 +1,13 @@
 //! The mock's whole state behind one lock, and its seeded generator.
 //!
-//! One `std::sync::Mutex`, never held across an `.await`: each request reads or writes in one
+//! One mutex (parking_lot's, for its fair hand-over), never held across an `.await`: each request reads or writes in one
 //! critical section, so concurrent writes cannot interleave halfway.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use jiff::Timestamp;
+use parking_lot::{Mutex, MutexGuard};
 use scenarios::clock::Clock;
 use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
 
@@ -269,10 +270,12 @@ impl AppState {
         AppState { inner: Arc::new(Shared { admin_token, world: Mutex::new(world) }) }
     }
 
-    /// Locks the world; every change is checked before it is applied, so a poisoned lock is safe to
-    /// take over.
+    /// Locks the world. The lock is parking_lot's: it hands itself to a waiting thread now and then
+    /// (eventual fairness), and [`MutexGuard::unlock_fair`] hands it over at once, which a large
+    /// cycle does between its steps so that Graph's handlers are not starved; a panic while it is
+    /// held does not poison it (every change is checked before it is applied).
     pub fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.world.lock()
     }
 
     /// The admin bearer token.

@@ -24,7 +24,7 @@ use super::job::{Escrow, GroupLink, UserLink};
 use super::lane::Elsewhere;
 use super::logs::{Action, Category, Draft, Failure, Identity, Status, Step, StepKind, error_code};
 use super::mapping::set_path;
-use super::plan::{Fixed, GroupWork, Ledger, UserWork};
+use super::plan::{Fixed, GroupWork, Ledger, ManagerWork, UserWork};
 use super::scim::{Dialect, Reply, Target, eq_filter};
 use crate::state::DuplicateGroupNames;
 
@@ -910,12 +910,11 @@ impl Export for MemberSync<'_> {
     }
 }
 
-/// The AWS id of a user's manager, when this cycle links them: the user and its manager in scope,
-/// the manager provisioned and managed. Read before the manager phase begins: no export of that
+/// The AWS id of a user's manager (the user and its manager in scope: [`UserWork::manager_work`]),
+/// when this cycle links them: the manager provisioned and managed. Read before the manager phase begins: no export of that
 /// phase changes a user's AWS id.
-pub(crate) fn manager_target(users: &BTreeMap<String, UserLink>, work: &UserWork) -> Option<String> {
-    let manager = work.manager.as_ref().filter(|m| m.in_scope && work.in_scope)?;
-    users.get(&manager.id).filter(|l| l.managed).map(|l| l.target_id.clone())
+pub(crate) fn manager_target(users: &BTreeMap<String, UserLink>, work: &ManagerWork) -> Option<String> {
+    users.get(&work.manager.id).filter(|l| l.managed).map(|l| l.target_id.clone())
 }
 
 /// Links a user of the cycle to its manager (AWS id from [`manager_target`]), once every user and
@@ -933,7 +932,7 @@ pub(crate) fn manager_target(users: &BTreeMap<String, UserLink>, work: &UserWork
 /// provisioned (§3.3, inferred consequence).
 pub(crate) struct ManagerLink<'a> {
     dialect: Dialect,
-    work: &'a UserWork,
+    work: &'a ManagerWork,
     manager_target: String,
     created: bool,
     /// The entry to record, once a request is sent.
@@ -952,13 +951,13 @@ enum ManagerState {
 }
 
 impl<'a> ManagerLink<'a> {
-    pub(crate) fn new(dialect: Dialect, work: &'a UserWork, manager_target: String, created: bool) -> Self {
+    pub(crate) fn new(dialect: Dialect, work: &'a ManagerWork, manager_target: String, created: bool) -> Self {
         ManagerLink { dialect, work, manager_target, created, draft: None, state: ManagerState::Start }
     }
 
     fn patch(&mut self) -> Next {
         let user_target = self.draft.as_ref().map(|d| d.target_id.clone()).unwrap_or_default();
-        let path = self.work.manager.as_ref().map(|m| m.path.as_str()).unwrap_or_default();
+        let path = &self.work.manager.path;
         let operation = super::mapping::manager_operation(&self.dialect.op("Add"), path, &self.manager_target);
         self.state = ManagerState::Patching;
         Request::write(Method::PATCH, format!("Users/{user_target}"), Some(Target::patch(vec![operation])))
@@ -966,8 +965,8 @@ impl<'a> ManagerLink<'a> {
 
     /// Notes the manager as exported on the user's link.
     fn holds(&self, ledger: &mut Ledger) {
-        if let (Some(manager), Some(link)) = (&self.work.manager, ledger.users.get_mut(&self.work.id)) {
-            link.exported.insert(manager.path.clone(), self.manager_target.clone());
+        if let Some(link) = ledger.users.get_mut(&self.work.id) {
+            link.exported.insert(self.work.manager.path.clone(), self.manager_target.clone());
         }
     }
 }
@@ -976,7 +975,7 @@ impl Export for ManagerLink<'_> {
     fn start(&mut self, ledger: &mut Ledger) -> Next {
         let work = self.work;
         let nothing = || Next::Done(Outcome::default());
-        let Some(manager) = work.manager.as_ref() else { return nothing() };
+        let manager = &work.manager;
         let Some(link) = ledger.users.get(&work.id).filter(|l| l.managed) else { return nothing() };
         if link.exported.get(&manager.path) == Some(&self.manager_target) {
             return nothing();
@@ -1363,6 +1362,7 @@ mod tests {
         let mut work = user("u1", "annie@contoso.com");
         let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager".to_owned();
         work.manager = Some(ManagerRef { path: path.clone(), id: "m1".into(), in_scope: true });
+        let work = work.manager_work().expect("both in scope");
         let mut ledger = Ledger::default();
         ledger
             .users

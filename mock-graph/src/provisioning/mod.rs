@@ -6,14 +6,17 @@
 //! - [`template`]: the `aWSSingleSignon` template, its schema, reading mappings from a schema.
 //! - [`mapping`]: evaluating attribute mappings and expressions; SCIM paths.
 //! - [`job`]: the job, its status machine and connector data store.
-//! - [`cycle`]: the drivers of a cycle and of provision on demand: probe, then the exports in order
-//!   (users, groups, memberships, managers), then the record; the engine's settings and secrets.
+//! - [`cycle`]: the drivers of a cycle and of provision on demand: plan, probe, then the exports in
+//!   order (users, groups, memberships, managers), then the record; `drive`, the one place exports
+//!   meet the network; the engine's settings and secrets.
 //! - `scope`: who is in scope (assignments, scoping filters) and each object's desired values;
 //!   pure.
-//! - `plan`: what a cycle looks at (watermark, change log, escrows), read under the lock at once;
-//!   its read-only part and the ledger of links and escrows the exports write.
-//! - `export`: the SCIM requests per object and what each reply means; an export writes only its
-//!   own object's ledger entries.
+//! - `plan`: what a cycle looks at (watermark, change log, escrows), read under the lock in steps
+//!   (the candidates, then the users a chunk per hold, then the groups and the ledger); its
+//!   read-only part and the ledger of links and escrows the exports write.
+//! - `export`: per object, a state machine over the target's replies (`start`, then
+//!   `next(reply) → Send(request) | Done(outcome)`): users and groups, memberships in chunks,
+//!   manager references, on-demand group joins; it writes only its own object's ledger entries.
 //! - `lane`: which exports of a phase depend on each other (one lane, in plan order) and which run
 //!   at once (`exportConcurrency`); results merged in plan order.
 //! - `record`: links, escrows, thresholds, quarantine and back-off, logs and the job's status,

@@ -1,7 +1,8 @@
-//! What a cycle will look at, read under the lock in one go (entra-provisioning.md §4.2, §4.3): the
-//! candidates from the watermark, the change log and the escrows, each with its desired state; and
-//! the plan split by what an export may touch: a read-only part ([`Fixed`]) and the ledger of links
-//! and escrows the exports write ([`Ledger`]).
+//! What a cycle will look at (entra-provisioning.md §4.2, §4.3): the candidates from the watermark,
+//! the change log and the escrows, each with its desired state, read under the lock in steps
+//! ([`begin`], [`Begun::evaluate`] a chunk per hold, [`Begun::complete`]) or, for provision on demand
+//! and tests, in one ([`plan`]); and the plan split by what an export may touch: a read-only part
+//! ([`Fixed`]) and the ledger of links and escrows the exports write ([`Ledger`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,6 +36,24 @@ pub(crate) struct UserWork {
     pub(crate) purged: bool,
     /// The manager to link once the users are exported, when a mapping reads `[manager]` (§4.2 step 6).
     pub(crate) manager: Option<ManagerRef>,
+}
+
+impl UserWork {
+    /// What the manager phase needs of the user, when the user and its manager are in scope: the
+    /// rest of a user's work is dropped once the users are exported, which at 100,000 users is
+    /// about a tenth of a cycle's peak memory.
+    pub(crate) fn manager_work(&self) -> Option<ManagerWork> {
+        let manager = self.manager.clone().filter(|m| m.in_scope && self.in_scope)?;
+        Some(ManagerWork { id: self.id.clone(), upn: self.upn.clone(), manager })
+    }
+}
+
+/// A user whose manager a cycle links (§4.2 step 6).
+#[derive(Debug, Clone)]
+pub(crate) struct ManagerWork {
+    pub(crate) id: String,
+    pub(crate) upn: String,
+    pub(crate) manager: ManagerRef,
 }
 
 /// A group as the cycle will handle it.
@@ -148,11 +167,21 @@ pub struct ContextOwned {
     pub application_id: String,
 }
 
-/// The objects a cycle looks at, by Entra id, with the kind of change each is imported as.
+/// A candidate user: one in the directory by its key (its id is read when it is evaluated, so
+/// that picking 100,000 candidates stays cheap), one gone from it by id, or one provision on demand
+/// names (an id or a UPN).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum UserRef {
+    Live(Key),
+    Gone(String),
+    Named(String),
+}
+
+/// The objects a cycle looks at, with the kind of change each is imported as.
 #[derive(Debug, Default)]
 pub(crate) struct Candidates {
-    pub(crate) users: Vec<(String, &'static str)>,
-    pub(crate) groups: BTreeMap<String, &'static str>,
+    pub(crate) users: Vec<(UserRef, &'static str)>,
+    pub(crate) groups: Vec<(String, &'static str)>,
     /// Users gone from deleted items too: deleted in the target (§4.4).
     pub(crate) purged: BTreeSet<String>,
     pub(crate) deltas: usize,
@@ -163,7 +192,11 @@ pub(crate) struct Candidates {
 /// what changed since the watermark (through the change log, as delta does) on an incremental one, plus escrows (§4.2, §4.3).
 pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candidates {
     let dir = &world.directory;
-    let mut users: BTreeMap<String, &'static str> = BTreeMap::new();
+    let user = |id: &str| match dir.lookup(id) {
+        Some((ObjectKind::User, key)) => UserRef::Live(key),
+        _ => UserRef::Gone(id.to_owned()),
+    };
+    let mut users: BTreeMap<UserRef, &'static str> = BTreeMap::new();
     let mut groups: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut purged = BTreeSet::new();
     let mut deltas = 0;
@@ -171,21 +204,21 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
     match job.watermark {
         None => {
             if scope.sync_all {
-                users.extend(dir.users.values().filter_map(|u| u.get("id")?.as_str().map(|id| (id.to_owned(), "Add"))));
+                users.extend(dir.users.keys().map(|key| (UserRef::Live(*key), "Add")));
                 groups
                     .extend(dir.groups.values().filter_map(|g| g.get("id")?.as_str().map(|id| (id.to_owned(), "Add"))));
             } else if let Some(sp) = dir.service_principal_key(scope.sp_id) {
                 for (_, assignment) in dir.assignments_on(sp) {
                     let Some(principal) = assignment.get("principalId").and_then(Value::as_str) else { continue };
                     match dir.lookup(principal) {
-                        Some((ObjectKind::User, _)) => {
-                            users.insert(principal.to_owned(), "Add");
+                        Some((ObjectKind::User, key)) => {
+                            users.insert(UserRef::Live(key), "Add");
                         }
                         Some((ObjectKind::Group, key)) => {
                             groups.insert(principal.to_owned(), "Add");
                             for (kind, member) in dir.members_of(key) {
                                 if kind == ObjectKind::User {
-                                    users.insert(dir.object_id(kind, member), "Add");
+                                    users.insert(UserRef::Live(member), "Add");
                                 }
                             }
                         }
@@ -197,7 +230,7 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
             // what the job provisioned is evaluated again: whatever left the scope meanwhile is
             // deprovisioned, and a user gone from deleted items too is deleted.
             for id in job.users.keys() {
-                users.entry(id.clone()).or_insert("Update");
+                users.entry(user(id)).or_insert("Update");
                 if dir.lookup(id).is_none() && !dir.deleted_users.contains_key(id) {
                     purged.insert(id.clone());
                 }
@@ -210,25 +243,25 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
             for change in dir.changes_between(watermark, dir.last_seq()) {
                 match (change.kind, &change.what) {
                     (ObjectKind::User, ChangeKind::Deleted) => {
-                        users.insert(change.id.clone(), "Delete");
+                        users.insert(user(&change.id), "Delete");
                         deltas += 1;
                     }
                     (ObjectKind::User, ChangeKind::Purged) => {
-                        users.insert(change.id.clone(), "Delete");
+                        users.insert(user(&change.id), "Delete");
                         purged.insert(change.id.clone());
                         deltas += 1;
                     }
                     // A user restored from deleted items after its deletion is live again: delta
                     // shows its current state, not `@removed` (§4.3, §4.4 "soft-deleted → active").
                     (ObjectKind::User, ChangeKind::Upserted) => {
-                        let kind = users.entry(change.id.clone()).or_insert("Update");
+                        let kind = users.entry(user(&change.id)).or_insert("Update");
                         if *kind == "Delete" && !purged.contains(&change.id) {
                             *kind = "Update";
                         }
                         deltas += 1;
                     }
                     (ObjectKind::User, _) => {
-                        users.entry(change.id.clone()).or_insert("Update");
+                        users.entry(user(&change.id)).or_insert("Update");
                         deltas += 1;
                     }
                     (
@@ -237,7 +270,7 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
                     ) => {
                         groups.entry(change.id.clone()).or_insert("Update");
                         if *kind == ObjectKind::User.odata_type() {
-                            users.entry(member.clone()).or_insert("Update");
+                            users.entry(user(member)).or_insert("Update");
                         }
                         reference_deltas += 1;
                     }
@@ -248,14 +281,14 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
                             if let Some((_, key)) = dir.lookup(&change.id) {
                                 for (kind, member) in dir.members_of(key) {
                                     if kind == ObjectKind::User {
-                                        users.entry(dir.object_id(kind, member)).or_insert("Update");
+                                        users.entry(UserRef::Live(member)).or_insert("Update");
                                     }
                                 }
                             }
                             if let Some(link) = job.groups.get(&change.id) {
-                                for (user, user_link) in &job.users {
+                                for (linked, user_link) in &job.users {
                                     if link.members.contains(&user_link.target_id) {
-                                        users.entry(user.clone()).or_insert("Update");
+                                        users.entry(user(linked)).or_insert("Update");
                                     }
                                 }
                             }
@@ -269,25 +302,28 @@ pub(crate) fn candidates(world: &World, job: &Job, scope: &Scope<'_>) -> Candida
     }
     // Escrowed objects are retried on every cycle (§5.1).
     for (id, escrow) in &job.escrows {
-        let slot = if escrow.kind == "Group" { &mut groups } else { &mut users };
-        slot.entry(id.clone()).or_insert("Update");
+        if escrow.kind == "Group" {
+            groups.entry(id.clone()).or_insert("Update");
+        } else {
+            users.entry(user(id)).or_insert("Update");
+        }
     }
-    Candidates { users: users.into_iter().collect(), groups, purged, deltas, reference_deltas }
+    Candidates {
+        users: users.into_iter().collect(),
+        groups: groups.into_iter().collect(),
+        purged,
+        deltas,
+        reference_deltas,
+    }
 }
 
-/// The users' work, in the order they are exported: by directory key (creation order), gone ones
-/// last.
-fn sort_users(users: &mut [UserWork]) {
-    users.sort_by_key(|w| (w.key.is_none(), w.key, w.id.clone()));
-}
+/// How many users a hold of the lock evaluates, in a cycle planned in steps ([`begin`]): about
+/// 15 ms of work on a slow machine, so Graph answers while a large cycle plans.
+pub(crate) const PLAN_CHUNK: usize = 1_000;
 
-/// How many users a hold of the lock evaluates, in a cycle planned in steps ([`begin`]): a hold
-/// stays a few milliseconds at 100,000 users, so Graph answers while a large cycle plans.
-pub(crate) const PLAN_CHUNK: usize = 2_000;
-
-/// A plan being made: the first hold of the lock picked the candidates ([`begin`]); the users'
-/// scope and desired values are evaluated in chunks ([`Begun::users`]), each under its own hold;
-/// [`Begun::complete`] evaluates the groups and takes the ledger from the job. A change to the
+/// A plan being made: the first hold of the lock picked the candidates ([`begin`]); their scope
+/// and desired values are evaluated in chunks ([`Begun::evaluate`]), each under its own hold;
+/// [`Begun::complete`] finds the reference groups and takes the ledger from the job. A change to the
 /// directory between two holds is after the cycle's watermark, so the next cycle looks at it again.
 pub(crate) struct Begun {
     job_id: String,
@@ -300,8 +336,11 @@ pub(crate) struct Begun {
     sp_id: String,
     context: ContextOwned,
     candidates: Candidates,
-    /// The groups provision on demand names, in its order.
-    on_demand_groups: Vec<String>,
+    /// The candidate users evaluated so far, and whether they are in export order.
+    users: Vec<UserWork>,
+    ordered: bool,
+    /// The candidate groups evaluated so far.
+    groups: Vec<GroupWork>,
     /// How many candidate users are evaluated so far.
     evaluated: usize,
 }
@@ -339,7 +378,12 @@ pub(crate) fn begin(world: &mut World, job_id: &str, only: Option<&Subjects>) ->
     let candidates = match only {
         None => candidates(world, job, &scope),
         Some(subjects) => {
-            Candidates { users: subjects.users.iter().map(|id| (id.clone(), "Add")).collect(), ..Candidates::default() }
+            Candidates {
+                users: subjects.users.iter().map(|id| (UserRef::Named(id.clone()), "Add")).collect(),
+                // Provision on demand names its groups in its own order (§5.4).
+                groups: subjects.groups.iter().map(|id| (id.clone(), "Add")).collect(),
+                ..Candidates::default()
+            }
         }
     };
     let context = ContextOwned {
@@ -359,7 +403,9 @@ pub(crate) fn begin(world: &mut World, job_id: &str, only: Option<&Subjects>) ->
         mappings,
         context,
         candidates,
-        on_demand_groups: only.map(|s| s.groups.clone()).unwrap_or_default(),
+        groups: Vec::new(),
+        users: Vec::new(),
+        ordered: false,
         evaluated: 0,
     })
 }
@@ -369,51 +415,87 @@ impl Begun {
         Scope { dir: &world.directory, sp_id: &self.sp_id, sync_all: self.secrets.sync_all, mappings: &self.mappings }
     }
 
-    /// Whether some candidate users are still to be evaluated.
-    pub(crate) fn has_users_left(&self) -> bool {
-        self.evaluated < self.candidates.users.len()
+    /// Whether some candidates are still to be evaluated.
+    pub(crate) fn has_work_left(&self) -> bool {
+        self.evaluated < self.candidates.users.len() || self.groups.len() < self.candidates.groups.len()
+    }
+
+    /// Evaluates the next candidates, about `chunk` objects' worth: users first (`chunk` of them),
+    /// then groups (until their members reach `chunk`).
+    pub(crate) fn evaluate(&mut self, world: &World, chunk: usize) {
+        if self.evaluated < self.candidates.users.len() {
+            return self.evaluate_users(world, chunk);
+        }
+        let dir = &world.directory;
+        let scope = self.scope(world);
+        let (mut members, mut works) = (0, Vec::new());
+        while members < chunk
+            && let Some((id, kind)) = self.candidates.groups.get(self.groups.len() + works.len())
+        {
+            let work = scope.group(dir.group_key(id), id, kind);
+            members += work.members.len() + 1;
+            works.push(work);
+        }
+        self.groups.extend(works);
     }
 
     /// Evaluates the next `chunk` candidate users: scope, desired values, matching values (`scope`).
-    pub(crate) fn users(&mut self, world: &World, chunk: usize) -> Vec<UserWork> {
+    fn evaluate_users(&mut self, world: &World, chunk: usize) {
         let dir = &world.directory;
         let scope = self.scope(world);
         let end = self.evaluated.saturating_add(chunk).min(self.candidates.users.len());
         let works = self.candidates.users[self.evaluated..end]
             .iter()
-            .map(|(id, kind)| {
-                // On demand names users as they are; a cycle's gone users are looked up by id only.
-                let key =
-                    if self.only { dir.user_key(id) } else { dir.user_key(id).filter(|_| dir.lookup(id).is_some()) };
-                let mut work = scope.user(key, id, kind);
-                work.purged = self.candidates.purged.contains(id) && dir.lookup(id).is_none();
-                work
+            .filter_map(|(user, kind)| {
+                let (key, id) = match user {
+                    // Deleted since the candidates were picked: after the watermark, so the next
+                    // cycle imports the deletion.
+                    UserRef::Live(key) => (Some(*key), dir.users.get(key)?.get("id")?.as_str()?.to_owned()),
+                    UserRef::Gone(id) => (None, id.clone()),
+                    UserRef::Named(id) => (dir.user_key(id), id.clone()),
+                };
+                let mut work = scope.user(key, &id, kind);
+                work.purged = self.candidates.purged.contains(&id) && dir.lookup(&id).is_none();
+                Some(work)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        self.users.extend(works);
         self.evaluated = end;
-        works
+        self.ordered = false;
     }
 
-    /// Evaluates the groups, finds the reference groups of `users` (every candidate user,
+    /// Puts the evaluated users in export order: by directory key (creation order), gone ones last;
+    /// provision on demand keeps the order it named them in. Needs no lock.
+    pub(crate) fn order_users(&mut self) {
+        if !self.only && !self.ordered {
+            self.users.sort_by(|a, b| (a.key.is_none(), a.key, &a.id).cmp(&(b.key.is_none(), b.key, &b.id)));
+        }
+        self.ordered = true;
+    }
+
+    /// Evaluates the groups, finds the reference groups of the users (every candidate user, once
     /// evaluated), and takes the ledger from the job: the plan.
     pub(crate) fn complete(
         mut self,
         world: &mut World,
-        mut users: Vec<UserWork>,
         settings: &Settings,
         waiter: Option<super::scim::Waiter>,
     ) -> Option<Plan> {
+        while self.has_work_left() {
+            self.evaluate(world, usize::MAX);
+        }
+        self.order_users();
+        let users = std::mem::take(&mut self.users);
+        let mut groups = std::mem::take(&mut self.groups);
         let dir = &world.directory;
         let scope = self.scope(world);
-        let groups: Vec<GroupWork> = if self.only {
-            self.on_demand_groups.iter().map(|id| scope.group(dir.group_key(id), id, "Add")).collect()
-        } else {
-            sort_users(&mut users);
-            let mut groups: Vec<GroupWork> =
-                self.candidates.groups.iter().map(|(id, kind)| scope.group(dir.group_key(id), id, kind)).collect();
-            groups.sort_by_key(|w| (dir.group_key(&w.id).is_none(), dir.group_key(&w.id), w.id.clone()));
-            groups
-        };
+        if !self.only {
+            let order = |w: &GroupWork| {
+                let key = dir.group_key(&w.id);
+                (key.is_none(), key)
+            };
+            groups.sort_by(|a, b| (order(a), &a.id).cmp(&(order(b), &b.id)));
+        }
         let reference_groups: Vec<GroupWork> = if self.only {
             Vec::new()
         } else {
@@ -483,8 +565,8 @@ pub(crate) fn plan(
     waiter: Option<super::scim::Waiter>,
 ) -> Option<Plan> {
     let mut begun = begin(world, job_id, only)?;
-    let users = begun.users(world, usize::MAX);
-    begun.complete(world, users, settings, waiter)
+    begun.evaluate(world, usize::MAX);
+    begun.complete(world, settings, waiter)
 }
 
 /// The objects a provision-on-demand request names.

@@ -774,11 +774,10 @@ proptest! {
         let whole = plan_of(&mut one, None);
         let settings = two.engine_settings();
         let mut begun = begin(&mut two, JOB, None).expect("the job plans");
-        let mut users = Vec::new();
-        while begun.has_users_left() {
-            users.extend(begun.users(&two, chunk));
+        while begun.has_work_left() {
+            begun.evaluate(&two, chunk);
         }
-        let chunked = begun.complete(&mut two, users, &settings, None).expect("the job plans");
+        let chunked = begun.complete(&mut two, &settings, None).expect("the job plans");
         prop_assert_eq!(format!("{:?}", whole.users), format!("{:?}", chunked.users));
         prop_assert_eq!(format!("{:?}", whole.groups), format!("{:?}", chunked.groups));
         prop_assert_eq!(format!("{:?}", whole.reference_groups), format!("{:?}", chunked.reference_groups));
