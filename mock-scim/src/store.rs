@@ -4,12 +4,14 @@
 //! Users and groups are keyed internally by a creation sequence number: lists walk the ordered maps
 //! from a cursor, and memberships are compact sets of numbers.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
 use crate::error::ScimError;
 use crate::filter::{GroupQuery, UserQuery};
+use crate::hash::FastMap;
 use crate::model::{Group, GroupInput, Meta, User, UserInput};
 use crate::patch::GroupChange;
 use crate::switches::Switches;
@@ -32,8 +34,13 @@ pub struct Token {
 }
 
 /// Case folding for the case-insensitive uniqueness rules (aws-scim.md §2.7).
-fn fold(s: &str) -> String {
-    s.to_lowercase()
+fn fold(s: &str) -> Cow<'_, str> {
+    // Most values are lowercase ASCII already: those are looked up without an allocation.
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
 }
 
 /// One tenant.
@@ -43,23 +50,23 @@ pub struct Tenant {
     pub tokens: Vec<Token>,
     next_key: Key,
     users: BTreeMap<Key, User>,
-    user_ids: HashMap<String, Key>,
+    user_ids: FastMap<String, Key>,
     /// userName, folded: unique and filterable.
-    user_names: HashMap<String, Key>,
+    user_names: FastMap<String, Key>,
     /// Primary email, folded: unique.
-    user_emails: HashMap<String, Key>,
+    user_emails: FastMap<String, Key>,
     /// externalId, folded: unique and filterable.
-    user_external_ids: HashMap<String, Key>,
+    user_external_ids: FastMap<String, Key>,
     groups: BTreeMap<Key, Group>,
-    group_ids: HashMap<String, Key>,
+    group_ids: FastMap<String, Key>,
     /// displayName, folded: unique and filterable.
-    group_names: HashMap<String, Key>,
+    group_names: FastMap<String, Key>,
     /// externalId, folded: unique and filterable.
-    group_external_ids: HashMap<String, Key>,
+    group_external_ids: FastMap<String, Key>,
     /// Group → its member users.
-    members: HashMap<Key, BTreeSet<Key>>,
+    members: FastMap<Key, BTreeSet<Key>>,
     /// User → the groups it is in.
-    member_of: HashMap<Key, BTreeSet<Key>>,
+    member_of: FastMap<Key, BTreeSet<Key>>,
 }
 
 /// A page of results: keys in creation order, and whether more follow.
@@ -135,8 +142,8 @@ impl Tenant {
 
     /// Refuses a user whose userName, primary email or externalId another user holds (409).
     fn check_user_unique(&self, user: &User, except: Option<Key>) -> Result<(), ScimError> {
-        let taken = |index: &HashMap<String, Key>, value: Option<&str>| {
-            value.and_then(|v| index.get(&fold(v))).is_some_and(|k| Some(*k) != except)
+        let taken = |index: &FastMap<String, Key>, value: Option<&str>| {
+            value.and_then(|v| index.get(fold(v).as_ref())).is_some_and(|k| Some(*k) != except)
         };
         if taken(&self.user_names, Some(&user.user_name))
             || taken(&self.user_emails, user.primary_email())
@@ -149,23 +156,23 @@ impl Tenant {
 
     fn index_user(&mut self, key: Key, user: &User) {
         self.user_ids.insert(user.id.clone(), key);
-        self.user_names.insert(fold(&user.user_name), key);
+        self.user_names.insert(fold(&user.user_name).into_owned(), key);
         if let Some(email) = user.primary_email() {
-            self.user_emails.insert(fold(email), key);
+            self.user_emails.insert(fold(email).into_owned(), key);
         }
         if let Some(external) = &user.external_id {
-            self.user_external_ids.insert(fold(external), key);
+            self.user_external_ids.insert(fold(external).into_owned(), key);
         }
     }
 
     fn unindex_user(&mut self, user: &User) {
         self.user_ids.remove(&user.id);
-        self.user_names.remove(&fold(&user.user_name));
+        self.user_names.remove(fold(&user.user_name).as_ref());
         if let Some(email) = user.primary_email() {
-            self.user_emails.remove(&fold(email));
+            self.user_emails.remove(fold(email).as_ref());
         }
         if let Some(external) = &user.external_id {
-            self.user_external_ids.remove(&fold(external));
+            self.user_external_ids.remove(fold(external).as_ref());
         }
     }
 
@@ -218,8 +225,8 @@ impl Tenant {
     }
 
     fn check_group_unique(&self, group: &Group, except: Option<Key>) -> Result<(), ScimError> {
-        let taken = |index: &HashMap<String, Key>, value: Option<&str>| {
-            value.and_then(|v| index.get(&fold(v))).is_some_and(|k| Some(*k) != except)
+        let taken = |index: &FastMap<String, Key>, value: Option<&str>| {
+            value.and_then(|v| index.get(fold(v).as_ref())).is_some_and(|k| Some(*k) != except)
         };
         if taken(&self.group_names, Some(&group.display_name))
             || taken(&self.group_external_ids, group.external_id.as_deref())
@@ -231,17 +238,17 @@ impl Tenant {
 
     fn index_group(&mut self, key: Key, group: &Group) {
         self.group_ids.insert(group.id.clone(), key);
-        self.group_names.insert(fold(&group.display_name), key);
+        self.group_names.insert(fold(&group.display_name).into_owned(), key);
         if let Some(external) = &group.external_id {
-            self.group_external_ids.insert(fold(external), key);
+            self.group_external_ids.insert(fold(external).into_owned(), key);
         }
     }
 
     fn unindex_group(&mut self, group: &Group) {
         self.group_ids.remove(&group.id);
-        self.group_names.remove(&fold(&group.display_name));
+        self.group_names.remove(fold(&group.display_name).as_ref());
         if let Some(external) = &group.external_id {
-            self.group_external_ids.remove(&fold(external));
+            self.group_external_ids.remove(fold(external).as_ref());
         }
     }
 
@@ -373,12 +380,12 @@ impl Tenant {
 
     /// Looks a folded value up in an index, checking exact case when filters are case-sensitive.
     fn lookup(
-        index: &HashMap<String, Key>,
+        index: &FastMap<String, Key>,
         value: &str,
         exact: impl Fn(Key) -> bool,
         switches: &Switches,
     ) -> Option<Key> {
-        let key = *index.get(&fold(value))?;
+        let key = *index.get(fold(value).as_ref())?;
         (switches.filter_case_insensitive || exact(key)).then_some(key)
     }
 
@@ -399,7 +406,7 @@ impl Tenant {
             // externalId is case-exact in SCIM; the index is folded for uniqueness, so check exactly.
             UserQuery::ExternalId(external) => one(self
                 .user_external_ids
-                .get(&fold(external))
+                .get(fold(external).as_ref())
                 .copied()
                 .filter(|k| self.users[k].external_id.as_deref() == Some(external))),
             UserQuery::Id(id) => one(self.user_ids.get(id).copied()),
@@ -431,7 +438,7 @@ impl Tenant {
             }
             GroupQuery::ExternalId(external) => one(self
                 .group_external_ids
-                .get(&fold(external))
+                .get(fold(external).as_ref())
                 .copied()
                 .filter(|k| self.groups[k].external_id.as_deref() == Some(external))),
             GroupQuery::Id(id) => one(self.group_ids.get(id).copied()),
