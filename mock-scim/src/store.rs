@@ -49,7 +49,7 @@ pub struct Tenant {
     /// Bearer tokens in force.
     pub tokens: Vec<Token>,
     next_key: Key,
-    users: BTreeMap<Key, User>,
+    users: Slots<User>,
     user_ids: FastMap<String, Key>,
     /// userName, folded: unique and filterable.
     user_names: FastMap<String, Key>,
@@ -66,7 +66,73 @@ pub struct Tenant {
     /// Group → its member users.
     members: FastMap<Key, BTreeSet<Key>>,
     /// User → the groups it is in.
-    member_of: FastMap<Key, BTreeSet<Key>>,
+    /// User → the groups it is in, sorted: most users are in a few groups, where a vector takes a
+    /// fraction of a B-tree node.
+    member_of: FastMap<Key, Vec<Key>>,
+}
+
+/// Resources by key, in a vector: keys are handed out in increasing order, so key `k` is slot
+/// `k - 1`, and a list walks the slots from a cursor. A key another kind took, or a deleted
+/// resource, leaves an empty slot; no B-tree node is left half full.
+#[derive(Debug)]
+struct Slots<T> {
+    slots: Vec<Option<T>>,
+    len: usize,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots { slots: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Slots<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, key: Key) -> Option<&T> {
+        let at = usize::try_from(key.checked_sub(1)?).ok()?;
+        self.slots.get(at)?.as_ref()
+    }
+
+    fn insert(&mut self, key: Key, value: T) -> &T {
+        let at = usize::try_from(key - 1).unwrap_or(usize::MAX);
+        if self.slots.len() <= at {
+            self.slots.resize_with(at + 1, || None);
+        }
+        let slot = &mut self.slots[at];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        slot.insert(value)
+    }
+
+    fn remove(&mut self, key: Key) -> Option<T> {
+        let at = usize::try_from(key.checked_sub(1)?).ok()?;
+        let value = self.slots.get_mut(at)?.take();
+        if value.is_some() {
+            self.len -= 1;
+        }
+        value
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().flatten()
+    }
+
+    /// Keys of the resources after `after`, in order.
+    fn keys_after(&self, after: Key) -> impl Iterator<Item = Key> + '_ {
+        let from = usize::try_from(after).unwrap_or(usize::MAX).min(self.slots.len());
+        self.slots[from..].iter().zip(after + 1..).filter(|(slot, _)| slot.is_some()).map(|(_, key)| key)
+    }
+}
+
+impl<T> std::ops::Index<Key> for Slots<T> {
+    type Output = T;
+    fn index(&self, key: Key) -> &T {
+        self.get(key).unwrap_or_else(|| panic!("no resource with key {key}"))
+    }
 }
 
 /// A page of results: keys in creation order, and whether more follow.
@@ -103,12 +169,12 @@ impl Tenant {
 
     /// A user by id.
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.user_ids.get(id).and_then(|k| self.users.get(k))
+        self.user_ids.get(id).and_then(|k| self.users.get(*k))
     }
 
     /// A user by key.
     pub fn user_by_key(&self, key: Key) -> Option<&User> {
-        self.users.get(&key)
+        self.users.get(key)
     }
 
     /// A group by id.
@@ -134,7 +200,7 @@ impl Tenant {
                 .get(key)
                 .into_iter()
                 .flatten()
-                .filter_map(|u| self.users.get(u).map(|u| u.id.as_str()))
+                .filter_map(|u| self.users.get(*u).map(|u| u.id.as_str()))
                 .collect();
             (group, members)
         })
@@ -189,7 +255,7 @@ impl Tenant {
         self.check_user_unique(&user, None)?;
         let key = self.key();
         self.index_user(key, &user);
-        Ok(self.users.entry(key).or_insert(user))
+        Ok(self.users.insert(key, user))
     }
 
     /// Replaces a user's attributes (PUT, or the result of a PATCH); 404 if unknown, 409 on collision.
@@ -201,20 +267,19 @@ impl Tenant {
         switches: &Switches,
     ) -> Result<&User, ScimError> {
         let key = *self.user_ids.get(id).ok_or_else(ScimError::user_not_found)?;
-        let old = self.users.get(&key).ok_or_else(ScimError::user_not_found)?.clone();
+        let old = self.users.get(key).ok_or_else(ScimError::user_not_found)?.clone();
         let meta = Meta { last_modified: now, ..old.meta.clone() };
         let user = User::from_input(old.id.clone(), meta, input, switches.default_active);
         self.check_user_unique(&user, Some(key))?;
         self.unindex_user(&old);
         self.index_user(key, &user);
-        self.users.insert(key, user);
-        self.users.get(&key).ok_or_else(ScimError::user_not_found)
+        Ok(self.users.insert(key, user))
     }
 
     /// Deletes a user and its memberships; 404 if unknown.
     pub fn delete_user(&mut self, id: &str) -> Result<(), ScimError> {
         let key = *self.user_ids.get(id).ok_or_else(ScimError::user_not_found)?;
-        let user = self.users.remove(&key).ok_or_else(ScimError::user_not_found)?;
+        let user = self.users.remove(key).ok_or_else(ScimError::user_not_found)?;
         self.unindex_user(&user);
         for group in self.member_of.remove(&key).into_iter().flatten() {
             if let Some(members) = self.members.get_mut(&group) {
@@ -293,15 +358,20 @@ impl Tenant {
 
     fn link(&mut self, group: Key, user: Key) {
         self.members.entry(group).or_default().insert(user);
-        self.member_of.entry(user).or_default().insert(group);
+        let groups = self.member_of.entry(user).or_default();
+        if let Err(at) = groups.binary_search(&group) {
+            groups.insert(at, group);
+        }
     }
 
     fn unlink(&mut self, group: Key, user: Key) {
         if let Some(set) = self.members.get_mut(&group) {
             set.remove(&user);
         }
-        if let Some(set) = self.member_of.get_mut(&user) {
-            set.remove(&group);
+        if let Some(groups) = self.member_of.get_mut(&user)
+            && let Ok(at) = groups.binary_search(&group)
+        {
+            groups.remove(at);
         }
     }
 
@@ -371,8 +441,10 @@ impl Tenant {
         let group = self.groups.remove(&key).ok_or_else(ScimError::group_not_found)?;
         self.unindex_group(&group);
         for user in self.members.remove(&key).into_iter().flatten() {
-            if let Some(groups) = self.member_of.get_mut(&user) {
-                groups.remove(&key);
+            if let Some(groups) = self.member_of.get_mut(&user)
+                && let Ok(at) = groups.binary_search(&key)
+            {
+                groups.remove(at);
             }
         }
         Ok(())
@@ -399,19 +471,19 @@ impl Tenant {
     ) -> Result<Page, ScimError> {
         let one = |key: Option<Key>| page(key.filter(|k| *k > after).into_iter(), count);
         Ok(match query {
-            UserQuery::All => page(self.users.range(after + 1..).map(|(k, _)| *k), count),
+            UserQuery::All => page(self.users.keys_after(after), count),
             UserQuery::UserName(name) => {
-                one(Self::lookup(&self.user_names, name, |k| self.users[&k].user_name == *name, switches))
+                one(Self::lookup(&self.user_names, name, |k| self.users[k].user_name == *name, switches))
             }
             // externalId is case-exact in SCIM; the index is folded for uniqueness, so check exactly.
             UserQuery::ExternalId(external) => one(self
                 .user_external_ids
                 .get(fold(external).as_ref())
                 .copied()
-                .filter(|k| self.users[k].external_id.as_deref() == Some(external))),
+                .filter(|k| self.users[*k].external_id.as_deref() == Some(external))),
             UserQuery::Id(id) => one(self.user_ids.get(id).copied()),
             UserQuery::IdAndManager { id, manager } => one(self.user_ids.get(id).copied().filter(|k| {
-                self.users[k].enterprise.as_ref().and_then(|e| e.manager.as_ref()).and_then(|m| m.value.as_deref())
+                self.users[*k].enterprise().and_then(|e| e.manager.as_ref()).and_then(|m| m.value.as_deref())
                     == Some(manager.as_str())
             })),
             // Members of a group (listusers.html); an unknown group gives an empty list (inferred).
@@ -446,7 +518,7 @@ impl Tenant {
             GroupQuery::MembersValue(user) => {
                 let user = self.user_ids.get(user).ok_or_else(ScimError::nonexistent_member)?;
                 match self.member_of.get(user) {
-                    Some(groups) => page(groups.range(after + 1..).copied(), count),
+                    Some(groups) => page(groups[groups.partition_point(|g| *g <= after)..].iter().copied(), count),
                     None => page(std::iter::empty(), count),
                 }
             }
