@@ -45,6 +45,7 @@
 pub mod clock;
 pub mod error;
 pub mod filter;
+pub mod hash;
 pub mod middleware;
 pub mod model;
 pub mod patch;

@@ -106,7 +106,7 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
         parts.method.as_str(),
         &path,
         parts.uri.query(),
-        parts.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
+        parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
         body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
         None,
     );
@@ -157,7 +157,7 @@ pub async fn scim(State(state): State<AppState>, request: Request, next: Next) -
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let recorded = recorded_request.with_response(
         head.status.as_u16(),
-        head.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
+        head.headers.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
         bytes.to_vec(),
     );
     record(&state, admission.now, delay_ms, recorded, admission.fault);

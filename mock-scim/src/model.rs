@@ -208,68 +208,92 @@ impl Serialize for Meta {
 }
 
 /// A stored user, serialized in the order of AWS's captured `CreateUserResponse_Active.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// What most users carry is inline; the rest is boxed in [`UserMore`], absent when empty, so that
+/// a typical stored user takes about a quarter of what all the attributes inline would.
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct User {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     pub meta: Meta,
-    #[serde(serialize_with = "user_schemas", rename = "schemas")]
+    /// Whether `schemas` lists the enterprise URN: only when the user carries enterprise data
+    /// (aws-scim.md §2.2).
     pub has_enterprise: bool,
-    pub user_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Name>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nick_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
     pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: String,
+    pub name: Option<Box<Name>>,
+    pub display_name: Option<String>,
     pub emails: Option<Vec<Email>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<Box<UserMore>>,
+}
+
+/// The attributes few users carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)]
+pub struct UserMore {
+    pub nick_name: Option<String>,
+    pub profile_url: Option<String>,
+    pub title: Option<String>,
+    pub user_type: Option<String>,
+    pub preferred_language: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
     pub addresses: Option<Vec<Address>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_numbers: Option<Vec<PhoneNumber>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<Role>>,
-    #[serde(
-        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub enterprise: Option<Enterprise>,
 }
 
-fn user_schemas<S: Serializer>(has_enterprise: &bool, serializer: S) -> Result<S::Ok, S::Error> {
-    // The enterprise URN is listed only when the user carries enterprise data (aws-scim.md §2.2).
-    if *has_enterprise { [USER_URN, ENTERPRISE_URN].serialize(serializer) } else { [USER_URN].serialize(serializer) }
+impl Serialize for User {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        fn some<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
+            match value {
+                Some(value) => map.serialize_entry(key, value),
+                None => Ok(()),
+            }
+        }
+        let more = self.more.as_deref();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &self.id)?;
+        some(&mut map, "externalId", &self.external_id)?;
+        map.serialize_entry("meta", &self.meta)?;
+        if self.has_enterprise {
+            map.serialize_entry("schemas", &[USER_URN, ENTERPRISE_URN])?;
+        } else {
+            map.serialize_entry("schemas", &[USER_URN])?;
+        }
+        map.serialize_entry("userName", &self.user_name)?;
+        some(&mut map, "name", &self.name)?;
+        some(&mut map, "displayName", &self.display_name)?;
+        if let Some(more) = more {
+            some(&mut map, "nickName", &more.nick_name)?;
+            some(&mut map, "profileUrl", &more.profile_url)?;
+            some(&mut map, "title", &more.title)?;
+            some(&mut map, "userType", &more.user_type)?;
+            some(&mut map, "preferredLanguage", &more.preferred_language)?;
+            some(&mut map, "locale", &more.locale)?;
+            some(&mut map, "timezone", &more.timezone)?;
+        }
+        map.serialize_entry("active", &self.active)?;
+        some(&mut map, "emails", &self.emails)?;
+        if let Some(more) = more {
+            some(&mut map, "addresses", &more.addresses)?;
+            some(&mut map, "phoneNumbers", &more.phone_numbers)?;
+            some(&mut map, "roles", &more.roles)?;
+            some(&mut map, ENTERPRISE_URN, &more.enterprise)?;
+        }
+        map.end()
+    }
 }
 
 impl User {
     /// Builds a stored user from a validated input.
     pub fn from_input(id: String, meta: Meta, input: UserInput, default_active: bool) -> User {
         let enterprise = input.enterprise.filter(|e| !e.is_empty());
-        User {
-            id,
-            external_id: input.external_id,
-            meta,
-            has_enterprise: enterprise.is_some(),
-            user_name: input.user_name.unwrap_or_default(),
-            name: input.name,
-            display_name: input.display_name,
+        let has_enterprise = enterprise.is_some();
+        let more = UserMore {
             nick_name: input.nick_name,
             profile_url: input.profile_url,
             title: input.title,
@@ -277,13 +301,28 @@ impl User {
             preferred_language: input.preferred_language,
             locale: input.locale,
             timezone: input.timezone,
-            active: input.active.unwrap_or(default_active),
-            emails: input.emails,
             addresses: input.addresses,
             phone_numbers: input.phone_numbers,
             roles: input.roles,
             enterprise,
+        };
+        User {
+            id,
+            external_id: input.external_id,
+            meta,
+            has_enterprise,
+            active: input.active.unwrap_or(default_active),
+            user_name: input.user_name.unwrap_or_default(),
+            name: input.name.map(Box::new),
+            display_name: input.display_name,
+            emails: input.emails,
+            more: (more != UserMore::default()).then(|| Box::new(more)),
         }
+    }
+
+    /// The enterprise extension, when the user has one.
+    pub fn enterprise(&self) -> Option<&Enterprise> {
+        self.more.as_ref()?.enterprise.as_ref()
     }
 
     /// The primary email's value, which AWS keeps unique (aws-scim.md §2.7).

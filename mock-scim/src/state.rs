@@ -9,7 +9,7 @@
 //! client sending many requests at once (mock-graph's `exportConcurrency`) gets the same ids
 //! whatever order they come in.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
@@ -18,6 +18,7 @@ use scenarios::rng::mix;
 use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
 
 use crate::clock::Clock;
+use crate::hash::FastMap;
 use crate::store::{Tenant, Token};
 use crate::switches::Switches;
 
@@ -53,11 +54,11 @@ pub struct World {
     pub rate: BTreeMap<String, (i64, u32)>,
     /// How many SCIM requests of each content (a hash of method, path, query and body) came
     /// before: what a request draws from is keyed by it (see [`World::request_draws`]).
-    pub request_counts: HashMap<u64, u32>,
+    pub request_counts: FastMap<u64, u32>,
     /// How many resources were created before with each name in each tenant (`tenant`, kind,
     /// userName or displayName folded): a new resource's id is keyed by it (see
     /// [`World::resource_id`]).
-    pub created_names: HashMap<String, u32>,
+    pub created_names: FastMap<String, u32>,
 }
 
 impl World {
@@ -75,8 +76,8 @@ impl World {
             journal: VecDeque::new(),
             journal_seq: 0,
             rate: BTreeMap::new(),
-            request_counts: HashMap::new(),
-            created_names: HashMap::new(),
+            request_counts: FastMap::default(),
+            created_names: FastMap::default(),
         }
     }
 
@@ -109,15 +110,24 @@ impl World {
     /// had before; counted by [`World::created`] once the create succeeds. Names are unique in a
     /// tenant, so whichever of several creates of one name succeeds, the resource gets the same id.
     pub fn resource_id(&self, tenant: &str, kind: &str, name: &str) -> String {
-        let key = name_key(tenant, kind, name);
-        let before = self.created_names.get(&key).copied().unwrap_or(0);
+        self.resource_id_keyed(&name_key(tenant, kind, name))
+    }
+
+    /// [`World::resource_id`] from a key [`name_key`] made, so that a create builds it once.
+    pub(crate) fn resource_id_keyed(&self, key: &str) -> String {
+        let before = self.created_names.get(key).copied().unwrap_or(0);
         let content = fnv1a([key.as_bytes()]);
         uuid_from(&mut SplitMix64::new(mix(self.seed, content, u64::from(before) | (1 << 32))))
     }
 
     /// Counts a created resource, for the next [`World::resource_id`] of its name.
     pub fn created(&mut self, tenant: &str, kind: &str, name: &str) {
-        *self.created_names.entry(name_key(tenant, kind, name)).or_insert(0) += 1;
+        self.created_keyed(name_key(tenant, kind, name));
+    }
+
+    /// [`World::created`] from a key [`name_key`] made.
+    pub(crate) fn created_keyed(&mut self, key: String) {
+        *self.created_names.entry(key).or_insert(0) += 1;
     }
 
     /// A tenant id in AWS's observed shape: three alphanumerics, then a UUID
@@ -217,7 +227,8 @@ fn fnv1a<const N: usize>(parts: [&[u8]; N]) -> u64 {
     hash
 }
 
-fn name_key(tenant: &str, kind: &str, name: &str) -> String {
+/// The key of [`World::created_names`]: tenant, kind and folded name.
+pub(crate) fn name_key(tenant: &str, kind: &str, name: &str) -> String {
     format!("{tenant}\u{0}{kind}\u{0}{}", name.to_lowercase())
 }
 

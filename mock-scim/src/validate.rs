@@ -86,7 +86,14 @@ impl<'a> Violations<'a> {
             && (value.contains(['\t', '\n', '\r'])
                 || (matches!(kind, Kind::UserName | Kind::DisplayName | Kind::GroupName)
                     && value.contains(LEGACY_FORBIDDEN)));
-        if !pattern.is_match(value) || legacy_bad {
+        // Every graphic ASCII character is a letter, digit, punctuation or symbol, so an ASCII value
+        // (the usual case) is decided without the regex; anything else still goes through it.
+        let spaces_allowed = !matches!(kind, Kind::UserName | Kind::ExternalId);
+        let plain_ascii = !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_graphic() || (spaces_allowed && matches!(b, b' ' | b'\t' | b'\n' | b'\r')));
+        if !(plain_ascii || pattern.is_match(value)) || legacy_bad {
             self.push(path, format_args!("Member must satisfy regular expression pattern: {text}"));
         }
         let length = value.chars().count();

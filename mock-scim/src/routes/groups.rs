@@ -1,20 +1,19 @@
 //! `/Groups` and `/Groups/{id}` (aws-scim.md §3).
 
 use axum::Extension;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{ListParams, Listing, json_body};
+use super::{ListParams, Listing, json_body, json_response};
 use crate::error::ScimError;
 use crate::filter::{GroupQuery, group_query};
 use crate::middleware::ScimContext;
 use crate::model::{GroupInList, GroupInput};
 use crate::patch;
-use crate::state::AppState;
+use crate::state::{AppState, name_key};
 use crate::switches::{GroupPut, ListApi};
 use crate::validate;
 
@@ -29,11 +28,12 @@ pub async fn groups_create(
     let mut world = state.world();
     validate::group(&input, &world.switches)?;
     let name = input.display_name.clone().unwrap_or_default();
-    let id = world.resource_id(&ctx.tenant, "group", &name);
+    let key = name_key(&ctx.tenant, "group", &name);
+    let id = world.resource_id_keyed(&key);
     let now = world.clock.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
-    let response = (StatusCode::CREATED, Json(tenant.create_group(id, now, input)?)).into_response();
-    world.created(&ctx.tenant, "group", &name);
+    let response = json_response(StatusCode::CREATED, tenant.create_group(id, now, input)?);
+    world.created_keyed(key);
     Ok(response)
 }
 
@@ -45,7 +45,7 @@ pub async fn groups_get(
 ) -> Result<Response, ScimError> {
     let world = state.world();
     let group = world.tenants.get(&ctx.tenant).and_then(|t| t.group(&id)).ok_or_else(ScimError::group_not_found)?;
-    Ok(Json(group).into_response())
+    Ok(json_response(StatusCode::OK, &group))
 }
 
 /// `GET /Groups` with AWS's filters and paging; every entry has `"members": []` (listgroups.html).
@@ -63,7 +63,7 @@ pub async fn groups_list(
     let page = tenant.find_groups(&query, listing.after, listing.count, switches)?;
     let resources: Vec<_> = page.keys.iter().filter_map(|k| tenant.group_by_key(*k)).map(GroupInList).collect();
     let filter = (query != GroupQuery::All).then_some(params.filter.as_deref()).flatten();
-    Ok(Json(listing.body(&page, resources, 'g', filter)).into_response())
+    Ok(json_response(StatusCode::OK, &listing.body(&page, resources, 'g', filter)))
 }
 
 /// `PATCH /Groups/{id}` → 204 (patchgroup.html).
@@ -108,7 +108,7 @@ pub async fn groups_replace(
     let now = world.clock.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let group = tenant.replace_group(&id, now, input)?;
-    Ok(Json(group).into_response())
+    Ok(json_response(StatusCode::OK, &group))
 }
 
 /// `DELETE /Groups/{id}` → 204 (deletegroup.html).

@@ -1,20 +1,19 @@
 //! `/Users` and `/Users/{id}` (aws-scim.md §2.6).
 
 use axum::Extension;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{ListParams, Listing, json_body};
+use super::{ListParams, Listing, json_body, json_response};
 use crate::error::ScimError;
 use crate::filter::{UserQuery, user_query};
 use crate::middleware::ScimContext;
 use crate::model::UserInput;
 use crate::patch;
-use crate::state::AppState;
+use crate::state::{AppState, name_key};
 use crate::switches::ListApi;
 use crate::validate;
 
@@ -29,12 +28,13 @@ pub async fn users_create(
     let mut world = state.world();
     validate::user(&input, &world.switches, true)?;
     let name = input.user_name.clone().unwrap_or_default();
-    let id = world.resource_id(&ctx.tenant, "user", &name);
+    let key = name_key(&ctx.tenant, "user", &name);
+    let id = world.resource_id_keyed(&key);
     let now = world.clock.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
-    let response = (StatusCode::CREATED, Json(tenant.create_user(id, now, input, &switches)?)).into_response();
-    world.created(&ctx.tenant, "user", &name);
+    let response = json_response(StatusCode::CREATED, tenant.create_user(id, now, input, &switches)?);
+    world.created_keyed(key);
     Ok(response)
 }
 
@@ -46,7 +46,7 @@ pub async fn users_get(
 ) -> Result<Response, ScimError> {
     let world = state.world();
     let user = world.tenants.get(&ctx.tenant).and_then(|t| t.user(&id)).ok_or_else(ScimError::user_not_found)?;
-    Ok(Json(user).into_response())
+    Ok(json_response(StatusCode::OK, &user))
 }
 
 /// `GET /Users` with AWS's filters and paging (listusers.html).
@@ -64,7 +64,7 @@ pub async fn users_list(
     let page = tenant.find_users(&query, listing.after, listing.count, switches)?;
     let resources: Vec<_> = page.keys.iter().filter_map(|k| tenant.user_by_key(*k)).collect();
     let filter = (query != UserQuery::All).then_some(params.filter.as_deref()).flatten();
-    Ok(Json(listing.body(&page, resources, 'u', filter)).into_response())
+    Ok(json_response(StatusCode::OK, &listing.body(&page, resources, 'u', filter)))
 }
 
 /// `PUT /Users/{id}` → 200 with the user; same rules as create (putuser.html).
@@ -85,7 +85,7 @@ pub async fn users_replace(
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;
-    Ok(Json(user).into_response())
+    Ok(json_response(StatusCode::OK, &user))
 }
 
 /// `PATCH /Users/{id}` → 200 with the full user (patchuser.html).
@@ -109,7 +109,7 @@ pub async fn users_patch(
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;
-    Ok(Json(user).into_response())
+    Ok(json_response(StatusCode::OK, &user))
 }
 
 /// `DELETE /Users/{id}` → 204 (deleteuser.html).
