@@ -206,12 +206,18 @@ async fn export_all(
     let fixed = &plan.fixed;
     let ledger = &mut plan.ledger;
 
+    // What the manager phase needs is kept; the rest of each user's work goes with its export, so
+    // that a large cycle never holds every user's work, link and log entry at once.
+    let managing: Vec<ManagerWork> = users.iter().filter_map(UserWork::manager_work).collect();
     let lanes = lane::at(n, users.len(), || lane::users(&users, ledger));
     let lanes = lane::split(ledger, lanes, |i| users[i].id.as_str());
-    let done = lane::run(lanes, n, |lane| users_lane(target, fixed, &users, lane)).await;
+    let mut works: Vec<Option<UserWork>> = users.into_iter().map(Some).collect();
+    let done = lane::run(lanes, n, |lane| {
+        let owned = lane.members.iter().filter_map(|i| works[*i].take()).collect();
+        users_lane(target, fixed, owned, lane)
+    })
+    .await;
     lane::merge(ledger, out, done);
-    let managing: Vec<ManagerWork> = users.iter().filter_map(UserWork::manager_work).collect();
-    drop(users);
 
     // While deletions are staged, groups leaving scope wait too (§5.3).
     let exported: Vec<&GroupWork> = groups.iter().filter(|w| !fixed.staged_deletes || w.in_scope).collect();
@@ -250,12 +256,13 @@ async fn export_all(
     lane::merge(ledger, out, done);
 }
 
-/// One lane of the users phase.
-async fn users_lane(target: &Target, fixed: &Fixed, works: &[UserWork], lane: Lane) -> Done {
+/// One lane of the users phase: `works` are its members' works, in order, each dropped once
+/// exported.
+async fn users_lane(target: &Target, fixed: &Fixed, works: Vec<UserWork>, lane: Lane) -> Done {
     let Lane { members, mut ledger, .. } = lane;
     let mut outcomes = Vec::with_capacity(members.len());
-    for i in members {
-        let out = drive(target, &mut ledger, ObjectExport::user(fixed, target.dialect, &works[i])).await;
+    for (i, work) in members.into_iter().zip(works) {
+        let out = drive(target, &mut ledger, ObjectExport::user(fixed, target.dialect, &work)).await;
         outcomes.push((i, out));
     }
     Done { ledger, outcomes }

@@ -230,6 +230,16 @@ pub(crate) fn fail(ledger: &mut Ledger, mut out: Outcome, mut draft: Draft, verb
     Next::Done(out)
 }
 
+/// The import step's name for a kind of change: `EntryImportAdd`, `EntryImportUpdate`, …
+fn import_step(kind: &str) -> std::borrow::Cow<'static, str> {
+    match kind {
+        "Add" => "EntryImportAdd".into(),
+        "Update" => "EntryImportUpdate".into(),
+        "Delete" => "EntryImportDelete".into(),
+        other => format!("EntryImport{other}").into(),
+    }
+}
+
 /// The object an [`ObjectExport`] exports.
 enum Subject<'a> {
     User(&'a UserWork),
@@ -276,7 +286,7 @@ impl<'a> ObjectExport<'a> {
     /// The export of a user of the plan.
     pub(crate) fn user(fixed: &'a Fixed, dialect: Dialect, work: &'a UserWork) -> Self {
         let mut steps = vec![Step::new(
-            format!("EntryImport{}", work.import_kind),
+            import_step(work.import_kind),
             StepKind::Import,
             Status::Success,
             format!("Received User '{}' change of type ({}) from Azure Active Directory", work.upn, work.import_kind),
@@ -302,7 +312,7 @@ impl<'a> ObjectExport<'a> {
     /// export's ledger were linked to when the phase began.
     pub(crate) fn group(fixed: &'a Fixed, dialect: Dialect, work: &'a GroupWork, elsewhere: &'a Elsewhere<'a>) -> Self {
         let steps = vec![Step::new(
-            format!("EntryImport{}", work.import_kind),
+            import_step(work.import_kind),
             StepKind::Import,
             Status::Success,
             format!("Received Group '{}' change of type ({}) from Azure Active Directory", work.name, work.import_kind),
@@ -422,7 +432,7 @@ impl<'a> ObjectExport<'a> {
         self.record()
     }
 
-    fn step(&mut self, name: &str, kind: StepKind, status: Status, description: String) {
+    fn step(&mut self, name: &'static str, kind: StepKind, status: Status, description: String) {
         self.draft.steps.push(Step::new(name, kind, status, description));
     }
 
@@ -644,7 +654,7 @@ impl<'a> ObjectExport<'a> {
                 format!("The state of the {lower} in both the source and target systems already match. No change to the {kind} '{name}' currently needs to be made."),
             );
             if let (Subject::User(_), Some(step)) = (&self.subject, self.draft.steps.last_mut()) {
-                step.details = json!({"SkipReason": "RedundantExport"});
+                step.skip_reason = Some("RedundantExport");
             }
             self.draft.error = Some(Failure {
                 code: "RedundantExport".into(),
@@ -668,7 +678,7 @@ impl<'a> ObjectExport<'a> {
     }
 
     /// The step of an export that went through, and the count.
-    fn exported(&mut self, action: Action, step: &str, done: &str) {
+    fn exported(&mut self, action: Action, step: &'static str, done: &str) {
         let (kind, name) = (self.draft.identity_type, self.draft.source_name.clone());
         self.draft.action = action;
         self.draft.status = Status::Success;

@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::export::Outcome;
 use super::plan::{GroupWork, Ledger, UserWork};
@@ -210,36 +210,77 @@ pub(crate) fn split<'a>(ledger: &mut Ledger, lanes: Vec<Vec<usize>>, id: impl Fn
         .collect()
 }
 
+/// What a phase's lanes did, gathered as each finishes: their ledger entries, and each object's
+/// outcome in its plan-order slot, so that 100,000 lanes of one object each are not all held
+/// until the phase ends.
+#[derive(Debug, Default)]
+pub(crate) struct Results {
+    ledgers: Vec<Ledger>,
+    outcomes: Vec<Option<Outcome>>,
+    /// The lanes' indices in the order they finished: the order [`merge`] does not keep.
+    pub(crate) finished: Vec<usize>,
+}
+
+impl Results {
+    fn add(&mut self, lane: usize, done: Done) {
+        self.finished.push(lane);
+        self.ledgers.push(done.ledger);
+        for (i, outcome) in done.outcomes {
+            if self.outcomes.len() <= i {
+                self.outcomes.resize_with(i + 1, || None);
+            }
+            self.outcomes[i] = Some(outcome);
+        }
+    }
+}
+
+impl FromIterator<(usize, Done)> for Results {
+    fn from_iter<I: IntoIterator<Item = (usize, Done)>>(lanes: I) -> Self {
+        let mut results = Results::default();
+        for (lane, done) in lanes {
+            results.add(lane, done);
+        }
+        results
+    }
+}
+
 /// Runs the lanes, up to `concurrency` at a time; `run` exports a lane's objects one after another
 /// in plan order, with the lane's ledger. Lanes finish in any order: [`merge`] puts the results in
 /// plan order.
-pub(crate) async fn run<Fut>(lanes: Vec<Lane>, concurrency: usize, mut run: impl FnMut(Lane) -> Fut) -> Vec<Done>
+pub(crate) async fn run<Fut>(lanes: Vec<Lane>, concurrency: usize, mut run: impl FnMut(Lane) -> Fut) -> Results
 where
     Fut: Future<Output = Done>,
 {
+    let mut results = Results::default();
     // One at a time without the stream: polling every export through `FuturesUnordered`'s wakers
     // made a sequential cycle a fifth slower (the provisioning bench's scenario A: 2.85 s, not 2.4 s).
     if concurrency <= 1 {
-        let mut done = Vec::with_capacity(lanes.len());
         for lane in lanes {
-            done.push(run(lane).await);
+            let index = lane.index;
+            results.add(index, run(lane).await);
         }
-        return done;
+        return results;
     }
-    futures::stream::iter(lanes).map(run).buffer_unordered(concurrency).collect().await
+    let mut running = futures::stream::iter(lanes)
+        .map(|lane| {
+            let index = lane.index;
+            run(lane).map(move |done| (index, done))
+        })
+        .buffer_unordered(concurrency);
+    while let Some((index, done)) = running.next().await {
+        results.add(index, done);
+    }
+    results
 }
 
 /// Merges what the lanes did, in whatever order they finished: their ledger entries go back, and
 /// the objects' outcomes are appended to `out` in plan order, each applying what it changes of
 /// other objects' entries (AWS users gone from every group).
-pub(crate) fn merge(ledger: &mut Ledger, out: &mut Outcome, done: Vec<Done>) {
-    let mut outcomes = Vec::new();
-    for lane in done {
-        ledger.absorb(lane.ledger);
-        outcomes.extend(lane.outcomes);
+pub(crate) fn merge(ledger: &mut Ledger, out: &mut Outcome, results: Results) {
+    for lane in results.ledgers {
+        ledger.absorb(lane);
     }
-    outcomes.sort_by_key(|(i, _)| *i);
-    for (_, outcome) in outcomes {
+    for outcome in results.outcomes.into_iter().flatten() {
         for target_id in &outcome.gone_members {
             ledger.forget_member(target_id);
         }
@@ -423,11 +464,13 @@ mod tests {
         // Lanes {0, 3}, {1}, {2}, finished last lane first; object 3 found its AWS user deleted.
         let mut third = outcome("u3");
         third.gone_members.push("aws-u3".into());
-        let done = vec![
-            Done { ledger: lane(&["u2"]), outcomes: vec![(2, outcome("u2"))] },
-            Done { ledger: lane(&["u1"]), outcomes: vec![(1, outcome("u1"))] },
-            Done { ledger: lane(&["u0", "u3"]), outcomes: vec![(0, outcome("u0")), (3, third)] },
-        ];
+        let done = [
+            (2, Done { ledger: lane(&["u2"]), outcomes: vec![(2, outcome("u2"))] }),
+            (1, Done { ledger: lane(&["u1"]), outcomes: vec![(1, outcome("u1"))] }),
+            (0, Done { ledger: lane(&["u0", "u3"]), outcomes: vec![(0, outcome("u0")), (3, third)] }),
+        ]
+        .into_iter()
+        .collect();
         let mut out = Outcome { drafts: vec![draft("earlier phase")], exported: 1, ..Outcome::default() };
         merge(&mut ledger, &mut out, done);
         let order: Vec<&str> = out.drafts.iter().map(|d| d.source_id.as_str()).collect();
@@ -478,8 +521,7 @@ mod tests {
         })
         .await;
         assert_eq!(most.get(), 3, "all three lanes ran at once");
-        let finished: Vec<usize> = done.iter().map(|d| d.outcomes[0].0).collect();
-        assert_eq!(finished, [2, 1, 0], "the last lane finished first");
+        assert_eq!(done.finished, [2, 1, 0], "the last lane finished first");
         let mut out = Outcome::default();
         merge(&mut Ledger::default(), &mut out, done);
         let order: Vec<&str> = out.drafts.iter().map(|d| d.source_id.as_str()).collect();

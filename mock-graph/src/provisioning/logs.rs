@@ -1,6 +1,8 @@
 //! Provisioning logs: one `provisioningObjectSummary` per object per cycle, in the v1.0 shape
 //! (entra-provisioning.md §6).
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -105,25 +107,39 @@ spelled! {
     }
 }
 
-/// One provisioning step (§6.1).
+/// One provisioning step (§6.1). A large cycle keeps one entry per object with four or five
+/// steps each, so the constant parts are borrowed, not copied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// `EntryImportAdd`, `EntrySynchronizationScoping`, …
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// What part of the cycle it was.
     pub kind: StepKind,
     /// How it went.
     pub status: Status,
     /// The sentence the portal shows.
-    pub description: String,
-    /// Extra details.
-    pub details: Value,
+    pub description: Cow<'static, str>,
+    /// `details.SkipReason`, the only detail the engine writes: `RedundantExport`.
+    pub skip_reason: Option<&'static str>,
 }
 
 impl Step {
     /// A step without details.
-    pub fn new(name: impl Into<String>, kind: StepKind, status: Status, description: impl Into<String>) -> Self {
-        Step { name: name.into(), kind, status, description: description.into(), details: json!({}) }
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        kind: StepKind,
+        status: Status,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Step { name: name.into(), kind, status, description: description.into(), skip_reason: None }
+    }
+
+    /// The step's `details`.
+    pub fn details(&self) -> Value {
+        match self.skip_reason {
+            Some(reason) => json!({ "SkipReason": reason }),
+            None => json!({}),
+        }
     }
 }
 
@@ -232,7 +248,7 @@ impl Draft {
             "targetIdentity": {"id": self.target_id, "displayName": self.target_name, "identityType": self.identity_type.as_str(), "details": {}},
             "provisioningStatusInfo": {"status": self.status.as_str(), "errorInformation": error},
             "provisioningSteps": self.steps.iter().map(|s| json!({
-                "name": s.name, "provisioningStepType": s.kind.as_str(), "status": s.status.as_str(), "description": s.description, "details": s.details
+                "name": s.name, "provisioningStepType": s.kind.as_str(), "status": s.status.as_str(), "description": s.description, "details": s.details()
             })).collect::<Vec<_>>(),
             "modifiedProperties": self.modified.iter().map(|(name, old, new)| json!({
                 "displayName": name, "oldValue": old, "newValue": new

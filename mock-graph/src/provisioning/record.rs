@@ -98,12 +98,15 @@ pub(crate) fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) ->
 /// cycle's logs show up while it runs (entra-provisioning.md §6.1).
 fn record_logs_in_batches(state: &AppState, plan: &Plan, drafts: Vec<Draft>) {
     let context = context(plan);
-    let mut drafts = drafts.into_iter().peekable();
     {
         let mut world = state.world();
         let retention = world.switches.provisioning_log_retention_days;
         world.provisioning.expire_logs(plan.now, retention);
+        // Room for the cycle's entries at once, not by doubling: at 100,000 entries, doubling
+        // would hold the old and the new buffer, and leave a third of the new one empty.
+        world.provisioning.logs.reserve_exact(drafts.len());
     }
+    let mut drafts = drafts.into_iter().peekable();
     while drafts.peek().is_some() {
         let mut world = state.world();
         push_entries(&mut world, &context, drafts.by_ref().take(LOG_BATCH));
