@@ -1,12 +1,59 @@
-//! Checking expectations, and explaining each miss: expected and actual side by side, with the
-//! provisioning log entries and the SCIM exchanges that explain it.
+//! Judging expectations against what the runner observed, and explaining each miss: expected and
+//! actual side by side, with the provisioning log entries and the SCIM exchanges that explain it.
+//! Pure: the runner fetches ([`Observed`]), [`judge`] decides, so every rule is unit-tested without
+//! mocks.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use scenarios::scenario::{Expectation, LogExpectation};
 use serde_json::Value;
 
-use crate::runner::{Context, StepError, resolve_body, resolve_ids};
+use crate::placeholders::{Unresolved, resolve_body, resolve_ids};
+
+/// What the runner saw when an expectation came up: everything [`judge`] reads.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// AWS as its console shows it (`/_admin/tenants/…/state`): `users` and `groups`, members by id.
+    pub aws: Value,
+    /// Provisioning log entries since the start, newest first.
+    pub logs: Vec<Value>,
+    /// The job as Graph shows it; fetched only when the expectation has a `job`.
+    pub job: Option<Value>,
+    /// AWS exchanges since the previous expectation.
+    pub exchanges: Vec<Value>,
+    /// AWS's whole journal; fetched only for `aws_untouched` and `order_safe`.
+    pub journal: Option<Vec<Value>>,
+    /// The journal position at the end of the setup: what came before was done by hand.
+    pub setup_mark: u64,
+}
+
+/// One expectation that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    /// The expectation key, indexed where it is a list or a table: `aws_users`, `log[2]`,
+    /// `requests[0]`, `aws_groups["Admins"]`, `job.code`.
+    pub what: String,
+    /// What the key asked for, in its own terms (names, a count, a value); `None` where it asks
+    /// for an absence.
+    pub expected: Option<String>,
+    /// What was there instead; `None` where there was nothing.
+    pub actual: Option<String>,
+    /// The explanation a user reads, context included.
+    pub message: String,
+}
+
+impl Miss {
+    fn new(what: impl Into<String>, expected: Option<String>, actual: Option<String>, message: String) -> Miss {
+        Miss { what: what.into(), expected, actual, message }
+    }
+}
+
+impl fmt::Display for Miss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 fn names(values: &[String]) -> String {
     if values.is_empty() { "(none)".to_owned() } else { values.join(", ") }
@@ -82,11 +129,11 @@ fn differ(wanted: &Value, actual: &Value, path: String, differences: &mut Vec<St
     }
 }
 
-/// Checks an expectation; every miss explained.
-pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<String>, StepError> {
+/// Judges an expectation against what was observed; every miss explained.
+pub fn judge(expectation: &Expectation, observed: &Observed) -> Vec<Miss> {
     let mut misses = Vec::new();
-    let aws = ctx.aws_state().await?;
-    let logs = ctx.logs().await?;
+    let aws = &observed.aws;
+    let logs = &observed.logs;
     let users: BTreeMap<String, &Value> = aws["users"]
         .as_array()
         .into_iter()
@@ -114,70 +161,106 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
     let exact = expectation.aws_names_exact;
     let fold = |name: &str| if exact { name.to_owned() } else { name.to_lowercase() };
     let same_name = |a: &str, b: &str| if exact { a == b } else { a.eq_ignore_ascii_case(b) };
-    let has_user = |name: &str| users.keys().any(|u| same_name(u, name));
+    let find_user = |name: &str| users.keys().find(|u| same_name(u, name));
     if let Some(expected) = &expectation.aws_users {
         let expected_set: BTreeSet<String> = expected.iter().map(|u| fold(u)).collect();
         let actual_set: BTreeSet<String> = actual_users.iter().map(|u| fold(u)).collect();
         if expected_set != actual_set {
             let missing: BTreeSet<String> = expected_set.difference(&actual_set).cloned().collect();
             let unexpected: Vec<String> = actual_set.difference(&expected_set).cloned().collect();
-            misses.push(format!(
-                "AWS users differ.\n      expected: {}\n      actual:   {}\n      missing: {}; unexpected: {}{}",
-                names(expected),
-                names(&actual_users),
-                names(&missing.iter().cloned().collect::<Vec<_>>()),
-                names(&unexpected),
-                log_context(&logs, &missing.union(&unexpected.iter().cloned().collect()).cloned().collect())
+            misses.push(Miss::new(
+                "aws_users",
+                Some(names(expected)),
+                Some(names(&actual_users)),
+                format!(
+                    "AWS users differ.\n      expected: {}\n      actual:   {}\n      missing: {}; unexpected: {}{}",
+                    names(expected),
+                    names(&actual_users),
+                    names(&missing.iter().cloned().collect::<Vec<_>>()),
+                    names(&unexpected),
+                    log_context(logs, &missing.union(&unexpected.iter().cloned().collect()).cloned().collect())
+                ),
             ));
         }
     }
-    for name in &expectation.aws_users_include {
-        if !has_user(name) {
-            misses.push(format!(
-                "AWS should have user '{name}', but has: {}{}",
-                names(&actual_users),
-                log_context(&logs, &BTreeSet::from([name.clone()]))
+    for (i, name) in expectation.aws_users_include.iter().enumerate() {
+        if find_user(name).is_none() {
+            misses.push(Miss::new(
+                format!("aws_users_include[{i}]"),
+                Some(name.clone()),
+                Some(names(&actual_users)),
+                format!(
+                    "AWS should have user '{name}', but has: {}{}",
+                    names(&actual_users),
+                    log_context(logs, &BTreeSet::from([name.clone()]))
+                ),
             ));
         }
     }
-    for name in &expectation.aws_users_exclude {
-        if has_user(name) {
-            misses.push(format!(
-                "AWS should not have user '{name}', but does{}",
-                log_context(&logs, &BTreeSet::from([name.clone()]))
+    for (i, name) in expectation.aws_users_exclude.iter().enumerate() {
+        if let Some(found) = find_user(name) {
+            misses.push(Miss::new(
+                format!("aws_users_exclude[{i}]"),
+                None,
+                Some(found.clone()),
+                format!(
+                    "AWS should not have user '{name}', but does{}",
+                    log_context(logs, &BTreeSet::from([name.clone()]))
+                ),
             ));
         }
     }
-    for name in &expectation.aws_inactive {
+    for (i, name) in expectation.aws_inactive.iter().enumerate() {
+        let what = format!("aws_inactive[{i}]");
         match users.iter().find(|(u, _)| same_name(u, name)) {
             Some((_, user)) if user["active"] == false => {}
-            Some((_, user)) => misses.push(format!(
-                "AWS user '{name}' should be inactive, but active is {}{}",
-                user["active"],
-                log_context(&logs, &BTreeSet::from([name.clone()]))
+            Some((_, user)) => misses.push(Miss::new(
+                what,
+                Some("false".to_owned()),
+                Some(user["active"].to_string()),
+                format!(
+                    "AWS user '{name}' should be inactive, but active is {}{}",
+                    user["active"],
+                    log_context(logs, &BTreeSet::from([name.clone()]))
+                ),
             )),
-            None => misses.push(format!("AWS should have an inactive user '{name}', but has no such user")),
+            None => misses.push(Miss::new(
+                what,
+                Some("false".to_owned()),
+                None,
+                format!("AWS should have an inactive user '{name}', but has no such user"),
+            )),
         }
     }
     let group_list: Vec<String> = groups.keys().cloned().collect();
     let compare_members =
-        |name: &str, expected: &[String], exact: bool, misses: &mut Vec<String>| match groups.get(name) {
-            None => misses.push(format!(
-                "AWS should have group '{name}', but has: {}{}",
-                names(&group_list),
-                log_context(&logs, &BTreeSet::from([name.to_owned()]))
+        |what: String, name: &str, expected: &[String], exact: bool, misses: &mut Vec<Miss>| match groups.get(name) {
+            None => misses.push(Miss::new(
+                what,
+                Some(name.to_owned()),
+                Some(names(&group_list)),
+                format!(
+                    "AWS should have group '{name}', but has: {}{}",
+                    names(&group_list),
+                    log_context(logs, &BTreeSet::from([name.to_owned()]))
+                ),
             )),
             Some(actual) => {
                 let expected_set: BTreeSet<String> = expected.iter().map(|m| fold(m)).collect();
                 let actual_set: BTreeSet<String> = actual.iter().map(|m| fold(m)).collect();
                 let ok = if exact { expected_set == actual_set } else { expected_set.is_subset(&actual_set) };
                 if !ok {
-                    misses.push(format!(
-                        "AWS group '{name}' members differ.\n      expected{}: {}\n      actual: {}{}",
-                        if exact { "" } else { " at least" },
-                        names(expected),
-                        names(actual),
-                        log_context(&logs, &BTreeSet::from([name.to_owned()]))
+                    misses.push(Miss::new(
+                        what,
+                        Some(names(expected)),
+                        Some(names(actual)),
+                        format!(
+                            "AWS group '{name}' members differ.\n      expected{}: {}\n      actual: {}{}",
+                            if exact { "" } else { " at least" },
+                            names(expected),
+                            names(actual),
+                            log_context(logs, &BTreeSet::from([name.to_owned()]))
+                        ),
                     ));
                 }
             }
@@ -188,53 +271,74 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
         if expected_names != actual_names {
             let involved: BTreeSet<String> =
                 expected_names.symmetric_difference(&actual_names).map(|s| (*s).clone()).collect();
-            misses.push(format!(
-                "AWS groups differ.\n      expected: {}\n      actual:   {}{}",
-                names(&expected.keys().cloned().collect::<Vec<_>>()),
-                names(&group_list),
-                log_context(&logs, &involved)
+            let expected_list = names(&expected.keys().cloned().collect::<Vec<_>>());
+            misses.push(Miss::new(
+                "aws_groups",
+                Some(expected_list.clone()),
+                Some(names(&group_list)),
+                format!(
+                    "AWS groups differ.\n      expected: {expected_list}\n      actual:   {}{}",
+                    names(&group_list),
+                    log_context(logs, &involved)
+                ),
             ));
         }
         for (name, members) in expected {
             if groups.contains_key(name) {
-                compare_members(name, members, true, &mut misses);
+                compare_members(format!("aws_groups[{name:?}]"), name, members, true, &mut misses);
             }
         }
     }
     for (name, members) in &expectation.aws_groups_include {
-        compare_members(name, members, false, &mut misses);
+        compare_members(format!("aws_groups_include[{name:?}]"), name, members, false, &mut misses);
     }
-    for name in &expectation.aws_groups_exclude {
+    for (i, name) in expectation.aws_groups_exclude.iter().enumerate() {
         if groups.contains_key(name) {
-            misses.push(format!(
-                "AWS should not have group '{name}', but does{}",
-                log_context(&logs, &BTreeSet::from([name.clone()]))
+            misses.push(Miss::new(
+                format!("aws_groups_exclude[{i}]"),
+                None,
+                Some(name.clone()),
+                format!(
+                    "AWS should not have group '{name}', but does{}",
+                    log_context(logs, &BTreeSet::from([name.clone()]))
+                ),
             ));
         }
     }
-    for wanted in &expectation.log {
+    for (i, wanted) in expectation.log.iter().enumerate() {
         if !logs.iter().any(|entry| log_matches(wanted, entry)) {
-            misses.push(format!(
-                "no provisioning log entry with {}{}",
-                log_wanted(wanted),
-                log_context(&logs, &BTreeSet::from([wanted.identity.clone()]))
+            misses.push(Miss::new(
+                format!("log[{i}]"),
+                Some(log_wanted(wanted)),
+                None,
+                format!(
+                    "no provisioning log entry with {}{}",
+                    log_wanted(wanted),
+                    log_context(logs, &BTreeSet::from([wanted.identity.clone()]))
+                ),
             ));
         }
     }
-    for unwanted in &expectation.log_absent {
+    for (i, unwanted) in expectation.log_absent.iter().enumerate() {
         let found: Vec<String> = logs.iter().filter(|entry| log_matches(unwanted, entry)).map(log_line).collect();
         if !found.is_empty() {
-            misses.push(format!(
-                "a provisioning log entry with {} should not exist, but:\n      log: {}",
-                log_wanted(unwanted),
-                found.join("\n      log: ")
+            misses.push(Miss::new(
+                format!("log_absent[{i}]"),
+                None,
+                Some(found.join("\n")),
+                format!(
+                    "a provisioning log entry with {} should not exist, but:\n      log: {}",
+                    log_wanted(unwanted),
+                    found.join("\n      log: ")
+                ),
             ));
         }
     }
     for (name, wanted) in &expectation.aws_attributes {
+        let what = format!("aws_attributes[{name:?}]");
         let mut wanted = serde_json::to_value(wanted).unwrap_or(Value::Null);
-        if let Err(StepError(message)) = resolve_body(&mut wanted, &aws) {
-            misses.push(format!("AWS attributes of '{name}': {message}"));
+        if let Err(unresolved) = resolve_body(&mut wanted, aws) {
+            misses.push(Miss::new(what, None, None, format!("AWS attributes of '{name}': {unresolved}")));
             continue;
         }
         let group = || aws["groups"].as_array().into_iter().flatten().find(|g| g["displayName"] == name.as_str());
@@ -244,146 +348,165 @@ pub async fn check(ctx: &mut Context, expectation: &Expectation) -> Result<Vec<S
             .map(|(_, user)| ("user", *user))
             .or_else(|| group().map(|g| ("group", g)))
         else {
-            misses.push(format!("AWS should have a user or group '{name}', but has neither"));
+            misses.push(Miss::new(
+                what,
+                Some(wanted.to_string()),
+                None,
+                format!("AWS should have a user or group '{name}', but has neither"),
+            ));
             continue;
         };
         let mut differences = Vec::new();
         differ(&wanted, actual, String::new(), &mut differences);
         if !differences.is_empty() {
-            misses.push(format!("AWS {kind} '{name}' attributes differ:\n      {}", differences.join("\n      ")));
+            misses.push(Miss::new(
+                what,
+                Some(wanted.to_string()),
+                Some(actual.to_string()),
+                format!("AWS {kind} '{name}' attributes differ:\n      {}", differences.join("\n      ")),
+            ));
         }
     }
     if let Some(job) = &expectation.job {
-        let actual = ctx.job().await?;
+        // Not fetched (a runner that did not gather it): every field reads as null, and misses.
+        let actual = observed.job.as_ref().unwrap_or(&Value::Null);
         let status = &actual["status"];
-        let mut check = |what: &str, expected: Option<String>, found: &Value| {
+        let mut check = |key: &str, what: &str, expected: Option<String>, found: &Value| {
+            let found_text = found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string());
             if let Some(expected) = expected
-                && found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string()) != expected
+                && found_text != expected
             {
-                misses.push(format!("job {what} should be {expected}, is {found}"));
+                let message = format!("job {what} should be {expected}, is {found}");
+                misses.push(Miss::new(format!("job.{key}"), Some(expected), Some(found_text), message));
             }
         };
-        check("status code", job.code.clone(), &status["code"]);
-        check("quarantine reason", job.quarantine_reason.clone(), &status["quarantine"]["reason"]);
+        check("code", "status code", job.code.clone(), &status["code"]);
+        check("quarantine_reason", "quarantine reason", job.quarantine_reason.clone(), &status["quarantine"]["reason"]);
         check(
+            "escrowed",
             "lastExecution.countEscrowed",
             job.escrowed.map(|n| n.to_string()),
             &status["lastExecution"]["countEscrowed"],
         );
-        check("lastExecution.state", job.last_state.clone(), &status["lastExecution"]["state"]);
-        check("escrowsPruned", job.escrows_pruned.map(|b| b.to_string()), &status["escrowsPruned"]);
-        check("schedule.state", job.schedule_state.clone(), &actual["schedule"]["state"]);
+        check("last_state", "lastExecution.state", job.last_state.clone(), &status["lastExecution"]["state"]);
+        check("escrows_pruned", "escrowsPruned", job.escrows_pruned.map(|b| b.to_string()), &status["escrowsPruned"]);
+        check("schedule_state", "schedule.state", job.schedule_state.clone(), &actual["schedule"]["state"]);
         if let Some(expected) = job.next_attempt {
             let found = &status["quarantine"]["nextAttempt"];
             // Compared as instants: Graph writes fractions of a second (`…T06:00:00.0000000Z`).
             if found.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) != Some(expected) {
-                misses.push(format!("job quarantine.nextAttempt should be {expected}, is {found}"));
-            }
-        }
-    }
-    // The exchanges since the previous expectation, read once; the mark then moves past them.
-    let exchanges = ctx.journal_since(ctx.journal_mark).await?;
-    if !expectation.requests.is_empty() || expectation.no_writes {
-        if expectation.no_writes {
-            let writes: Vec<String> =
-                exchanges.iter().filter(|e| e["request"]["method"] != "GET").map(exchange_line).collect();
-            if !writes.is_empty() {
-                misses.push(format!(
-                    "AWS should have received no writes, but got {}:{}",
-                    writes.len(),
-                    writes.concat()
+                misses.push(Miss::new(
+                    "job.next_attempt",
+                    Some(expected.to_string()),
+                    Some(found.as_str().map(str::to_owned).unwrap_or_else(|| found.to_string())),
+                    format!("job quarantine.nextAttempt should be {expected}, is {found}"),
                 ));
             }
         }
-        for wanted in &expectation.requests {
-            // `{user:NAME}` and `{group:NAME}` stand for AWS ids, as AWS holds them now.
-            let resolved = |value: Option<Value>| -> Result<Option<Value>, StepError> {
-                let Some(mut value) = value else { return Ok(None) };
-                resolve_body(&mut value, &aws)?;
-                Ok(Some(value))
-            };
-            let (path, body, operations) = match (
-                wanted.path_contains.as_deref().map(|p| resolve_ids(p, &aws)).transpose(),
-                resolved(wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null))),
-                resolved(wanted.operations.as_ref().map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
-            ) {
-                (Ok(path), Ok(body), Ok(operations)) => (path, body, operations),
-                (Err(StepError(message)), _, _) | (_, Err(StepError(message)), _) | (_, _, Err(StepError(message))) => {
-                    misses.push(format!("{} requests: {message}", wanted.method));
-                    continue;
-                }
-            };
-            let found = exchanges
+    }
+    let exchanges = &observed.exchanges;
+    if expectation.no_writes {
+        let writes: Vec<String> =
+            exchanges.iter().filter(|e| e["request"]["method"] != "GET").map(exchange_line).collect();
+        if !writes.is_empty() {
+            misses.push(Miss::new(
+                "no_writes",
+                Some("0".to_owned()),
+                Some(writes.len().to_string()),
+                format!("AWS should have received no writes, but got {}:{}", writes.len(), writes.concat()),
+            ));
+        }
+    }
+    for (i, wanted) in expectation.requests.iter().enumerate() {
+        let what = format!("requests[{i}]");
+        // `{user:NAME}` and `{group:NAME}` stand for AWS ids, as AWS holds them now.
+        let resolved = |value: Option<Value>| -> Result<Option<Value>, Unresolved> {
+            let Some(mut value) = value else { return Ok(None) };
+            resolve_body(&mut value, aws)?;
+            Ok(Some(value))
+        };
+        let (path, body, operations) = match (
+            wanted.path_contains.as_deref().map(|p| resolve_ids(p, aws)).transpose(),
+            resolved(wanted.body.as_ref().map(|b| serde_json::to_value(b).unwrap_or(Value::Null))),
+            resolved(wanted.operations.as_ref().map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
+        ) {
+            (Ok(path), Ok(body), Ok(operations)) => (path, body, operations),
+            (Err(unresolved), _, _) | (_, Err(unresolved), _) | (_, _, Err(unresolved)) => {
+                misses.push(Miss::new(what, None, None, format!("{} requests: {unresolved}", wanted.method)));
+                continue;
+            }
+        };
+        let found = exchanges
+            .iter()
+            .filter(|e| e["request"]["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&wanted.method)))
+            .filter(|e| {
+                path.as_ref()
+                    .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
+            })
+            .filter(|e| {
+                wanted
+                    .filter_contains
+                    .as_ref()
+                    .is_none_or(|f| filter_of(&e["request"]).is_some_and(|q| q.contains(f.as_str())))
+            })
+            .filter(|e| body.as_ref().is_none_or(|b| contains(&e["request"]["body"], b)))
+            .filter(|e| operations.as_ref().is_none_or(|ops| e["request"]["body"]["Operations"] == *ops))
+            .count();
+        let (low, high) = match (wanted.count, wanted.at_least, wanted.at_most) {
+            (Some(count), _, _) => (count, Some(count)),
+            (None, None, None) => (1, None),
+            (None, low, high) => (low.unwrap_or(0), high),
+        };
+        if found < low || high.is_some_and(|high| found > high) {
+            // Asked for exact operations, the PATCHes received show theirs.
+            let seen: Vec<String> = exchanges
                 .iter()
-                .filter(|e| e["request"]["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&wanted.method)))
-                .filter(|e| {
-                    path.as_ref()
-                        .is_none_or(|p| e["request"]["path"].as_str().is_some_and(|path| path.contains(p.as_str())))
+                .map(|e| match &e["request"]["body"]["Operations"] {
+                    ops @ Value::Array(_) if operations.is_some() => format!("{} {ops}", exchange_line(e)),
+                    _ => exchange_line(e),
                 })
-                .filter(|e| {
-                    wanted
-                        .filter_contains
-                        .as_ref()
-                        .is_none_or(|f| filter_of(&e["request"]).is_some_and(|q| q.contains(f.as_str())))
-                })
-                .filter(|e| body.as_ref().is_none_or(|b| contains(&e["request"]["body"], b)))
-                .filter(|e| operations.as_ref().is_none_or(|ops| e["request"]["body"]["Operations"] == *ops))
-                .count();
-            let (low, high) = match (wanted.count, wanted.at_least, wanted.at_most) {
-                (Some(count), _, _) => (count, Some(count)),
-                (None, None, None) => (1, None),
-                (None, low, high) => (low.unwrap_or(0), high),
+                .collect();
+            let how_many = match (low, high) {
+                (low, Some(high)) if low == high => low.to_string(),
+                (0, Some(high)) => format!("at most {high}"),
+                (low, Some(high)) => format!("{low} to {high}"),
+                (low, None) => format!("at least {}", if low == 1 { "one".to_owned() } else { low.to_string() }),
             };
-            if found < low || high.is_some_and(|high| found > high) {
-                // Asked for exact operations, the PATCHes received show theirs.
-                let seen: Vec<String> = exchanges
-                    .iter()
-                    .map(|e| match &e["request"]["body"]["Operations"] {
-                        ops @ Value::Array(_) if operations.is_some() => format!("{} {ops}", exchange_line(e)),
-                        _ => exchange_line(e),
-                    })
-                    .collect();
-                let how_many = match (low, high) {
-                    (low, Some(high)) if low == high => low.to_string(),
-                    (0, Some(high)) => format!("at most {high}"),
-                    (low, Some(high)) => format!("{low} to {high}"),
-                    (low, None) => format!("at least {}", if low == 1 { "one".to_owned() } else { low.to_string() }),
-                };
-                misses.push(format!(
-                    "AWS should have received {how_many} {} request(s){}{}{}{}, got {found}; received:{}",
-                    wanted.method,
-                    path.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
-                    wanted.filter_contains.as_ref().map(|f| format!(" filtering on {f:?}")).unwrap_or_default(),
-                    body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
-                    operations.as_ref().map(|o| format!(" with exactly the operations {o}")).unwrap_or_default(),
-                    if seen.is_empty() { " nothing".to_owned() } else { seen.concat() }
-                ));
-            }
+            let message = format!(
+                "AWS should have received {how_many} {} request(s){}{}{}{}, got {found}; received:{}",
+                wanted.method,
+                path.as_ref().map(|p| format!(" to a path containing {p:?}")).unwrap_or_default(),
+                wanted.filter_contains.as_ref().map(|f| format!(" filtering on {f:?}")).unwrap_or_default(),
+                body.as_ref().map(|b| format!(" with a body containing {b}")).unwrap_or_default(),
+                operations.as_ref().map(|o| format!(" with exactly the operations {o}")).unwrap_or_default(),
+                if seen.is_empty() { " nothing".to_owned() } else { seen.concat() }
+            );
+            misses.push(Miss::new(what, Some(how_many), Some(found.to_string()), message));
         }
     }
-    if let Some(last) = exchanges.last() {
-        ctx.journal_mark = last["seq"].as_u64().unwrap_or(ctx.journal_mark);
+    let journal = observed.journal.as_deref().unwrap_or_default();
+    for (i, name) in expectation.aws_untouched.iter().enumerate() {
+        misses.extend(touched(aws, journal, observed.setup_mark, name, format!("aws_untouched[{i}]")));
     }
-    if !expectation.aws_untouched.is_empty() || expectation.order_safe {
-        let journal = ctx.journal_since(0).await?;
-        for name in &expectation.aws_untouched {
-            misses.extend(touched(&aws, &journal, ctx.setup_mark, name));
-        }
-        if expectation.order_safe {
-            misses.extend(order_violations(&journal));
-        }
+    if expectation.order_safe {
+        misses.extend(order_violations(journal));
     }
-    Ok(misses)
+    misses
 }
 
 /// Why an object made by hand in AWS counts as touched: gone, or named by a write after the setup.
-fn touched(aws: &Value, journal: &[Value], setup_mark: u64, name: &str) -> Option<String> {
+fn touched(aws: &Value, journal: &[Value], setup_mark: u64, name: &str, what: String) -> Option<Miss> {
     let object = ["users", "groups"].iter().find_map(|kind| {
         let key = if *kind == "users" { "userName" } else { "displayName" };
         aws[kind].as_array()?.iter().find(|o| o[key].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
     });
     let Some(id) = object.and_then(|o| o["id"].as_str()) else {
-        return Some(format!("'{name}', made by hand in AWS, should still be there, and is gone"));
+        return Some(Miss::new(
+            what,
+            Some(name.to_owned()),
+            None,
+            format!("'{name}', made by hand in AWS, should still be there, and is gone"),
+        ));
     };
     let writes: Vec<String> = journal
         .iter()
@@ -395,17 +518,22 @@ fn touched(aws: &Value, journal: &[Value], setup_mark: u64, name: &str) -> Optio
         .map(exchange_line)
         .collect();
     (!writes.is_empty()).then(|| {
-        format!(
-            "'{name}', made by hand in AWS, is not the job's to change, but {} write(s) named it:{}",
-            writes.len(),
-            writes.concat()
+        Miss::new(
+            what,
+            Some("0".to_owned()),
+            Some(writes.len().to_string()),
+            format!(
+                "'{name}', made by hand in AWS, is not the job's to change, but {} write(s) named it:{}",
+                writes.len(),
+                writes.concat()
+            ),
         )
     })
 }
 
 /// Replays AWS's journal and lists each request that broke order: a write to a group that did not
 /// exist, or a member added that was not an existing user.
-fn order_violations(journal: &[Value]) -> Vec<String> {
+fn order_violations(journal: &[Value]) -> Vec<Miss> {
     let mut users: BTreeSet<String> = BTreeSet::new();
     let mut groups: BTreeSet<String> = BTreeSet::new();
     let mut misses = Vec::new();
@@ -419,7 +547,12 @@ fn order_violations(journal: &[Value]) -> Vec<String> {
         let mut added: Vec<&str> = Vec::new();
         if kind == "Groups" && method != "GET" {
             if !id.is_empty() && !groups.contains(id) {
-                misses.push(format!("order: a {method} to group {id}, which did not exist:{}", exchange_line(e)));
+                misses.push(Miss::new(
+                    "order_safe",
+                    None,
+                    Some(format!("{method} {path}")),
+                    format!("order: a {method} to group {id}, which did not exist:{}", exchange_line(e)),
+                ));
             }
             added.extend(body["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str()));
             for op in body["Operations"].as_array().into_iter().flatten() {
@@ -437,9 +570,11 @@ fn order_violations(journal: &[Value]) -> Vec<String> {
             }
         }
         for member in added.iter().filter(|m| !users.contains(**m)) {
-            misses.push(format!(
-                "order: member {member} added to a group before it existed as a user:{}",
-                exchange_line(e)
+            misses.push(Miss::new(
+                "order_safe",
+                None,
+                Some(format!("{method} {path}")),
+                format!("order: member {member} added to a group before it existed as a user:{}", exchange_line(e)),
             ));
         }
         let created = e["response"]["body"]["id"].as_str().filter(|_| method == "POST" && status == 201);

@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //! - [`load`]: finding scenario files and checking them, every problem listed.
-//! - [`runner`]: building a scenario's situation and carrying its steps out over HTTP.
-//! - [`expect`]: checking expectations, explaining each miss with logs and exchanges.
+//! - [`runner`]: building a scenario's situation, carrying its steps out over HTTP, and gathering
+//!   what each expectation reads.
+//! - [`expect`]: judging an expectation against what was gathered, without I/O; each miss explained
+//!   with logs and exchanges.
+//! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
 //!
 //! # Example
@@ -21,6 +24,7 @@
 
 pub mod expect;
 pub mod load;
+pub mod placeholders;
 pub mod report;
 pub mod runner;
 

@@ -9,10 +9,13 @@ use jiff::Timestamp;
 use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
-use scenarios::scenario::{Apply, MappedObject, MappingEdit, Outcome, Scenario, Step, generated_group, generated_upn};
+use scenarios::scenario::{
+    Apply, Expectation, MappedObject, MappingEdit, Outcome, Scenario, Step, generated_group, generated_upn,
+};
 use serde_json::{Value, json};
 
-use crate::expect;
+use crate::expect::{self, Observed};
+use crate::placeholders::{Unresolved, resolve_body, resolve_ids};
 
 /// The AWS app's `User` role (entra-provisioning.md §1).
 const USER_ROLE: &str = "8774f594-1d59-4279-b9d9-59ef09a23530";
@@ -115,9 +118,9 @@ pub struct Context {
     /// UPN or group name → object id.
     ids: BTreeMap<String, String>,
     /// The AWS journal position of the last expectation.
-    pub journal_mark: u64,
+    journal_mark: u64,
     /// The AWS journal position at the end of the setup: what came before was done by hand.
-    pub setup_mark: u64,
+    setup_mark: u64,
 }
 
 /// Where the two mocks answer and how to talk to them.
@@ -181,6 +184,12 @@ pub struct Running {
 /// A step that could not be carried out.
 #[derive(Debug)]
 pub struct StepError(pub String);
+
+impl From<Unresolved> for StepError {
+    fn from(unresolved: Unresolved) -> StepError {
+        StepError(unresolved.to_string())
+    }
+}
 
 impl Context {
     async fn graph(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value), StepError> {
@@ -944,11 +953,31 @@ async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label:
             ctx.admin(true, Method::DELETE, &format!("{tokens_path}/{newest}"), None).await?;
         }
         Step::Expect(expectation) => {
-            let misses = expect::check(ctx, expectation).await?;
+            let observed = observe(ctx, expectation).await?;
+            let misses = expect::judge(expectation, &observed);
             failures.extend(misses.into_iter().map(|m| format!("{label}: {m}")));
         }
     }
     Ok(())
+}
+
+/// Gathers what an expectation reads: AWS's state and the logs always, the job and the whole journal
+/// when it asks about them, and the exchanges since the previous expectation — past which the
+/// journal mark then moves, so each expectation's `requests` see only their own stretch.
+async fn observe(ctx: &mut Context, expectation: &Expectation) -> Result<Observed, StepError> {
+    let aws = ctx.aws_state().await?;
+    let logs = ctx.logs().await?;
+    let job = if expectation.job.is_some() { Some(ctx.job().await?) } else { None };
+    let exchanges = ctx.journal_since(ctx.journal_mark).await?;
+    if let Some(last) = exchanges.last() {
+        ctx.journal_mark = last["seq"].as_u64().unwrap_or(ctx.journal_mark);
+    }
+    let journal = if !expectation.aws_untouched.is_empty() || expectation.order_safe {
+        Some(ctx.journal_since(0).await?)
+    } else {
+        None
+    };
+    Ok(Observed { aws, logs, job, exchanges, journal, setup_mark: ctx.setup_mark })
 }
 
 /// Sends a scenario's own SCIM request (or its copies, at once) and checks the statuses.
@@ -994,52 +1023,6 @@ async fn aws_request(
             request.path,
             bodies.join(" | ")
         ));
-    }
-    Ok(())
-}
-
-/// Replaces `{user:NAME}` and `{group:NAME}` with the AWS ids of those objects.
-pub(crate) fn resolve_ids(text: &str, state: &Value) -> Result<String, StepError> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let (before, tail) = rest.split_at(start);
-        out.push_str(before);
-        let Some(end) = tail.find('}') else {
-            out.push_str(tail);
-            return Ok(out);
-        };
-        let inner = &tail[1..end];
-        let id = match inner.split_once(':') {
-            Some(("user", name)) => find_id(state, "users", "userName", name)?,
-            Some(("group", name)) => find_id(state, "groups", "displayName", name)?,
-            _ => tail[..=end].to_owned(),
-        };
-        out.push_str(&id);
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn find_id(state: &Value, kind: &str, key: &str, name: &str) -> Result<String, StepError> {
-    state[kind]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|object| object[key].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        .and_then(|object| object["id"].as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| StepError(format!("AWS has no {} '{name}'", &kind[..kind.len() - 1])))
-}
-
-/// Replaces the `{user:NAME}` and `{group:NAME}` placeholders in every string of a JSON value.
-pub(crate) fn resolve_body(body: &mut Value, state: &Value) -> Result<(), StepError> {
-    match body {
-        Value::String(text) => *text = resolve_ids(text, state)?,
-        Value::Array(items) => items.iter_mut().try_for_each(|item| resolve_body(item, state))?,
-        Value::Object(map) => map.values_mut().try_for_each(|item| resolve_body(item, state))?,
-        _ => {}
     }
     Ok(())
 }
