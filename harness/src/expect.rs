@@ -625,9 +625,536 @@ fn contains(actual: &Value, expected: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use scenarios::scenario::Expectation;
+    use serde_json::{Value, json};
 
-    use super::differ;
+    use super::{Miss, Observed, differ, judge};
+
+    const BAD_REQUEST: &str = "carol@contoso.com create failure SystemForCrossDomainIdentityManagementBadRequest: The SCIM endpoint returned HTTP 400.";
+    const NO_LOG: &str = "\n      log: no provisioning log entry mentions them";
+    const GET_ANNIE: &str = "\n      GET /t/scim/v2/Users (filter userName eq \"annie@contoso.com\") → 200";
+    const PATCH_ENGINEERING: &str = "\n      PATCH /t/scim/v2/Groups/g1 → 204";
+
+    /// An expectation as a scenario's `expect` step writes it.
+    fn expectation(toml: &str) -> Expectation {
+        toml::from_str(toml).expect("a valid expectation")
+    }
+
+    fn log_entry(identity: &str, action: &str, status: &str) -> Value {
+        json!({"sourceIdentity": {"displayName": identity}, "provisioningAction": action,
+            "provisioningStatusInfo": {"status": status}})
+    }
+
+    fn exchange(seq: u64, method: &str, path: &str, body: Value, status: u16) -> Value {
+        json!({"seq": seq, "request": {"method": method, "path": path, "body": body},
+            "response": {"status": status}})
+    }
+
+    /// Annie (active) and Bob (inactive, made by hand) in AWS, Annie in Engineering; Carol's create
+    /// refused; since the previous expectation a user query and a PATCH adding Bob to Engineering.
+    fn observed() -> Observed {
+        let mut refused = log_entry("carol@contoso.com", "create", "failure");
+        refused["provisioningStatusInfo"]["errorInformation"] = json!({
+            "errorCode": "SystemForCrossDomainIdentityManagementBadRequest",
+            "reason": "The SCIM endpoint returned HTTP 400."});
+        let mut query = exchange(5, "GET", "/t/scim/v2/Users", Value::Null, 200);
+        query["request"]["query"] = json!("filter=userName%20eq%20%22annie%40contoso.com%22");
+        let add_bob = exchange(
+            6,
+            "PATCH",
+            "/t/scim/v2/Groups/g1",
+            json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "u2"}]}]}),
+            204,
+        );
+        Observed {
+            aws: json!({
+                "users": [
+                    {"id": "u1", "userName": "annie@contoso.com", "active": true, "name": {"familyName": "Easley"}},
+                    {"id": "u2", "userName": "bob@contoso.com", "active": false},
+                ],
+                "groups": [{"id": "g1", "displayName": "Engineering", "members": ["u1"]}],
+            }),
+            logs: vec![
+                log_entry("bob@contoso.com", "update", "success"),
+                refused,
+                log_entry("annie@contoso.com", "create", "success"),
+            ],
+            job: None,
+            exchanges: vec![query.clone(), add_bob.clone()],
+            // Bob's by-hand edit at 1 is the setup's; the PATCH at 6 is the job's.
+            journal: Some(vec![
+                exchange(1, "PATCH", "/t/scim/v2/Users/u2", json!({"Operations": []}), 200),
+                query,
+                add_bob,
+            ]),
+            setup_mark: 1,
+        }
+    }
+
+    fn miss(what: &str, expected: Option<&str>, actual: Option<&str>, message: &str) -> Miss {
+        Miss {
+            what: what.to_owned(),
+            expected: expected.map(str::to_owned),
+            actual: actual.map(str::to_owned),
+            message: message.to_owned(),
+        }
+    }
+
+    /// Judges, and checks each miss prints exactly its message (what every report shows).
+    fn misses(toml: &str, observed: &Observed) -> Vec<Miss> {
+        let misses = judge(&expectation(toml), observed);
+        for miss in &misses {
+            assert_eq!(miss.to_string(), miss.message);
+        }
+        misses
+    }
+
+    #[test]
+    fn an_empty_expectation_always_holds() {
+        assert_eq!(misses("", &observed()), []);
+        assert_eq!(misses("", &Observed::default()), []);
+    }
+
+    #[test]
+    fn aws_users_compare_exactly_as_a_set_without_case() {
+        assert_eq!(misses(r#"aws_users = ["Annie@contoso.com", "bob@contoso.com"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_users = ["annie@contoso.com", "carol@contoso.com"]"#, &observed()),
+            [miss(
+                "aws_users",
+                Some("annie@contoso.com, carol@contoso.com"),
+                Some("annie@contoso.com, bob@contoso.com"),
+                &format!(
+                    "AWS users differ.\n      expected: annie@contoso.com, carol@contoso.com\n      actual:   \
+                     annie@contoso.com, bob@contoso.com\n      missing: carol@contoso.com; unexpected: \
+                     bob@contoso.com\n      log: {BAD_REQUEST}\n      log: bob@contoso.com update success"
+                ),
+            )]
+        );
+    }
+
+    #[test]
+    fn aws_names_exact_makes_case_count() {
+        let wanted = r#"aws_users = ["Annie@contoso.com", "bob@contoso.com"]
+            aws_names_exact = true"#;
+        assert_eq!(
+            misses(wanted, &observed()),
+            [miss(
+                "aws_users",
+                Some("Annie@contoso.com, bob@contoso.com"),
+                Some("annie@contoso.com, bob@contoso.com"),
+                "AWS users differ.\n      expected: Annie@contoso.com, bob@contoso.com\n      actual:   \
+                 annie@contoso.com, bob@contoso.com\n      missing: Annie@contoso.com; unexpected: \
+                 annie@contoso.com\n      log: annie@contoso.com create success",
+            )]
+        );
+    }
+
+    #[test]
+    fn aws_users_include_names_each_user_missing() {
+        assert_eq!(misses(r#"aws_users_include = ["ANNIE@contoso.com"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_users_include = ["annie@contoso.com", "dave@contoso.com"]"#, &observed()),
+            [miss(
+                "aws_users_include[1]",
+                Some("dave@contoso.com"),
+                Some("annie@contoso.com, bob@contoso.com"),
+                &format!(
+                    "AWS should have user 'dave@contoso.com', but has: annie@contoso.com, bob@contoso.com{NO_LOG}"
+                ),
+            )]
+        );
+    }
+
+    #[test]
+    fn aws_users_exclude_names_the_user_found() {
+        assert_eq!(misses(r#"aws_users_exclude = ["carol@contoso.com"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_users_exclude = ["BOB@contoso.com"]"#, &observed()),
+            [miss(
+                "aws_users_exclude[0]",
+                None,
+                Some("bob@contoso.com"),
+                "AWS should not have user 'BOB@contoso.com', but does\n      log: bob@contoso.com update success",
+            )]
+        );
+    }
+
+    #[test]
+    fn aws_inactive_needs_the_user_there_and_inactive() {
+        assert_eq!(misses(r#"aws_inactive = ["bob@contoso.com"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_inactive = ["annie@contoso.com", "carol@contoso.com"]"#, &observed()),
+            [
+                miss(
+                    "aws_inactive[0]",
+                    Some("false"),
+                    Some("true"),
+                    "AWS user 'annie@contoso.com' should be inactive, but active is true\n      \
+                     log: annie@contoso.com create success",
+                ),
+                miss(
+                    "aws_inactive[1]",
+                    Some("false"),
+                    None,
+                    "AWS should have an inactive user 'carol@contoso.com', but has no such user",
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn aws_groups_compare_names_and_each_groups_members_exactly() {
+        assert_eq!(misses(r#"aws_groups = { Engineering = ["Annie@contoso.com"] }"#, &observed()), []);
+        assert_eq!(
+            misses(
+                r#"aws_groups = { Engineering = ["annie@contoso.com", "bob@contoso.com"], Sales = [] }"#,
+                &observed()
+            ),
+            [
+                miss(
+                    "aws_groups",
+                    Some("Engineering, Sales"),
+                    Some("Engineering"),
+                    &format!(
+                        "AWS groups differ.\n      expected: Engineering, Sales\n      actual:   Engineering{NO_LOG}"
+                    ),
+                ),
+                miss(
+                    r#"aws_groups["Engineering"]"#,
+                    Some("annie@contoso.com, bob@contoso.com"),
+                    Some("annie@contoso.com"),
+                    &format!(
+                        "AWS group 'Engineering' members differ.\n      expected: annie@contoso.com, \
+                         bob@contoso.com\n      actual: annie@contoso.com{NO_LOG}"
+                    ),
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn aws_groups_include_needs_each_group_with_at_least_its_members() {
+        assert_eq!(misses(r#"aws_groups_include = { Engineering = ["annie@contoso.com"] }"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_groups_include = { Engineering = ["bob@contoso.com"], Sales = [] }"#, &observed()),
+            [
+                miss(
+                    r#"aws_groups_include["Engineering"]"#,
+                    Some("bob@contoso.com"),
+                    Some("annie@contoso.com"),
+                    &format!(
+                        "AWS group 'Engineering' members differ.\n      expected at least: bob@contoso.com\n      \
+                         actual: annie@contoso.com{NO_LOG}"
+                    ),
+                ),
+                miss(
+                    r#"aws_groups_include["Sales"]"#,
+                    Some("Sales"),
+                    Some("Engineering"),
+                    &format!("AWS should have group 'Sales', but has: Engineering{NO_LOG}"),
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn aws_groups_exclude_names_the_group_found() {
+        assert_eq!(misses(r#"aws_groups_exclude = ["Sales"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_groups_exclude = ["Engineering"]"#, &observed()),
+            [miss(
+                "aws_groups_exclude[0]",
+                None,
+                Some("Engineering"),
+                &format!("AWS should not have group 'Engineering', but does{NO_LOG}"),
+            )]
+        );
+    }
+
+    #[test]
+    fn log_needs_an_entry_matching_every_field_given() {
+        let all_fields = r#"log = [{ identity = "CAROL@contoso.com", action = "create", status = "failure",
+            error_code = "SystemForCrossDomainIdentityManagementBadRequest", reason_contains = "HTTP 400" }]"#;
+        assert_eq!(misses(all_fields, &observed()), []);
+        let wanted = r#"log = [
+            { identity = "annie@contoso.com", action = "create" },
+            { identity = "annie@contoso.com", action = "update", status = "success" },
+            { identity = "carol@contoso.com", error_code = "E", reason_contains = "HTTP 500" },
+        ]"#;
+        assert_eq!(
+            misses(wanted, &observed()),
+            [
+                miss(
+                    "log[1]",
+                    Some("identity 'annie@contoso.com', action update, status success"),
+                    None,
+                    "no provisioning log entry with identity 'annie@contoso.com', action update, status success\n      \
+                     log: annie@contoso.com create success",
+                ),
+                miss(
+                    "log[2]",
+                    Some("identity 'carol@contoso.com', error E, reason containing \"HTTP 500\""),
+                    None,
+                    &format!(
+                        "no provisioning log entry with identity 'carol@contoso.com', error E, reason containing \
+                         \"HTTP 500\"\n      log: {BAD_REQUEST}"
+                    ),
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn log_absent_lists_the_entries_that_match() {
+        assert_eq!(misses(r#"log_absent = [{ identity = "annie@contoso.com", status = "failure" }]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"log_absent = [{ identity = "carol@contoso.com", status = "failure" }]"#, &observed()),
+            [miss(
+                "log_absent[0]",
+                None,
+                Some(BAD_REQUEST),
+                &format!(
+                    "a provisioning log entry with identity 'carol@contoso.com', status failure should not exist, \
+                     but:\n      log: {BAD_REQUEST}"
+                ),
+            )]
+        );
+    }
+
+    #[test]
+    fn aws_attributes_match_partially_with_placeholders_resolved() {
+        let holds = r#"aws_attributes = { "annie@contoso.com" = { active = true, name = { familyName = "Easley" } },
+            Engineering = { id = "{group:Engineering}" } }"#;
+        assert_eq!(misses(holds, &observed()), []);
+        let wanted = r#"aws_attributes = { "annie@contoso.com" = { name = { familyName = "Shaw" } },
+            Sales = { displayName = "Sales" }, Engineering = { id = "{group:Marketing}" } }"#;
+        let annie = observed().aws["users"][0].to_string();
+        assert_eq!(
+            misses(wanted, &observed()),
+            [
+                miss(
+                    r#"aws_attributes["Engineering"]"#,
+                    None,
+                    None,
+                    "AWS attributes of 'Engineering': AWS has no group 'Marketing'",
+                ),
+                miss(
+                    r#"aws_attributes["Sales"]"#,
+                    Some(r#"{"displayName":"Sales"}"#),
+                    None,
+                    "AWS should have a user or group 'Sales', but has neither",
+                ),
+                miss(
+                    r#"aws_attributes["annie@contoso.com"]"#,
+                    Some(r#"{"name":{"familyName":"Shaw"}}"#),
+                    Some(&annie),
+                    "AWS user 'annie@contoso.com' attributes differ:\n      name.familyName: expected \"Shaw\", \
+                     actual \"Easley\"",
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn job_compares_each_field_given() {
+        let observed = Observed {
+            job: Some(json!({
+                "status": {
+                    "code": "Quarantine",
+                    "quarantine": {"reason": "EncounteredQuarantineException", "nextAttempt": "2026-01-01T06:00:00.0000000Z"},
+                    "lastExecution": {"countEscrowed": 3, "state": "Failed"},
+                    "escrowsPruned": false,
+                },
+                "schedule": {"state": "Active"},
+            })),
+            ..observed()
+        };
+        let holds = r#"job = { code = "Quarantine", quarantine_reason = "EncounteredQuarantineException", escrowed = 3,
+            last_state = "Failed", escrows_pruned = false, next_attempt = "2026-01-01T06:00:00Z",
+            schedule_state = "Active" }"#;
+        assert_eq!(misses(holds, &observed), []);
+        let wanted = r#"job = { code = "Active", quarantine_reason = "R", escrowed = 0, last_state = "Succeeded",
+            escrows_pruned = true, next_attempt = "2026-01-01T07:00:00Z", schedule_state = "Disabled" }"#;
+        assert_eq!(
+            misses(wanted, &observed),
+            [
+                miss(
+                    "job.code",
+                    Some("Active"),
+                    Some("Quarantine"),
+                    "job status code should be Active, is \"Quarantine\""
+                ),
+                miss(
+                    "job.quarantine_reason",
+                    Some("R"),
+                    Some("EncounteredQuarantineException"),
+                    "job quarantine reason should be R, is \"EncounteredQuarantineException\"",
+                ),
+                miss("job.escrowed", Some("0"), Some("3"), "job lastExecution.countEscrowed should be 0, is 3"),
+                miss(
+                    "job.last_state",
+                    Some("Succeeded"),
+                    Some("Failed"),
+                    "job lastExecution.state should be Succeeded, is \"Failed\"",
+                ),
+                miss("job.escrows_pruned", Some("true"), Some("false"), "job escrowsPruned should be true, is false"),
+                miss(
+                    "job.schedule_state",
+                    Some("Disabled"),
+                    Some("Active"),
+                    "job schedule.state should be Disabled, is \"Active\"",
+                ),
+                miss(
+                    "job.next_attempt",
+                    Some("2026-01-01T07:00:00Z"),
+                    Some("2026-01-01T06:00:00.0000000Z"),
+                    "job quarantine.nextAttempt should be 2026-01-01T07:00:00Z, is \"2026-01-01T06:00:00.0000000Z\"",
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_writes_lists_the_writes_since_the_previous_expectation() {
+        let reads_only = Observed { exchanges: observed().exchanges[..1].to_vec(), ..observed() };
+        assert_eq!(misses("no_writes = true", &reads_only), []);
+        assert_eq!(
+            misses("no_writes = true", &observed()),
+            [miss(
+                "no_writes",
+                Some("0"),
+                Some("1"),
+                &format!("AWS should have received no writes, but got 1:{PATCH_ENGINEERING}"),
+            )]
+        );
+    }
+
+    #[test]
+    fn requests_count_the_exchanges_matching_every_field_given() {
+        let holds = r#"requests = [
+            { method = "get", filter_contains = "userName eq" },
+            { method = "PATCH", path_contains = "/Groups/{group:Engineering}", count = 1,
+              operations = [{ op = "add", path = "members", value = [{ value = "{user:bob@contoso.com}" }] }] },
+            { method = "PATCH", body = { Operations = [{ op = "add" }] }, at_least = 1, at_most = 2 },
+            { method = "DELETE", at_most = 0 },
+        ]"#;
+        assert_eq!(misses(holds, &observed()), []);
+        let wanted = r#"requests = [
+            { method = "POST", path_contains = "/Users" },
+            { method = "PATCH", body = { Operations = [{ op = "remove" }] }, at_least = 1, at_most = 2 },
+            { method = "GET", count = 2 },
+            { method = "PATCH", operations = [{ op = "Add", path = "members", value = [{ value = "u2" }] }] },
+            { method = "DELETE", path_contains = "/Users/{user:carol@contoso.com}" },
+        ]"#;
+        let received = format!("{GET_ANNIE}{PATCH_ENGINEERING}");
+        assert_eq!(
+            misses(wanted, &observed()),
+            [
+                miss(
+                    "requests[0]",
+                    Some("at least one"),
+                    Some("0"),
+                    &format!(
+                        "AWS should have received at least one POST request(s) to a path containing \"/Users\", \
+                         got 0; received:{received}"
+                    ),
+                ),
+                miss(
+                    "requests[1]",
+                    Some("1 to 2"),
+                    Some("0"),
+                    &format!(
+                        "AWS should have received 1 to 2 PATCH request(s) with a body containing \
+                         {{\"Operations\":[{{\"op\":\"remove\"}}]}}, got 0; received:{received}"
+                    ),
+                ),
+                miss(
+                    "requests[2]",
+                    Some("2"),
+                    Some("1"),
+                    &format!("AWS should have received 2 GET request(s), got 1; received:{received}"),
+                ),
+                // Asked for exact operations, the PATCH received shows its own.
+                miss(
+                    "requests[3]",
+                    Some("at least one"),
+                    Some("0"),
+                    &format!(
+                        "AWS should have received at least one PATCH request(s) with exactly the operations \
+                         [{{\"op\":\"Add\",\"path\":\"members\",\"value\":[{{\"value\":\"u2\"}}]}}], got 0; \
+                         received:{GET_ANNIE}{PATCH_ENGINEERING} \
+                         [{{\"op\":\"add\",\"path\":\"members\",\"value\":[{{\"value\":\"u2\"}}]}}]"
+                    ),
+                ),
+                miss("requests[4]", None, None, "DELETE requests: AWS has no user 'carol@contoso.com'"),
+            ]
+        );
+    }
+
+    #[test]
+    fn aws_untouched_counts_the_jobs_writes_naming_an_object_made_by_hand() {
+        assert_eq!(misses(r#"aws_untouched = ["annie@contoso.com"]"#, &observed()), []);
+        assert_eq!(
+            misses(r#"aws_untouched = ["Bob@contoso.com", "Sales"]"#, &observed()),
+            [
+                miss(
+                    "aws_untouched[0]",
+                    Some("0"),
+                    Some("1"),
+                    &format!(
+                        "'Bob@contoso.com', made by hand in AWS, is not the job's to change, but 1 write(s) named \
+                         it:{PATCH_ENGINEERING}"
+                    ),
+                ),
+                miss(
+                    "aws_untouched[1]",
+                    Some("Sales"),
+                    None,
+                    "'Sales', made by hand in AWS, should still be there, and is gone",
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn order_safe_replays_the_journal_and_names_each_request_out_of_order() {
+        let create = |seq, resource: &str, body: Value, id: &str| {
+            let mut created = exchange(seq, "POST", &format!("/t/scim/v2/{resource}"), body, 201);
+            created["response"]["body"] = json!({"id": id});
+            created
+        };
+        let add_annie = json!({"Operations": [{"op": "Add", "path": "members", "value": [{"value": "u1"}]}]});
+        let with_journal = |journal| Observed { journal: Some(journal), ..observed() };
+        let in_order = with_journal(vec![
+            create(1, "Users", json!({"userName": "annie@contoso.com"}), "u1"),
+            create(2, "Groups", json!({"displayName": "Engineering", "members": [{"value": "u1"}]}), "g1"),
+            exchange(3, "PATCH", "/t/scim/v2/Groups/g1", add_annie.clone(), 204),
+        ]);
+        assert_eq!(misses("order_safe = true", &in_order), []);
+        let out_of_order = with_journal(vec![
+            create(1, "Groups", json!({"displayName": "Engineering", "members": [{"value": "u1"}]}), "g1"),
+            create(2, "Users", json!({"userName": "annie@contoso.com"}), "u1"),
+            exchange(3, "PATCH", "/t/scim/v2/Groups/g9", add_annie, 204),
+        ]);
+        assert_eq!(
+            misses("order_safe = true", &out_of_order),
+            [
+                miss(
+                    "order_safe",
+                    None,
+                    Some("POST /t/scim/v2/Groups"),
+                    "order: member u1 added to a group before it existed as a user:\n      POST /t/scim/v2/Groups → 201",
+                ),
+                miss(
+                    "order_safe",
+                    None,
+                    Some("PATCH /t/scim/v2/Groups/g9"),
+                    "order: a PATCH to group g9, which did not exist:\n      PATCH /t/scim/v2/Groups/g9 → 204",
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn attributes_match_tables_partially_and_everything_else_exactly() {
