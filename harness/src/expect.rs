@@ -129,6 +129,27 @@ fn differ(wanted: &Value, actual: &Value, path: String, differences: &mut Vec<St
     }
 }
 
+/// Whether [`judge`] reads AWS's state for this expectation: the AWS users, groups and attributes,
+/// the placeholders of `requests`, and what `aws_untouched` compares.
+pub fn reads_aws(e: &Expectation) -> bool {
+    e.aws_users.is_some()
+        || !e.aws_users_include.is_empty()
+        || !e.aws_users_exclude.is_empty()
+        || !e.aws_inactive.is_empty()
+        || e.aws_groups.is_some()
+        || !e.aws_groups_include.is_empty()
+        || !e.aws_groups_exclude.is_empty()
+        || !e.aws_attributes.is_empty()
+        || !e.aws_untouched.is_empty()
+        || !e.requests.is_empty()
+}
+
+/// Whether [`judge`] reads the provisioning logs: the log expectations, and the log lines a miss
+/// on AWS's state quotes.
+pub fn reads_logs(e: &Expectation) -> bool {
+    reads_aws(e) || !e.log.is_empty() || !e.log_absent.is_empty()
+}
+
 /// Judges an expectation against what was observed; every miss explained.
 pub fn judge(expectation: &Expectation, observed: &Observed) -> Vec<Miss> {
     let mut misses = Vec::new();
@@ -628,7 +649,7 @@ mod tests {
     use scenarios::scenario::Expectation;
     use serde_json::{Value, json};
 
-    use super::{Miss, Observed, differ, judge};
+    use super::{Miss, Observed, differ, judge, reads_aws, reads_logs};
 
     const BAD_REQUEST: &str = "carol@contoso.com create failure SystemForCrossDomainIdentityManagementBadRequest: The SCIM endpoint returned HTTP 400.";
     const NO_LOG: &str = "\n      log: no provisioning log entry mentions them";
@@ -638,6 +659,28 @@ mod tests {
     /// An expectation as a scenario's `expect` step writes it.
     fn expectation(toml: &str) -> Expectation {
         toml::from_str(toml).expect("a valid expectation")
+    }
+
+    #[test]
+    fn only_what_an_expectation_looks_at_is_read() {
+        let job = expectation(r#"job = { code = "Active" }"#);
+        assert!(!reads_aws(&job) && !reads_logs(&job), "a job-only expectation reads neither");
+        let log = expectation(r#"log = [{ identity = "Administrator", status = "failure" }]"#);
+        assert!(!reads_aws(&log) && reads_logs(&log));
+        for toml in [
+            r#"aws_users = ["a"]"#,
+            r#"aws_users_include = ["a"]"#,
+            r#"aws_users_exclude = ["a"]"#,
+            r#"aws_inactive = ["a"]"#,
+            r#"aws_groups = { SRE = [] }"#,
+            r#"aws_groups_include = { SRE = [] }"#,
+            r#"aws_groups_exclude = ["SRE"]"#,
+            r#"aws_untouched = ["a"]"#,
+            r#"requests = [{ method = "POST", path_contains = "/Users" }]"#,
+        ] {
+            let e = expectation(toml);
+            assert!(reads_aws(&e) && reads_logs(&e), "{toml}");
+        }
     }
 
     fn log_entry(identity: &str, action: &str, status: &str) -> Value {

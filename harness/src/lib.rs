@@ -29,8 +29,8 @@ pub mod report;
 pub mod runner;
 
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
-/// a time on running mocks, reset before each; results in input order. `progress` hears of each
-/// finished scenario.
+/// a time on running mocks, reset before each; results in input order, verdicts only
+/// ([`runner::Keep::Verdict`]). `progress` hears of each finished scenario.
 pub async fn run_all(
     loaded: Vec<load::Loaded>,
     parallelism: usize,
@@ -46,7 +46,7 @@ pub async fn run_all(
         futures::stream::iter(loaded.into_iter().enumerate())
             .map(|(i, item)| async move {
                 let file = item.path.display().to_string();
-                let result = runner::run_on(&item.scenario, mocks).await;
+                let result = runner::run_keeping(&item.scenario, mocks, runner::Keep::Verdict).await;
                 progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, &result);
                 (i, file, result)
             })
