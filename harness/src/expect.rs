@@ -144,6 +144,12 @@ pub fn reads_aws(e: &Expectation) -> bool {
         || !e.requests.is_empty()
 }
 
+/// Whether [`judge`] reads the AWS exchanges since the previous expectation: `requests` and
+/// `no_writes`.
+pub fn reads_exchanges(e: &Expectation) -> bool {
+    !e.requests.is_empty() || e.no_writes
+}
+
 /// Whether [`judge`] reads the provisioning logs: the log expectations, and the log lines a miss
 /// on AWS's state quotes.
 pub fn reads_logs(e: &Expectation) -> bool {
@@ -649,7 +655,7 @@ mod tests {
     use scenarios::scenario::Expectation;
     use serde_json::{Value, json};
 
-    use super::{Miss, Observed, differ, judge, reads_aws, reads_logs};
+    use super::{Miss, Observed, differ, judge, reads_aws, reads_exchanges, reads_logs};
 
     const BAD_REQUEST: &str = "carol@contoso.com create failure SystemForCrossDomainIdentityManagementBadRequest: The SCIM endpoint returned HTTP 400.";
     const NO_LOG: &str = "\n      log: no provisioning log entry mentions them";
@@ -664,7 +670,8 @@ mod tests {
     #[test]
     fn only_what_an_expectation_looks_at_is_read() {
         let job = expectation(r#"job = { code = "Active" }"#);
-        assert!(!reads_aws(&job) && !reads_logs(&job), "a job-only expectation reads neither");
+        assert!(!reads_aws(&job) && !reads_logs(&job) && !reads_exchanges(&job), "a job-only expectation reads none");
+        assert!(reads_exchanges(&expectation("no_writes = true")));
         let log = expectation(r#"log = [{ identity = "Administrator", status = "failure" }]"#);
         assert!(!reads_aws(&log) && reads_logs(&log));
         for toml in [

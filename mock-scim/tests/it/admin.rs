@@ -119,3 +119,17 @@ async fn reset_returns_to_a_fresh_start() {
     assert_eq!(tenants, json!([]));
     assert_eq!(mock.admin(Method::GET, "/_admin/journal", None).await.body, json!([]));
 }
+
+#[tokio::test]
+async fn the_journal_seq_is_the_newest_exchange_s_and_where_since_starts() {
+    let mock = Mock::new();
+    assert_eq!(mock.admin(Method::GET, "/_admin/journal/seq", None).await.body, json!({"seq": 0}));
+    mock.create_user("annie@contoso.com").await;
+    mock.create_user("bob@contoso.com").await;
+    let journal = mock.admin(Method::GET, "/_admin/journal", None).await.body;
+    let newest = journal.as_array().and_then(|j| j.last()).map(|e| e["seq"].clone());
+    let seq = mock.admin(Method::GET, "/_admin/journal/seq", None).await.body;
+    assert_eq!(Some(seq["seq"].clone()), newest);
+    let since = mock.admin(Method::GET, &format!("/_admin/journal?since={}", seq["seq"]), None).await.body;
+    assert_eq!(since, json!([]), "nothing after the newest");
+}
