@@ -121,6 +121,8 @@ pub struct Context {
     journal_mark: u64,
     /// The AWS journal position at the end of the setup: what came before was done by hand.
     setup_mark: u64,
+    /// The Graph access token last issued, until Graph refuses it.
+    graph_token: std::sync::Mutex<Option<String>>,
 }
 
 /// Where the two mocks answer and how to talk to them.
@@ -140,25 +142,28 @@ pub struct Endpoints {
     pub scim_endpoint: String,
     /// The tenant's bearer token.
     pub scim_token: String,
-    /// How Graph tokens are obtained.
-    pub tokens: Tokens,
+    /// The client credentials Graph's token endpoint takes.
+    pub tokens: Credentials,
 }
 
-/// How the runner gets Graph access tokens.
+/// Client credentials for mock-graph's token endpoint, in-process mocks and running ones alike:
+/// the runner talks to both mocks over HTTP only.
 #[derive(Clone)]
-pub enum Tokens {
-    /// From an in-process mock's state.
-    InProcess(mock_graph::state::AppState),
-    /// From the token endpoint, with client credentials: tenant domain, client id, secret.
-    ClientCredentials(String, String, String),
+pub struct Credentials {
+    /// The tenant's domain.
+    pub tenant: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
 }
 
-impl std::fmt::Debug for Tokens {
+impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Tokens::InProcess(_) => "InProcess",
-            Tokens::ClientCredentials(..) => "ClientCredentials",
-        })
+        f.debug_struct("Credentials")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -193,17 +198,25 @@ impl From<Unresolved> for StepError {
 
 impl Context {
     async fn graph(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value), StepError> {
-        // A fresh token each call: scenarios move the clock by hours and tokens live one.
-        let token = self.token().await?;
-        let mut request =
-            self.http.request(method.clone(), format!("{}/v1.0{path}", self.endpoints.graph)).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
+        // The token is kept until Graph refuses it (scenarios move the clock by hours, and tokens
+        // live one), then renewed once.
+        let mut renewed = false;
+        loop {
+            let token = self.token(renewed).await?;
+            let mut request =
+                self.http.request(method.clone(), format!("{}/v1.0{path}", self.endpoints.graph)).bearer_auth(token);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
+            let status = response.status().as_u16();
+            if status == 401 && !renewed {
+                renewed = true;
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            return Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))));
         }
-        let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
     }
 
     /// A Graph call that must succeed.
@@ -238,33 +251,35 @@ impl Context {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// A Graph access token, fresh each call: scenarios move the clock by hours and tokens live one.
-    async fn token(&self) -> Result<String, StepError> {
-        match &self.endpoints.tokens {
-            Tokens::InProcess(state) => Ok(state.world().issue_token()),
-            Tokens::ClientCredentials(tenant, id, secret) => {
-                let form = [
-                    ("client_id", id.as_str()),
-                    ("client_secret", secret.as_str()),
-                    ("scope", "https://graph.microsoft.com/.default"),
-                    ("grant_type", "client_credentials"),
-                ];
-                let answer: Value = self
-                    .http
-                    .post(format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.graph))
-                    .form(&form)
-                    .send()
-                    .await
-                    .map_err(|e| StepError(format!("token endpoint: {e}")))?
-                    .json()
-                    .await
-                    .map_err(|e| StepError(format!("token endpoint: {e}")))?;
-                answer["access_token"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| StepError(format!("the token endpoint refused: {answer}")))
-            }
+    /// A Graph access token: the one last issued, or with `renew` (or none yet) a new one from the
+    /// token endpoint, by client credentials.
+    async fn token(&self, renew: bool) -> Result<String, StepError> {
+        if !renew && let Some(token) = self.graph_token.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(token);
         }
+        let Credentials { tenant, client_id, client_secret } = &self.endpoints.tokens;
+        let form = [
+            ("client_id", client_id.as_str()),
+            ("client_secret", client_secret.as_str()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ];
+        let answer: Value = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.endpoints.graph))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| StepError(format!("token endpoint: {e}")))?
+            .json()
+            .await
+            .map_err(|e| StepError(format!("token endpoint: {e}")))?;
+        let token = answer["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| StepError(format!("the token endpoint refused: {answer}")))?;
+        *self.graph_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+        Ok(token)
     }
 
     fn id(&self, name: &str) -> Result<String, StepError> {
@@ -498,7 +513,10 @@ async fn in_process(scenario: &Scenario) -> Result<(Endpoints, (MockGraph, MockS
         scim_tenant: scim.tenant_id().to_owned(),
         scim_endpoint: scim.scim_endpoint(),
         scim_token: scim.token().to_owned(),
-        tokens: Tokens::InProcess(graph.state().clone()),
+        tokens: {
+            let tenant = graph.tenant();
+            Credentials { tenant: tenant.domain, client_id: tenant.client_id, client_secret: tenant.client_secret }
+        },
     };
     Ok((endpoints, (graph, scim)))
 }
@@ -527,7 +545,11 @@ async fn running(http: &reqwest::Client, mocks: &Running) -> Result<Endpoints, S
         scim_tenant: field("tenantId"),
         scim_endpoint: field("scimEndpoint"),
         scim_token: field("accessToken"),
-        tokens: Tokens::ClientCredentials(mocks.tenant.clone(), mocks.client_id.clone(), mocks.client_secret.clone()),
+        tokens: Credentials {
+            tenant: mocks.tenant.clone(),
+            client_id: mocks.client_id.clone(),
+            client_secret: mocks.client_secret.clone(),
+        },
     })
 }
 
@@ -550,6 +572,7 @@ async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, 
         ids: BTreeMap::new(),
         journal_mark: 0,
         setup_mark: 0,
+        graph_token: std::sync::Mutex::new(None),
     };
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
