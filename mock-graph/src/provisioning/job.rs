@@ -6,6 +6,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+/// `schedule.state` (§7.1, §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleState {
+    /// Cycles run every interval.
+    Active,
+    /// Paused by the administrator, or by the escrow threshold on an initial cycle.
+    Paused,
+    /// Never started, or disabled after 28 days in quarantine.
+    Disabled,
+}
+
+impl ScheduleState {
+    /// As Graph writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleState::Active => "Active",
+            ScheduleState::Paused => "Paused",
+            ScheduleState::Disabled => "Disabled",
+        }
+    }
+}
+
 /// The job's status code (§7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
@@ -99,7 +121,7 @@ pub struct Job {
     pub schema: Value,
     /// `schedule.state`: `Disabled` (never started, or disabled after 28 days in quarantine),
     /// `Active` or `Paused`.
-    pub schedule_state: &'static str,
+    pub schedule_state: ScheduleState,
     /// The status code.
     pub code: Code,
     /// When the next cycle is due.
@@ -150,7 +172,7 @@ impl Job {
             template_id,
             service_principal_id,
             schema,
-            schedule_state: "Disabled",
+            schedule_state: ScheduleState::Disabled,
             code: Code::NotConfigured,
             next_run: None,
             watermark: None,
@@ -188,8 +210,8 @@ impl Job {
             "templateId": self.template_id,
             "schedule": {
                 "expiration": null,
-                "interval": if self.schedule_state == "Disabled" { NEVER_INTERVAL } else { interval },
-                "state": self.schedule_state,
+                "interval": if self.schedule_state == ScheduleState::Disabled { NEVER_INTERVAL } else { interval },
+                "state": self.schedule_state.as_str(),
             },
             "status": {
                 "code": self.code.as_str(),

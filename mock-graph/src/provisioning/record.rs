@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::cycle::Settings;
 use super::export::Outcome;
-use super::job::{Code, Job, Quarantine, execution_time};
+use super::job::{Code, Job, Quarantine, ScheduleState, execution_time};
 use super::logs::{Context, Draft, Entry, service_initiator};
 use super::plan::Plan;
 use crate::state::{AppState, RetrySchedule, World};
@@ -149,7 +149,8 @@ pub(crate) fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out:
     if job.code != Code::Paused {
         job.code = Code::Active;
     }
-    job.next_run = (job.schedule_state == "Active").then(|| now.saturating_add(settings.interval).unwrap_or(now));
+    job.next_run =
+        (job.schedule_state == ScheduleState::Active).then(|| now.saturating_add(settings.interval).unwrap_or(now));
     if staged_deletes {
         let error = json!({"code": "TooManyDeletes", "message": "The number of deletions in this cycle exceeds the accidental-deletion threshold.", "tenantActionable": true});
         job.quarantine = previous;
@@ -160,7 +161,7 @@ pub(crate) fn finish(state: &AppState, plan: Plan, settings: &Settings, mut out:
             job.escrows.clear();
             job.escrows_pruned = true;
             job.code = Code::Paused;
-            job.schedule_state = "Paused";
+            job.schedule_state = ScheduleState::Paused;
             job.next_run = None;
         } else {
             let error = json!({"code": reason, "message": "Too many objects failed to provision in this cycle.", "tenantActionable": true});
@@ -192,7 +193,8 @@ pub(crate) fn finish_failed(
         // Invalid credentials or an endpoint that cannot be reached quarantine at once (§5.2).
         quarantine(job, "EncounteredQuarantineException", error, now, settings.into());
     } else {
-        job.next_run = (job.schedule_state == "Active").then(|| now.saturating_add(settings.interval).unwrap_or(now));
+        job.next_run =
+            (job.schedule_state == ScheduleState::Active).then(|| now.saturating_add(settings.interval).unwrap_or(now));
     }
 }
 
@@ -269,7 +271,7 @@ pub fn quarantine(job: &mut Job, reason: &'static str, error: Value, now: Timest
     job.quarantine = Some(Quarantine { reason, series_began, current_began: now, next_attempt, series_count, error });
     if expired {
         job.escrows.clear();
-        job.schedule_state = "Disabled";
+        job.schedule_state = ScheduleState::Disabled;
         job.code = Code::Paused;
         job.next_run = None;
     } else {
@@ -335,13 +337,13 @@ mod tests {
     #[test]
     fn a_retry_failing_28_days_after_the_first_failure_disables_the_job() {
         let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
-        job.schedule_state = "Active";
+        job.schedule_state = ScheduleState::Active;
         job.escrows.insert("u".into(), Escrow { kind: "User", attempts: 1, error_code: "Timeout".into() });
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let hours = retries(&mut job, start, backoff(RetrySchedule::SinceFirstFailure), 100);
         assert_eq!(hours.len(), 29 + 1, "6 h, 12 h, then days 1 to 28");
         assert_eq!(hours.last(), Some(&(28 * 24)));
-        assert_eq!((job.schedule_state, job.code, job.next_run), ("Disabled", Code::Paused, None));
+        assert_eq!((job.schedule_state, job.code, job.next_run), (ScheduleState::Disabled, Code::Paused, None));
         assert!(job.escrows.is_empty(), "the escrow entries are removed");
         let q = job.quarantine.as_ref().unwrap();
         assert_eq!((q.reason, q.next_attempt, q.series_began), ("EncounteredQuarantineException", None, start));
@@ -349,9 +351,9 @@ mod tests {
         assert_eq!((status["code"].as_str(), status["quarantine"]["nextAttempt"].is_null()), (Some("Paused"), true));
         // Waits between retries: the last one within 28 days is at 666 h; the one at 690 h disables.
         let mut job = Job::new("j".into(), "t".into(), "sp".into(), Value::Null);
-        job.schedule_state = "Active";
+        job.schedule_state = ScheduleState::Active;
         let hours = retries(&mut job, start, backoff(RetrySchedule::BetweenRetries), 100);
         assert_eq!(hours.last(), Some(&690));
-        assert_eq!(job.schedule_state, "Disabled");
+        assert_eq!(job.schedule_state, ScheduleState::Disabled);
     }
 }

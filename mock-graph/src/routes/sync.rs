@@ -17,7 +17,7 @@ use crate::directory::{Key, ObjectKind};
 use crate::error::GraphError;
 use crate::middleware::RequestContext;
 use crate::provisioning::cycle::{self, Secrets, Subjects};
-use crate::provisioning::job::{Code, Job};
+use crate::provisioning::job::{Code, Job, ScheduleState};
 use crate::provisioning::scim::Target;
 use crate::provisioning::template::{self, RULE_ID, TEMPLATE_ID};
 use crate::schema::{
@@ -219,7 +219,7 @@ pub async fn jobs_start(
     }
     let now = world.clock.now();
     let job = job_mut(&mut world, &id, &job_id)?;
-    job.schedule_state = "Active";
+    job.schedule_state = ScheduleState::Active;
     job.quarantine = None;
     job.code = if job.last_execution.is_none() { Code::NotRun } else { Code::Active };
     if job.next_run.is_none_or(|at| at > now) {
@@ -235,7 +235,7 @@ pub async fn jobs_pause(
 ) -> Result<Response, GraphError> {
     let mut world = state.world();
     let job = job_mut(&mut world, &id, &job_id)?;
-    job.schedule_state = "Paused";
+    job.schedule_state = ScheduleState::Paused;
     job.code = Code::Paused;
     job.next_run = None;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -286,7 +286,7 @@ pub async fn jobs_restart(
     if flags.contains(&"ForceDeletes") {
         job.deletes_approved = true;
     }
-    job.schedule_state = "Active";
+    job.schedule_state = ScheduleState::Active;
     job.code = if job.last_execution.is_none() { Code::NotRun } else { Code::Active };
     job.next_run = Some(now);
     Ok(StatusCode::NO_CONTENT.into_response())
