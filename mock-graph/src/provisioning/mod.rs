@@ -57,7 +57,24 @@ pub struct Provisioning {
     pub on_demand: VecDeque<Timestamp>,
 }
 
+/// How many provision-on-demand calls a window admits, and the window: "5 requests per 10 seconds"
+/// (entra-provisioning.md §5.4).
+const ON_DEMAND_LIMIT: (usize, i64) = (5, 10);
+
 impl Provisioning {
+    /// Admits a provision-on-demand call at `now`, on the mock's clock, or says how many seconds to
+    /// wait: the sixth within 10 seconds is refused (§5.4; the 429 and its `Retry-After` inferred).
+    pub fn admit_on_demand(&mut self, now: Timestamp) -> Result<(), u64> {
+        let (limit, seconds) = ON_DEMAND_LIMIT;
+        let window_start = now.saturating_sub(jiff::SignedDuration::from_secs(seconds)).unwrap_or(now);
+        self.on_demand.retain(|at| *at > window_start);
+        if self.on_demand.len() >= limit {
+            return Err(seconds.unsigned_abs());
+        }
+        self.on_demand.push_back(now);
+        Ok(())
+    }
+
     /// Forgets log entries older than `retention_days` before `now`: Graph keeps provisioning logs
     /// 30 days with a premium licence, 7 without (entra-provisioning.md §6.1). Entries are recorded
     /// in clock order, so the expired ones are a prefix.
@@ -98,5 +115,24 @@ pub async fn run_due(state: &AppState, until: Timestamp) {
     let mut world = state.world();
     if world.clock.now() < until {
         world.clock.set(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provision_on_demand_admits_five_calls_per_10_seconds() {
+        let mut service = Provisioning::default();
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let at = |s: i64| start + jiff::SignedDuration::from_secs(s);
+        for s in 0..5 {
+            assert_eq!(service.admit_on_demand(at(s)), Ok(()), "call {s}");
+        }
+        assert_eq!(service.admit_on_demand(at(5)), Err(10), "the sixth within 10 s");
+        assert_eq!(service.admit_on_demand(at(9)), Err(10), "a refused call does not count");
+        assert_eq!(service.admit_on_demand(at(10)), Ok(()), "the first call has left the window");
+        assert_eq!(service.admit_on_demand(at(10)), Err(10));
     }
 }

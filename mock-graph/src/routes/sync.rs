@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jiff::SignedDuration;
 use serde_json::{Map, Value, json};
 
 use super::{Collection, Source, annotated_object, context, json_response, list, query};
@@ -493,13 +492,7 @@ pub async fn provision_on_demand(
         let mut world = state.world();
         job_mut(&mut world, &id, &job_id)?;
         let now = world.clock.now();
-        // "5 requests per 10 seconds" (§5.4).
-        let window_start = now.saturating_sub(SignedDuration::from_secs(10)).unwrap_or(now);
-        world.provisioning.on_demand.retain(|at| *at > window_start);
-        if world.provisioning.on_demand.len() >= 5 {
-            return Err(GraphError::throttled(Some(10)));
-        }
-        world.provisioning.on_demand.push_back(now);
+        world.provisioning.admit_on_demand(now).map_err(|retry_after| GraphError::throttled(Some(retry_after)))?;
         match (kind, world.directory.lookup(&object_id)) {
             ("User", Some((ObjectKind::User, _))) => {}
             ("Group", Some((ObjectKind::Group, _))) if members.len() <= 5 => {}
