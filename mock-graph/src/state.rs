@@ -1,7 +1,7 @@
 //! The mock's whole state behind one lock, and its seeded generator.
 //!
-//! One mutex (parking_lot's, for its fair hand-over), never held across an `.await`: each request reads or writes in one
-//! critical section, so concurrent writes cannot interleave halfway.
+//! One mutex (parking_lot's, for its fair hand-over), never held across an `.await`: each request
+//! reads or writes in one critical section, so concurrent writes cannot interleave halfway.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -138,6 +138,37 @@ impl Default for Switches {
             escrow_evaluation_minimum: 5_000,
             export_concurrency: 1,
         }
+    }
+}
+
+impl Switches {
+    /// These switches with `update`'s (camelCase keys, as `PATCH /_admin/switches` takes them), or
+    /// why not: an unknown key, a value of the wrong type, or one out of its range. Nothing is
+    /// changed on a refusal.
+    pub fn patched(&self, update: serde_json::Map<String, serde_json::Value>) -> Result<Switches, String> {
+        let mut current = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        for (key, value) in update {
+            if current.get(&key).is_none() {
+                return Err(format!("unknown switch {key:?}"));
+            }
+            current[key] = value;
+        }
+        let next: Switches = serde_json::from_value(current).map_err(|e| e.to_string())?;
+        next.check()?;
+        Ok(next)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if ![20, 100].contains(&self.expand_cap) {
+            return Err(format!("expandCap: must be 20 or 100, got {}", self.expand_cap));
+        }
+        if !(0.001..=3600.0).contains(&self.scim_timeout_seconds) {
+            return Err(format!("scimTimeoutSeconds: must be from 0.001 to 3600, got {}", self.scim_timeout_seconds));
+        }
+        if !(1..=64).contains(&self.export_concurrency) {
+            return Err(format!("exportConcurrency: must be from 1 to 64, got {}", self.export_concurrency));
+        }
+        Ok(())
     }
 }
 
@@ -281,5 +312,35 @@ impl AppState {
     /// The admin bearer token.
     pub fn admin_token(&self) -> &str {
         &self.inner.admin_token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    fn update(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_switches_patch_changes_what_it_names_and_refuses_what_is_unknown_or_out_of_range() {
+        let switches = Switches::default();
+        let next = switches.patched(update(json!({"expandCap": 100, "exportConcurrency": 8}))).unwrap();
+        assert_eq!((next.expand_cap, next.export_concurrency, next.scim_attempts), (100, 8, 3));
+        assert_eq!(switches.patched(update(json!({"expandcap": 100}))).unwrap_err(), "unknown switch \"expandcap\"");
+        assert_eq!(
+            switches.patched(update(json!({"expandCap": 50}))).unwrap_err(),
+            "expandCap: must be 20 or 100, got 50"
+        );
+        assert!(
+            switches.patched(update(json!({"scimTimeoutSeconds": 0}))).unwrap_err().starts_with("scimTimeoutSeconds")
+        );
+        assert!(
+            switches.patched(update(json!({"exportConcurrency": 65}))).unwrap_err().starts_with("exportConcurrency")
+        );
+        assert!(switches.patched(update(json!({"scimAttempts": "three"}))).is_err(), "a value of the wrong type");
     }
 }

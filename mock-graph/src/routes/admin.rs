@@ -290,28 +290,9 @@ async fn switches_get(State(state): State<AppState>) -> Json<Switches> {
 }
 
 async fn switches_patch(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Switches>, AdminError> {
-    let mut world = state.world();
-    let mut current = serde_json::to_value(&world.switches).map_err(|e| bad_request(e.to_string()))?;
     let update: Map<String, Value> = body(&bytes)?;
-    for (key, value) in update {
-        if current.get(&key).is_none() {
-            return Err(bad_request(format!("unknown switch {key:?}")));
-        }
-        current[key] = value;
-    }
-    let next: Switches = serde_json::from_value(current).map_err(|e| bad_request(e.to_string()))?;
-    if ![20, 100].contains(&next.expand_cap) {
-        return Err(bad_request(format!("expandCap: must be 20 or 100, got {}", next.expand_cap)));
-    }
-    if !(0.001..=3600.0).contains(&next.scim_timeout_seconds) {
-        return Err(bad_request(format!(
-            "scimTimeoutSeconds: must be from 0.001 to 3600, got {}",
-            next.scim_timeout_seconds
-        )));
-    }
-    if !(1..=64).contains(&next.export_concurrency) {
-        return Err(bad_request(format!("exportConcurrency: must be from 1 to 64, got {}", next.export_concurrency)));
-    }
+    let mut world = state.world();
+    let next = world.switches.patched(update).map_err(bad_request)?;
     world.switches = next.clone();
     Ok(Json(next))
 }
