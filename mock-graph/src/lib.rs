@@ -19,9 +19,10 @@
 //! - [`delta`]: delta rounds over the change log.
 //! - [`odata`]: `$filter`, `$select`, `$orderby`, `$search`, `$top` parsing and evaluation.
 //! - [`schema`]: each entity's properties and what they support.
+//! - [`seed`]: seeding a directory in one call, all or nothing (`POST /_admin/seed`).
 //! - [`error`]: Graph's error envelope.
 //! - [`provisioning`]: the Entra provisioning service: jobs, cycles, escrow, quarantine, logs.
-//! - [`state`]: the shared state, switches and seeded generator.
+//! - [`state`]: the shared state, switches (and their validation) and seeded generator.
 //!
 //! # Invariants
 //! - A refused request changes nothing: every check runs before the first write, under one lock.
@@ -58,6 +59,7 @@ pub mod odata;
 pub mod provisioning;
 pub mod routes;
 pub mod schema;
+pub mod seed;
 pub mod server;
 pub mod state;
 

@@ -14,10 +14,9 @@ use scenarios::{FaultPlan, FaultState, RawExchange};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::apps::AWS_TEMPLATE_ID;
-use crate::directory::{Directory, ObjectKind};
 use crate::routes::project;
 use crate::schema::{GROUP, USER};
+use crate::seed::Seed;
 use crate::state::{AppState, Switches, World};
 
 /// An admin failure: `{"error": "…"}`.
@@ -77,184 +76,11 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
     next.run(request).await
 }
 
-/// What `POST /_admin/seed` takes.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Seed {
-    #[serde(default)]
-    users: Vec<Map<String, Value>>,
-    #[serde(default)]
-    groups: Vec<SeedGroup>,
-    #[serde(default)]
-    applications: Vec<SeedApplication>,
-    #[serde(default)]
-    assignments: Vec<SeedAssignment>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedGroup {
-    display_name: String,
-    #[serde(default)]
-    mail_nickname: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    /// userPrincipalNames, group displayNames or object ids.
-    #[serde(default)]
-    members: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedApplication {
-    display_name: String,
-    #[serde(default)]
-    template_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedAssignment {
-    /// A userPrincipalName, group displayName or object id.
-    principal: String,
-    /// The application's displayName or appId.
-    application: String,
-    /// A role name (`User`, `msiam_access`) or id; the first role when omitted.
-    #[serde(default)]
-    app_role: Option<String>,
-}
-
-/// Resolves a seed reference: UPN, then group displayName, then object id.
-fn resolve(dir: &Directory, reference: &str) -> Option<(ObjectKind, u64)> {
-    if let Some(key) = dir.user_key(reference) {
-        return Some((ObjectKind::User, key));
-    }
-    if let Some((key, _)) =
-        dir.groups.iter().find(|(_, g)| g.get("displayName").and_then(Value::as_str) == Some(reference))
-    {
-        return Some((ObjectKind::Group, *key));
-    }
-    dir.lookup(reference)
-}
-
 /// Seeds users, groups with members, applications and assignments in one call, all or nothing.
 /// Users get `accountEnabled: true`, a `mailNickname` and a password unless given.
 async fn seed(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: Seed = body(&bytes)?;
-    let mut world = state.world();
-    // All or nothing without copying the directory: on error, what this call created is undone.
-    let mark = world.directory.mark();
-    let rng = world.rng.clone();
-    let outcome = apply_seed(&mut world, request);
-    if outcome.is_err() {
-        world.directory.rollback(mark);
-        world.rng = rng;
-    }
-    outcome.map(Json)
-}
-
-fn apply_seed(world: &mut World, request: Seed) -> Result<Value, AdminError> {
-    let now = world.clock.now();
-    let mut users = Map::new();
-    for (i, mut user) in request.users.into_iter().enumerate() {
-        let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let nickname = upn.split('@').next().unwrap_or_default().replace('#', "_");
-        user.entry("accountEnabled").or_insert(json!(true));
-        user.entry("mailNickname").or_insert(json!(nickname));
-        user.entry("passwordProfile")
-            .or_insert(json!({ "password": "Seeded-Password-1", "forceChangePasswordNextSignIn": false }));
-        user.entry("displayName").or_insert(json!(upn));
-        let id = world.uuid();
-        world
-            .directory
-            .create_user(id.clone(), now, user)
-            .map_err(|e| bad_request(format!("users[{i}]: {}", e.message)))?;
-        users.insert(upn, json!(id));
-    }
-    let mut groups = Map::new();
-    for (i, group) in request.groups.into_iter().enumerate() {
-        let nickname = group.mail_nickname.clone().unwrap_or_else(|| {
-            let cleaned: String = group.display_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-            if cleaned.is_empty() { "group".to_owned() } else { cleaned }
-        });
-        let mut body = json!({ "displayName": group.display_name, "mailEnabled": false, "mailNickname": nickname, "securityEnabled": true });
-        if let Some(description) = group.description {
-            body["description"] = json!(description);
-        }
-        let id = world.uuid();
-        let body = body.as_object().cloned().unwrap_or_default();
-        let key = world
-            .directory
-            .create_group(id.clone(), now, body)
-            .map_err(|e| bad_request(format!("groups[{i}]: {}", e.message)))?;
-        groups.insert(group.display_name.clone(), json!(id));
-        for (j, member) in group.members.iter().enumerate() {
-            let (kind, member_key) = resolve(&world.directory, member)
-                .ok_or_else(|| bad_request(format!("groups[{i}].members[{j}]: no user, group or object {member:?}")))?;
-            let member_id = world.directory.object_id(kind, member_key);
-            world
-                .directory
-                .add_member(key, &member_id)
-                .map_err(|e| bad_request(format!("groups[{i}].members[{j}]: {}", e.message)))?;
-        }
-    }
-    let mut applications = Map::new();
-    for (i, app) in request.applications.into_iter().enumerate() {
-        let ids = [world.uuid(), world.uuid(), world.uuid()];
-        let tenant_id = world.tenant.id.clone();
-        let template = app.template_id.as_deref().unwrap_or(AWS_TEMPLATE_ID);
-        let (app_key, sp_key) = world
-            .directory
-            .instantiate(template, &app.display_name, ids, &tenant_id, now)
-            .map_err(|e| bad_request(format!("applications[{i}]: {}", e.message)))?;
-        let field = |map: Option<&Map<String, Value>>, name: &str| {
-            map.and_then(|m| m.get(name)).cloned().unwrap_or(Value::Null)
-        };
-        applications.insert(
-            app.display_name,
-            json!({
-                "applicationId": field(world.directory.applications.get(&app_key), "id"),
-                "appId": field(world.directory.applications.get(&app_key), "appId"),
-                "servicePrincipalId": field(world.directory.service_principals.get(&sp_key), "id"),
-            }),
-        );
-    }
-    let mut assignments = Vec::new();
-    for (i, assignment) in request.assignments.into_iter().enumerate() {
-        let at = |what: &str| bad_request(format!("assignments[{i}]: {what}"));
-        let dir = &world.directory;
-        let (sp_key, sp) = dir
-            .service_principals
-            .iter()
-            .find(|(_, sp)| {
-                sp.get("displayName").and_then(Value::as_str) == Some(assignment.application.as_str())
-                    || sp.get("appId").and_then(Value::as_str) == Some(assignment.application.as_str())
-            })
-            .ok_or_else(|| at(&format!("no application {:?}", assignment.application)))?;
-        let roles = sp.get("appRoles").and_then(Value::as_array).cloned().unwrap_or_default();
-        let role = match &assignment.app_role {
-            Some(wanted) => roles.iter().find(|r| {
-                r.get("displayName").and_then(Value::as_str) == Some(wanted)
-                    || r.get("id").and_then(Value::as_str) == Some(wanted)
-            }),
-            None => roles.first(),
-        };
-        let role_id = role.and_then(|r| r.get("id")).cloned().unwrap_or(json!(crate::apps::DEFAULT_ACCESS_ROLE));
-        let (kind, principal) = resolve(dir, &assignment.principal)
-            .ok_or_else(|| at(&format!("no principal {:?}", assignment.principal)))?;
-        let principal_id = dir.object_id(kind, principal);
-        let sp_id = sp.get("id").cloned().unwrap_or(Value::Null);
-        let sp_key = *sp_key;
-        let body = json!({ "principalId": principal_id, "resourceId": sp_id, "appRoleId": role_id });
-        let random = world.bytes16();
-        let key = world
-            .directory
-            .assign(sp_key, body.as_object().unwrap_or(&Map::new()), random, now)
-            .map_err(|e| at(&e.message))?;
-        assignments
-            .push(world.directory.assignments.get(&key).and_then(|a| a.get("id")).cloned().unwrap_or(Value::Null));
-    }
-    Ok(json!({ "users": users, "groups": groups, "applications": applications, "assignments": assignments }))
+    state.world().seed(request).map(Json).map_err(bad_request)
 }
 
 /// The whole directory: users and groups with every property, group member ids, applications,
