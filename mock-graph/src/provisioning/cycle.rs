@@ -4,7 +4,7 @@
 //!
 //! The world is locked to read the directory and to record results, never across a SCIM request:
 //! `plan` computes every object's desired state, `export`'s state machines say what to send,
-//! [`drive`] sends it, `record` writes down what happened. Within each phase of a cycle, exports run
+//! `drive` sends it, `record` writes down what happened. Within each phase of a cycle, exports run
 //! in lanes, up to `exportConcurrency` at a time, and are merged in plan order (`lane`); provision
 //! on demand exports one after another, through the same driver.
 
