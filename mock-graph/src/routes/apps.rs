@@ -31,17 +31,8 @@ pub async fn templates_list(
     let options = query(&uri)?;
     let all = templates();
     let items = Source::List(all.iter().enumerate().map(|(i, t)| (i as Key + 1, ObjectKind::Application, t)).collect());
-    let collection = Collection {
-        entity: &APPLICATION_TEMPLATE,
-        entities: &[&APPLICATION_TEMPLATE],
-        set: "applicationTemplates",
-        typed: false,
-        relationship: false,
-        items,
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: Some(&APPLICATION_TEMPLATE),
-    };
+    let collection =
+        Collection::of(&APPLICATION_TEMPLATE, "applicationTemplates", items).projected_as(&APPLICATION_TEMPLATE);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
@@ -100,17 +91,7 @@ pub async fn applications_list(
     let options = query(&uri)?;
     let world = state.world();
     let items = Source::Set(&world.directory.applications, ObjectKind::Application);
-    let collection = Collection {
-        entity: &APPLICATION,
-        entities: &[&APPLICATION],
-        set: "applications",
-        typed: false,
-        relationship: false,
-        items,
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: None,
-    };
+    let collection = Collection::of(&APPLICATION, "applications", items);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
@@ -149,17 +130,7 @@ pub async fn service_principals_list(
     let options = query(&uri)?;
     let world = state.world();
     let items = Source::Set(&world.directory.service_principals, ObjectKind::ServicePrincipal);
-    let collection = Collection {
-        entity: &SERVICE_PRINCIPAL,
-        entities: &[&SERVICE_PRINCIPAL],
-        set: "servicePrincipals",
-        typed: false,
-        relationship: false,
-        items,
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: None,
-    };
+    let collection = Collection::of(&SERVICE_PRINCIPAL, "servicePrincipals", items);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
@@ -200,17 +171,9 @@ pub fn assignment_list(
     options: &QueryOptions,
     items: Vec<super::Item<'_>>,
 ) -> Result<Response, GraphError> {
-    let collection = Collection {
-        entity: &APP_ROLE_ASSIGNMENT,
-        entities: ASSIGNMENTS,
-        set: "appRoleAssignments",
-        typed: false,
-        relationship: false,
-        items: Source::List(items),
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: Some(&APP_ROLE_ASSIGNMENT),
-    };
+    let collection = Collection::of(&APP_ROLE_ASSIGNMENT, "appRoleAssignments", Source::List(items))
+        .of_kinds(ASSIGNMENTS)
+        .projected_as(&APP_ROLE_ASSIGNMENT);
     list(ctx, headers, uri.path(), options, collection)
 }
 
@@ -226,17 +189,9 @@ pub async fn assigned_to_list(
     let world = state.world();
     let key = sp_key(&world, &id)?;
     let items = world.directory.assignments_on(key).map(|(k, a)| (k, ObjectKind::User, a)).collect();
-    let mut collection = Collection {
-        entity: &APP_ROLE_ASSIGNMENT,
-        entities: ASSIGNMENTS,
-        set: "",
-        typed: false,
-        relationship: false,
-        items: Source::List(items),
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: Some(&APP_ROLE_ASSIGNMENT),
-    };
+    let mut collection = Collection::of(&APP_ROLE_ASSIGNMENT, "", Source::List(items))
+        .of_kinds(ASSIGNMENTS)
+        .projected_as(&APP_ROLE_ASSIGNMENT);
     let set = format!("servicePrincipals('{id}')/appRoleAssignedTo");
     collection.set = &set;
     list(&ctx, &headers, uri.path(), &options, collection)

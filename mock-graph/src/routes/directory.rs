@@ -34,17 +34,7 @@ pub async fn users_list(
     let world = state.world();
     let dir = &world.directory;
     let items = Source::Set(&dir.users, ObjectKind::User);
-    let collection = Collection {
-        entity: &USER,
-        entities: USERS,
-        set: "users",
-        typed: false,
-        relationship: false,
-        items,
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: None,
-    };
+    let collection = Collection::of(&USER, "users", items).of_kinds(USERS);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
@@ -214,17 +204,7 @@ pub async fn groups_list(
     let world = state.world();
     let dir = &world.directory;
     let items = Source::Set(&dir.groups, ObjectKind::Group);
-    let collection = Collection {
-        entity: &GROUP,
-        entities: GROUPS,
-        set: "groups",
-        typed: false,
-        relationship: false,
-        items,
-        expand_from: Some(dir),
-        expand_cap: world.switches.expand_cap,
-        item_entity: None,
-    };
+    let collection = Collection::of(&GROUP, "groups", items).of_kinds(GROUPS).expanding(dir, world.switches.expand_cap);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
@@ -380,17 +360,8 @@ fn relation(
         Some(kind) => (entity_of(kind), entity_of(kind).set),
         None => (&USER, "directoryObjects"),
     };
-    let collection = Collection {
-        entity,
-        entities: DIRECTORY_OBJECTS,
-        set,
-        typed: true,
-        relationship: true,
-        items: Source::List(items),
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: None,
-    };
+    let collection =
+        Collection::of(entity, set, Source::List(items)).of_kinds(DIRECTORY_OBJECTS).typed().relationship();
     list(ctx, headers, uri.path(), &options, collection)
 }
 
@@ -590,17 +561,7 @@ pub async fn deleted_users_list(
     let options = query(&uri)?;
     let world = state.world();
     let items = world.directory.deleted_users.values().map(|(key, user)| (*key, ObjectKind::User, user)).collect();
-    let collection = Collection {
-        entity: &USER,
-        entities: USERS,
-        set: "users",
-        typed: true,
-        relationship: false,
-        items: Source::List(items),
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: None,
-    };
+    let collection = Collection::of(&USER, "users", Source::List(items)).of_kinds(USERS).typed();
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 

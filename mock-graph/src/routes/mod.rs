@@ -233,8 +233,8 @@ impl<'a> Source<'a> {
 pub struct Collection<'a> {
     /// The schema filters and ordering read.
     pub entity: &'static Entity,
-    /// Every entity the items may be, for `$select`.
-    pub entities: &'a [&'static Entity],
+    /// Every entity the items may be, for `$select`; `None`: just `entity`.
+    pub entities: Option<&'a [&'static Entity]>,
     /// `@odata.context` fragment without selection (`users`, `directoryObjects`, …).
     pub set: &'a str,
     /// Whether each item carries `@odata.type` (directory-object collections).
@@ -252,6 +252,55 @@ pub struct Collection<'a> {
     pub item_entity: Option<&'static Entity>,
 }
 
+impl<'a> Collection<'a> {
+    /// A plain collection of one entity's items: no `@odata.type` on items, not a relationship,
+    /// no `$expand`, items projected by their kind's schema.
+    pub fn of(entity: &'static Entity, set: &'a str, items: Source<'a>) -> Self {
+        Collection {
+            entity,
+            entities: None,
+            set,
+            typed: false,
+            relationship: false,
+            items,
+            expand_from: None,
+            expand_cap: 0,
+            item_entity: None,
+        }
+    }
+
+    /// Items that may be any of these entities (directory objects), for `$select`.
+    pub fn of_kinds(mut self, entities: &'a [&'static Entity]) -> Self {
+        self.entities = Some(entities);
+        self
+    }
+
+    /// Each item carries its `@odata.type`.
+    pub fn typed(mut self) -> Self {
+        self.typed = true;
+        self
+    }
+
+    /// A relationship (members, memberOf): advanced queries only (§2.3).
+    pub fn relationship(mut self) -> Self {
+        self.relationship = true;
+        self
+    }
+
+    /// `$expand=members` reads `directory`, returning at most `cap` members.
+    pub fn expanding(mut self, directory: &'a Directory, cap: usize) -> Self {
+        self.expand_from = Some(directory);
+        self.expand_cap = cap;
+        self
+    }
+
+    /// Items projected with this schema, whatever their kind says (templates, assignments, logs).
+    pub fn projected_as(mut self, entity: &'static Entity) -> Self {
+        self.item_entity = Some(entity);
+        self
+    }
+}
+
 /// Lists a collection under Graph's OData rules.
 pub fn list(
     ctx: &RequestContext,
@@ -264,7 +313,7 @@ pub fn list(
     let count_requested = options.count_requested()?;
     let advanced = eventual && count_requested;
     let mut top = options.page_size()?;
-    let select = selection(options, collection.entities)?;
+    let select = selection(options, collection.entities.unwrap_or(std::slice::from_ref(&collection.entity)))?;
     let mut needs_advanced = false;
     let filter = match &options.filter {
         Some(raw) => {

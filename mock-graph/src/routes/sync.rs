@@ -605,16 +605,7 @@ pub async fn provisioning_logs(
         .collect();
     let items: Vec<_> =
         written.iter().filter_map(|(key, entry)| entry.as_object().map(|o| (*key, ObjectKind::User, o))).collect();
-    let collection = Collection {
-        entity: &PROVISIONING_OBJECT_SUMMARY,
-        entities: &[&PROVISIONING_OBJECT_SUMMARY],
-        set: "auditLogs/provisioning",
-        typed: false,
-        relationship: false,
-        items: Source::List(items),
-        expand_from: None,
-        expand_cap: 0,
-        item_entity: Some(&PROVISIONING_OBJECT_SUMMARY),
-    };
+    let collection = Collection::of(&PROVISIONING_OBJECT_SUMMARY, "auditLogs/provisioning", Source::List(items))
+        .projected_as(&PROVISIONING_OBJECT_SUMMARY);
     list(&ctx, &headers, uri.path(), &options, collection)
 }
