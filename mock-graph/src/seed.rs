@@ -70,11 +70,25 @@ fn resolve(dir: &Directory, reference: &str) -> Option<(ObjectKind, u64)> {
     dir.lookup(reference)
 }
 
+/// Why a seed was refused: where in the request, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {what}")]
+pub struct SeedError {
+    /// `users[2]`, `groups[0].members[1]`, `assignments[3]`, …
+    pub at: String,
+    /// The problem.
+    pub what: String,
+}
+
+fn refused(at: String, what: impl Into<String>) -> SeedError {
+    SeedError { at, what: what.into() }
+}
+
 impl World {
     /// Seeds the directory, or explains the first problem (where it is, and what) and changes
     /// nothing: what the call created is undone, without copying the directory, and the seeded
     /// generator is put back.
-    pub fn seed(&mut self, request: Seed) -> Result<Value, String> {
+    pub fn seed(&mut self, request: Seed) -> Result<Value, SeedError> {
         let mark = self.directory.mark();
         let rng = self.rng.clone();
         let outcome = apply(self, request);
@@ -86,7 +100,7 @@ impl World {
     }
 }
 
-fn apply(world: &mut World, request: Seed) -> Result<Value, String> {
+fn apply(world: &mut World, request: Seed) -> Result<Value, SeedError> {
     let now = world.clock.now();
     let mut users = Map::new();
     for (i, mut user) in request.users.into_iter().enumerate() {
@@ -98,7 +112,7 @@ fn apply(world: &mut World, request: Seed) -> Result<Value, String> {
             .or_insert(json!({ "password": "Seeded-Password-1", "forceChangePasswordNextSignIn": false }));
         user.entry("displayName").or_insert(json!(upn));
         let id = world.uuid();
-        world.directory.create_user(id.clone(), now, user).map_err(|e| format!("users[{i}]: {}", e.message))?;
+        world.directory.create_user(id.clone(), now, user).map_err(|e| refused(format!("users[{i}]"), e.message))?;
         users.insert(upn, json!(id));
     }
     let mut groups = Map::new();
@@ -113,17 +127,20 @@ fn apply(world: &mut World, request: Seed) -> Result<Value, String> {
         }
         let id = world.uuid();
         let body = body.as_object().cloned().unwrap_or_default();
-        let key =
-            world.directory.create_group(id.clone(), now, body).map_err(|e| format!("groups[{i}]: {}", e.message))?;
+        let key = world
+            .directory
+            .create_group(id.clone(), now, body)
+            .map_err(|e| refused(format!("groups[{i}]"), e.message))?;
         groups.insert(group.display_name.clone(), json!(id));
         for (j, member) in group.members.iter().enumerate() {
-            let (kind, member_key) = resolve(&world.directory, member)
-                .ok_or_else(|| format!("groups[{i}].members[{j}]: no user, group or object {member:?}"))?;
+            let (kind, member_key) = resolve(&world.directory, member).ok_or_else(|| {
+                refused(format!("groups[{i}].members[{j}]"), format!("no user, group or object {member:?}"))
+            })?;
             let member_id = world.directory.object_id(kind, member_key);
             world
                 .directory
                 .add_member(key, &member_id)
-                .map_err(|e| format!("groups[{i}].members[{j}]: {}", e.message))?;
+                .map_err(|e| refused(format!("groups[{i}].members[{j}]"), e.message))?;
         }
     }
     let mut applications = Map::new();
@@ -134,7 +151,7 @@ fn apply(world: &mut World, request: Seed) -> Result<Value, String> {
         let (app_key, sp_key) = world
             .directory
             .instantiate(template, &app.display_name, ids, &tenant_id, now)
-            .map_err(|e| format!("applications[{i}]: {}", e.message))?;
+            .map_err(|e| refused(format!("applications[{i}]"), e.message))?;
         let field = |map: Option<&Map<String, Value>>, name: &str| {
             map.and_then(|m| m.get(name)).cloned().unwrap_or(Value::Null)
         };
@@ -149,7 +166,7 @@ fn apply(world: &mut World, request: Seed) -> Result<Value, String> {
     }
     let mut assignments = Vec::new();
     for (i, assignment) in request.assignments.into_iter().enumerate() {
-        let at = |what: &str| format!("assignments[{i}]: {what}");
+        let at = |what: &str| refused(format!("assignments[{i}]"), what);
         let dir = &world.directory;
         let (sp_key, sp) = dir
             .service_principals
@@ -219,7 +236,10 @@ mod tests {
             "users": [{"userPrincipalName": "annie@contoso.com"}],
             "groups": [{"displayName": "SRE", "members": ["annie@contoso.com", "nobody@contoso.com"]}],
         })));
-        assert_eq!(refused.unwrap_err(), "groups[0].members[1]: no user, group or object \"nobody@contoso.com\"");
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "groups[0].members[1]: no user, group or object \"nobody@contoso.com\""
+        );
         assert!(world.directory.users.is_empty() && world.directory.groups.is_empty());
         assert_eq!(next_uuid(&world), next_id, "the generator is put back: ids stay as they were");
         let seeded = world.seed(seed(json!({

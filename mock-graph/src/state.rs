@@ -141,32 +141,55 @@ impl Default for Switches {
     }
 }
 
+/// Why a switches update was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchError {
+    /// No switch of that name.
+    #[error("unknown switch {0:?}")]
+    Unknown(String),
+    /// A value of the wrong type.
+    #[error("{0}")]
+    Type(String),
+    /// A value out of the switch's range.
+    #[error("{switch}: must be {range}, got {got}")]
+    Range {
+        /// The switch, as the API names it.
+        switch: &'static str,
+        /// What it takes.
+        range: &'static str,
+        /// What it was given.
+        got: String,
+    },
+}
+
 impl Switches {
     /// These switches with `update`'s (camelCase keys, as `PATCH /_admin/switches` takes them), or
     /// why not: an unknown key, a value of the wrong type, or one out of its range. Nothing is
     /// changed on a refusal.
-    pub fn patched(&self, update: serde_json::Map<String, serde_json::Value>) -> Result<Switches, String> {
-        let mut current = serde_json::to_value(self).map_err(|e| e.to_string())?;
+    pub fn patched(&self, update: serde_json::Map<String, serde_json::Value>) -> Result<Switches, SwitchError> {
+        let mut current = serde_json::to_value(self).map_err(|e| SwitchError::Type(e.to_string()))?;
         for (key, value) in update {
             if current.get(&key).is_none() {
-                return Err(format!("unknown switch {key:?}"));
+                return Err(SwitchError::Unknown(key));
             }
             current[key] = value;
         }
-        let next: Switches = serde_json::from_value(current).map_err(|e| e.to_string())?;
+        let next: Switches = serde_json::from_value(current).map_err(|e| SwitchError::Type(e.to_string()))?;
         next.check()?;
         Ok(next)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), SwitchError> {
+        let range =
+            |switch, range, got: &dyn std::fmt::Display| SwitchError::Range { switch, range, got: got.to_string() };
         if ![20, 100].contains(&self.expand_cap) {
-            return Err(format!("expandCap: must be 20 or 100, got {}", self.expand_cap));
+            return Err(range("expandCap", "20 or 100", &self.expand_cap));
         }
         if !(0.001..=3600.0).contains(&self.scim_timeout_seconds) {
-            return Err(format!("scimTimeoutSeconds: must be from 0.001 to 3600, got {}", self.scim_timeout_seconds));
+            return Err(range("scimTimeoutSeconds", "from 0.001 to 3600", &self.scim_timeout_seconds));
         }
         if !(1..=64).contains(&self.export_concurrency) {
-            return Err(format!("exportConcurrency: must be from 1 to 64, got {}", self.export_concurrency));
+            return Err(range("exportConcurrency", "from 1 to 64", &self.export_concurrency));
         }
         Ok(())
     }
@@ -330,17 +353,15 @@ mod tests {
         let switches = Switches::default();
         let next = switches.patched(update(json!({"expandCap": 100, "exportConcurrency": 8}))).unwrap();
         assert_eq!((next.expand_cap, next.export_concurrency, next.scim_attempts), (100, 8, 3));
-        assert_eq!(switches.patched(update(json!({"expandcap": 100}))).unwrap_err(), "unknown switch \"expandcap\"");
-        assert_eq!(
-            switches.patched(update(json!({"expandCap": 50}))).unwrap_err(),
-            "expandCap: must be 20 or 100, got 50"
-        );
-        assert!(
-            switches.patched(update(json!({"scimTimeoutSeconds": 0}))).unwrap_err().starts_with("scimTimeoutSeconds")
-        );
-        assert!(
-            switches.patched(update(json!({"exportConcurrency": 65}))).unwrap_err().starts_with("exportConcurrency")
-        );
-        assert!(switches.patched(update(json!({"scimAttempts": "three"}))).is_err(), "a value of the wrong type");
+        let refused = |value: Value| switches.patched(update(value)).unwrap_err();
+        assert_eq!(refused(json!({"expandcap": 100})).to_string(), "unknown switch \"expandcap\"");
+        assert_eq!(refused(json!({"expandCap": 50})).to_string(), "expandCap: must be 20 or 100, got 50");
+        let range = |value: Value| match refused(value) {
+            SwitchError::Range { switch, .. } => switch,
+            other => panic!("not a range error: {other}"),
+        };
+        assert_eq!(range(json!({"scimTimeoutSeconds": 0})), "scimTimeoutSeconds");
+        assert_eq!(range(json!({"exportConcurrency": 65})), "exportConcurrency");
+        assert!(matches!(refused(json!({"scimAttempts": "three"})), SwitchError::Type(_)), "a value of the wrong type");
     }
 }

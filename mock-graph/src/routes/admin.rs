@@ -80,7 +80,7 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
 /// Users get `accountEnabled: true`, a `mailNickname` and a password unless given.
 async fn seed(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: Seed = body(&bytes)?;
-    state.world().seed(request).map(Json).map_err(bad_request)
+    state.world().seed(request).map(Json).map_err(|err| bad_request(err.to_string()))
 }
 
 /// The whole directory: users and groups with every property, group member ids, applications,
@@ -118,7 +118,7 @@ async fn switches_get(State(state): State<AppState>) -> Json<Switches> {
 async fn switches_patch(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Switches>, AdminError> {
     let update: Map<String, Value> = body(&bytes)?;
     let mut world = state.world();
-    let next = world.switches.patched(update).map_err(bad_request)?;
+    let next = world.switches.patched(update).map_err(|err| bad_request(err.to_string()))?;
     world.switches = next.clone();
     Ok(Json(next))
 }
