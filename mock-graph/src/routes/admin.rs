@@ -45,9 +45,10 @@ pub fn router(state: AppState) -> Router {
     let guarded = Router::new()
         .route("/seed", post(seed))
         .route("/directory", get(snapshot))
-        .route("/switches", get(switches_get).patch(switches_patch))
+        .route("/switches", get(switches_get).patch(switches_patch).put(switches_put))
         .route("/faults", get(faults_get).put(faults_put).delete(faults_delete))
         .route("/journal", get(journal_get).delete(journal_clear))
+        .route("/journal/seq", get(journal_seq))
         .route("/clock", get(clock_get))
         .route("/clock/advance", post(clock_advance))
         .route("/delta/reset", post(delta_reset))
@@ -123,6 +124,14 @@ async fn switches_patch(State(state): State<AppState>, bytes: Bytes) -> Result<J
     Ok(Json(next))
 }
 
+/// Every switch at once: the defaults with what the body names (as mock-scim's `PUT`).
+async fn switches_put(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Switches>, AdminError> {
+    let update: Map<String, Value> = body(&bytes)?;
+    let next = Switches::default().patched(update).map_err(|err| bad_request(err.to_string()))?;
+    state.world().switches = next.clone();
+    Ok(Json(next))
+}
+
 async fn faults_get(State(state): State<AppState>) -> Json<FaultPlan> {
     Json(state.world().faults.clone())
 }
@@ -151,14 +160,22 @@ struct JournalQuery {
 async fn journal_get(
     State(state): State<AppState>,
     query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<impl IntoResponse, AdminError> {
     let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
     let since = query.since.unwrap_or(0);
-    let world = state.world();
-    let entries: Vec<_> = world.journal.iter().filter(|e| e.seq > since).map(RawExchange::to_entry).collect();
-    serde_json::to_value(entries)
-        .map(Json)
+    let entries: Vec<_> = {
+        let world = state.world();
+        world.journal.iter().filter(|e| e.seq > since).map(RawExchange::to_entry).collect()
+    };
+    // Written straight out, not through a `Value` tree, as mock-scim's.
+    serde_json::to_vec(&entries)
+        .map(|body| ([(header::CONTENT_TYPE, "application/json")], body))
         .map_err(|err| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
+}
+
+/// The `seq` of the newest exchange recorded (0 before any): where a later `?since=` starts.
+async fn journal_seq(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "seq": state.world().journal_seq }))
 }
 
 async fn journal_clear(State(state): State<AppState>) -> StatusCode {

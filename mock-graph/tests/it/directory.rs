@@ -263,3 +263,23 @@ async fn export_concurrency_is_a_switch_from_1_to_64_one_by_default() {
     }
     assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["exportConcurrency"], 8);
 }
+
+#[tokio::test]
+async fn put_switches_sets_every_switch_from_the_defaults_and_the_journal_says_its_newest_seq() {
+    let mock = Mock::new();
+    let patched = mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"expandCap": 100}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let put = mock.admin(Method::PUT, "/_admin/switches", Some(json!({"exportConcurrency": 4}))).await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!((put.body["expandCap"].as_u64(), put.body["exportConcurrency"].as_u64()), (Some(20), Some(4)));
+    let refused = mock.admin(Method::PUT, "/_admin/switches", Some(json!({"exportConcurrency": 0}))).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(mock.admin(Method::GET, "/_admin/switches", None).await.body["exportConcurrency"], 4, "unchanged");
+    mock.create_user("annie@contoso.onmicrosoft.com").await;
+    mock.create_user("bob@contoso.onmicrosoft.com").await;
+    let seq = mock.admin(Method::GET, "/_admin/journal/seq", None).await.body["seq"].clone();
+    let journal = mock.admin(Method::GET, "/_admin/journal", None).await.body;
+    let newest = journal.as_array().and_then(|j| j.last()).map(|e| e["seq"].clone());
+    assert!(seq.as_u64().is_some_and(|n| n >= 2), "two Graph calls journaled: {seq}");
+    assert_eq!(Some(seq), newest);
+}
