@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use crate::error::ScimError;
 use crate::filter::{GroupQuery, UserQuery};
-use crate::hash::{FastBuild, FastMap};
+use crate::hash::{FastMap, HASHER};
 use crate::model::{Group, GroupInput, Meta, User, UserInput};
 use crate::patch::GroupChange;
 use crate::switches::Switches;
@@ -148,7 +148,7 @@ struct HashIndex {
 
 impl HashIndex {
     fn get(&self, value: &str, holds: impl Fn(Key) -> bool) -> Option<Key> {
-        if let Some(&key) = self.by_hash.get(&FastBuild.hash_one(value))
+        if let Some(&key) = self.by_hash.get(&HASHER.hash_one(value))
             && holds(key)
         {
             return Some(key);
@@ -158,7 +158,7 @@ impl HashIndex {
 
     /// Points `value` at `key`, as `HashMap::insert` would.
     fn insert(&mut self, value: &str, key: Key, holds: impl Fn(Key) -> bool) {
-        match self.by_hash.entry(FastBuild.hash_one(value)) {
+        match self.by_hash.entry(HASHER.hash_one(value)) {
             Entry::Vacant(slot) => {
                 slot.insert(key);
             }
@@ -173,7 +173,7 @@ impl HashIndex {
 
     /// Forgets `value`, which `key` held.
     fn remove(&mut self, value: &str, key: Key) {
-        let hash = FastBuild.hash_one(value);
+        let hash = HASHER.hash_one(value);
         if self.by_hash.get(&hash) == Some(&key) {
             self.by_hash.remove(&hash);
         } else if self.spill.get(value) == Some(&key) {

@@ -84,24 +84,28 @@ fn push_entries(world: &mut World, context: &Arc<Context>, drafts: impl Iterator
     }
 }
 
+/// Forgets the entries past their retention (§6.1) before new ones are recorded.
+fn expire(world: &mut World, now: jiff::Timestamp) {
+    let retention = world.switches.provisioning_log_retention_days;
+    world.provisioning.expire_logs(now, retention);
+}
+
 /// Records the drafts as log entries, after expiring old ones; returns the index of the first new one.
 pub(crate) fn record_logs(world: &mut World, plan: &Plan, drafts: Vec<Draft>) -> usize {
-    let retention = world.switches.provisioning_log_retention_days;
-    world.provisioning.expire_logs(plan.now, retention);
+    expire(world, plan.now);
     let first = world.provisioning.logs.len();
     push_entries(world, &context(plan), drafts.into_iter());
     first
 }
 
 /// Records a cycle's drafts as [`record_logs`] does, a batch per hold of the lock, so that Graph
-/// answers while a large cycle records: entries appear as they are recorded, as in Entra, where a
-/// cycle's logs show up while it runs (entra-provisioning.md §6.1).
+/// answers while a large cycle records. A reader may see part of a cycle's entries meanwhile
+/// (inferred: the references do not say when Entra's entries become readable).
 fn record_logs_in_batches(state: &AppState, plan: &Plan, drafts: Vec<Draft>) {
     let context = context(plan);
     {
         let mut world = state.world();
-        let retention = world.switches.provisioning_log_retention_days;
-        world.provisioning.expire_logs(plan.now, retention);
+        expire(&mut world, plan.now);
         // Room for the cycle's entries at once, not by doubling: at 100,000 entries, doubling
         // would hold the old and the new buffer, and leave a third of the new one empty.
         world.provisioning.logs.reserve_exact(drafts.len());
