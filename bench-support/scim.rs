@@ -52,7 +52,7 @@ pub fn group_input(name: &str, members: &[&str]) -> GroupInput {
 /// Creates a user straight in the store; returns its id.
 pub fn seed_user(world: &mut World, tenant_id: &str, input: UserInput) -> String {
     let id = world.uuid();
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(tenant_id).expect("the tenant");
     tenant.create_user(id.clone(), now, input, &switches).expect("seeding a user");
@@ -62,7 +62,7 @@ pub fn seed_user(world: &mut World, tenant_id: &str, input: UserInput) -> String
 /// Creates a group straight in the store; returns its id.
 pub fn seed_group(world: &mut World, tenant_id: &str, input: GroupInput) -> String {
     let id = world.uuid();
-    let now = world.clock.now();
+    let now = world.core.now();
     let tenant = world.tenants.get_mut(tenant_id).expect("the tenant");
     tenant.create_group(id.clone(), now, input).expect("seeding a group");
     id

@@ -327,7 +327,7 @@ pub fn summary_of(execution: &Value) -> String {
 
 /// mock-scim's journal sequence number: every SCIM exchange so far (in-process read).
 pub fn journal_seq(scim: &MockScim) -> u64 {
-    scim.state().world().journal_seq
+    scim.state().world().core.journal.seq()
 }
 
 /// SCIM requests in the journal after a sequence number, read through `GET /_admin/journal?since=`.

@@ -193,9 +193,13 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
     };
     let (entries, bytes) = {
         let world = scim.state().world();
-        let bytes: usize =
-            world.journal.iter().map(|e| e.request_body.len() + e.response.as_ref().map_or(0, |r| r.2.len())).sum();
-        (world.journal.len(), bytes)
+        let bytes: usize = world
+            .core
+            .journal
+            .iter()
+            .map(|e| e.request_body.len() + e.response.as_ref().map_or(0, |r| r.2.len()))
+            .sum();
+        (world.core.journal.len(), bytes)
     };
     format!(
         "retained: {logs} provisioning log entries in mock-graph ({:.1} MiB as JSON text, about {:.0} MiB of heap \
@@ -271,7 +275,7 @@ impl Timeline {
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     tokio::time::sleep(period).await;
-                    let seq = state.world().journal_seq;
+                    let seq = state.world().core.journal.seq();
                     samples.lock().expect("samples").push((started.elapsed(), seq));
                 }
             })

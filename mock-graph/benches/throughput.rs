@@ -287,7 +287,7 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
             .body(body.clone());
         let (elapsed, _) = send(request, 200, "seed of one user").await;
         let world = scale.mock.state().world();
-        let journal = world.journal.len();
+        let journal = world.core.journal.len();
         drop(world);
         notes.push(format!(
             "{} users: {}; PATCH p50 {:.0} µs over {}; one more seed call of 1 user ({} bytes) into the {}-user \
@@ -649,7 +649,7 @@ fn memory_scenario(n: usize) {
         });
         let Value::Object(user) = user else { unreachable!("an object literal") };
         let id = world.uuid();
-        let now = world.clock.now();
+        let now = world.core.clock.now();
         world.directory.create_user(id, now, user).expect("seeding a user");
     }
     let elapsed = started.elapsed();

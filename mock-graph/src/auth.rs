@@ -26,7 +26,7 @@ pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 fn oauth_error(world: &mut World, status: StatusCode, error: &str, code: u32, description: String) -> Response {
     let trace_id = world.uuid();
     let correlation_id = world.uuid();
-    let timestamp = world.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+    let timestamp = world.core.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
     let body = json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"),
@@ -222,7 +222,7 @@ impl World {
     /// the roles a provisioning setup needs, valid 3599 s on the mock's clock (§1.1). Clients treat
     /// it as opaque; the mock checks it by lookup.
     pub fn issue_token(&mut self) -> String {
-        let now = self.clock.now();
+        let now = self.core.clock.now();
         let expires = now.saturating_add(SignedDuration::from_secs(TOKEN_SECONDS)).unwrap_or(Timestamp::MAX);
         let jti = self.uuid();
         let claims = json!({

@@ -101,7 +101,7 @@ impl World {
 }
 
 fn apply(world: &mut World, request: Seed) -> Result<Value, SeedError> {
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let mut users = Map::new();
     for (i, mut user) in request.users.into_iter().enumerate() {
         let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default().to_owned();

@@ -1,22 +1,20 @@
 //! The router, and a running mock: [`MockGraph`] on `127.0.0.1:0`, shut down on drop.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use jiff::Timestamp;
 use scenarios::clock::Clock;
-use scenarios::tls::{Authority, Prepared, ServerIdentity, TlsMode};
+use scenarios::serve::Listening;
+use scenarios::serve::pipeline::pipeline;
+use scenarios::tls::{Authority, ServerIdentity, TlsMode};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use crate::auth;
 use crate::routes::{admin, apps, directory as dir, sync};
 use crate::state::{AppState, Tenant, World};
 
 /// Where the virtual clock starts unless told otherwise: 2026-01-01T00:00:00Z.
-pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0);
+pub use scenarios::clock::DEFAULT_START;
 
 /// How to build a mock.
 #[derive(Debug, Clone)]
@@ -177,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1.0/servicePrincipals/{id}/synchronization/secrets", get(sync::secrets_get).put(sync::secrets_put))
         .route("/v1.0/auditLogs/provisioning", get(sync::provisioning_logs))
         .fallback(apps::alternate_key_or_unknown)
-        .layer(from_fn_with_state(state.clone(), crate::middleware::graph))
+        .layer(from_fn_with_state(state.clone(), pipeline::<AppState>))
         .with_state(state.clone());
     Router::new().nest("/_admin", admin::router(state)).merge(graph)
 }
@@ -185,7 +183,7 @@ pub fn router(state: AppState) -> Router {
 /// Under a real clock nobody advances time, so a ticker runs the cycles that fall due; under the
 /// virtual clock, `POST /_admin/clock/advance` runs them.
 pub fn spawn_ticker(state: &AppState) {
-    if state.world().clock.mode() != scenarios::clock::ClockMode::Real {
+    if state.world().core.clock.mode() != scenarios::clock::ClockMode::Real {
         return;
     }
     let state = state.clone();
@@ -193,7 +191,7 @@ pub fn spawn_ticker(state: &AppState) {
         let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             interval.tick().await;
-            let now = state.world().clock.now();
+            let now = state.world().core.clock.now();
             crate::provisioning::run_due(&state, now).await;
         }
     });
@@ -224,11 +222,8 @@ pub async fn serve(
 /// ```
 #[derive(Debug)]
 pub struct MockGraph {
-    address: SocketAddr,
+    listening: Listening,
     state: AppState,
-    scheme: &'static str,
-    ca_pem: Option<String>,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl MockGraph {
@@ -242,34 +237,21 @@ impl MockGraph {
 
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockGraph> {
-        let tls = config.tls.prepare(config.seed).map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let address = listener.local_addr()?;
+        let (tls, seed) = (config.tls.clone(), config.seed);
         let state = config.into_state()?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
+        let listening = Listening::start(router(state.clone()), &tls, seed).await?;
         spawn_ticker(&state);
-        let served = state.clone();
-        let (scheme, ca_pem, identity) = match tls {
-            Some(Prepared { identity, ca_pem }) => ("https", ca_pem, Some(identity)),
-            None => ("http", None, None),
-        };
-        tokio::spawn(async move {
-            let _ = serve(listener, identity.as_ref(), served, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Ok(MockGraph { address, state, scheme, ca_pem, shutdown: Some(shutdown) })
+        Ok(MockGraph { listening, state })
     }
 
     /// `http://127.0.0.1:PORT`, or `https://…` under TLS.
     pub fn uri(&self) -> String {
-        format!("{}://{}", self.scheme, self.address)
+        self.listening.uri()
     }
 
     /// The CA certificate (PEM) a client must trust, when the mock serves a certificate it made.
     pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.listening.ca_certificate_pem()
     }
 
     /// The tenant this mock plays.
@@ -290,13 +272,5 @@ impl MockGraph {
     /// A fresh access token, as the token endpoint would issue for the configured client.
     pub async fn access_token(&self) -> String {
         self.state.world().issue_token()
-    }
-}
-
-impl Drop for MockGraph {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }

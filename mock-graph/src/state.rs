@@ -3,13 +3,13 @@
 //! One mutex (parking_lot's, for its fair hand-over), never held across an `.await`: each request
 //! reads or writes in one critical section, so concurrent writes cannot interleave halfway.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use parking_lot::{Mutex, MutexGuard};
 use scenarios::clock::Clock;
-use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
+use scenarios::{MockCore, SplitMix64};
 
 use crate::directory::Directory;
 
@@ -200,32 +200,23 @@ impl Switches {
 pub struct World {
     /// The seed everything random derives from.
     pub seed: u64,
-    /// Where the clock started, for reset.
-    pub start: Timestamp,
     /// The tenant and its client credentials.
     pub tenant: Tenant,
-    /// The mock's clock.
-    pub clock: Clock,
+    /// The clock, the fault plan and the journal of exchanges (capped by
+    /// `switches.journal_capacity`).
+    pub core: MockCore,
     /// Ids, tokens and request ids come from here.
     pub rng: SplitMix64,
     /// Issued access tokens and when each expires.
     pub tokens: HashMap<String, Timestamp>,
     /// The directory.
     pub directory: Directory,
-    /// Switches.
+    /// Switches; change them with [`World::set_switches`], which keeps the journal's cap.
     pub switches: Switches,
     /// Bumped by a delta reset; tokens of an older generation answer 410.
     pub delta_generation: u64,
-    /// Injected faults.
-    pub faults: FaultPlan,
-    /// Per-rule counters of the fault plan.
-    pub fault_state: FaultState,
-    /// Recorded exchanges, oldest first.
-    pub journal: VecDeque<RawExchange>,
     /// The provisioning service.
     pub provisioning: crate::provisioning::Provisioning,
-    /// Sequence number of the last recorded exchange.
-    pub journal_seq: u64,
     /// The provisioning engine's HTTP client, one for the mock's life: its connections to a SCIM
     /// endpoint are kept and reused from cycle to cycle, as a service's would be, rather than
     /// opened anew each cycle.
@@ -235,20 +226,18 @@ pub struct World {
 impl World {
     /// A fresh world; `scim_client` is the engine's client (whose trusted roots the config chose).
     pub fn new(seed: u64, clock: Clock, tenant: Tenant, scim_client: reqwest::Client) -> Self {
+        let switches = Switches::default();
+        let mut core = MockCore::new(clock);
+        core.journal.set_capacity(switches.journal_capacity);
         World {
             seed,
-            start: clock.now(),
             directory: Directory::new(&tenant.domain),
             tenant,
-            clock,
+            core,
             rng: SplitMix64::new(seed),
             tokens: HashMap::new(),
-            switches: Switches::default(),
+            switches,
             delta_generation: 0,
-            faults: FaultPlan::default(),
-            fault_state: FaultState::default(),
-            journal: VecDeque::new(),
-            journal_seq: 0,
             provisioning: crate::provisioning::Provisioning::default(),
             scim_client,
         }
@@ -283,16 +272,24 @@ impl World {
     /// instant.
     pub fn expire_deleted_users(&mut self) {
         let days = i64::from(self.switches.deleted_items_retention_days);
-        let now = self.clock.now();
+        let now = self.core.now();
         let cutoff = now.saturating_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(Timestamp::MIN);
         self.directory.expire_deleted(cutoff);
     }
 
     /// Back to the state right after start.
     pub fn reset(&mut self) {
-        let mut clock = self.clock.clone();
-        clock.set(self.start);
-        *self = World::new(self.seed, clock, self.tenant.clone(), self.scim_client.clone());
+        let mut fresh = World::new(self.seed, self.core.clock.clone(), self.tenant.clone(), self.scim_client.clone());
+        std::mem::swap(&mut fresh.core, &mut self.core);
+        fresh.core.reset();
+        fresh.set_switches(Switches::default());
+        *self = fresh;
+    }
+
+    /// Puts switches in force, the journal's cap among them.
+    pub fn set_switches(&mut self, switches: Switches) {
+        self.core.journal.set_capacity(switches.journal_capacity);
+        self.switches = switches;
     }
 
     /// A GUID from the seeded generator.

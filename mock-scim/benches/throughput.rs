@@ -306,7 +306,7 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
             "after {scale}: {} users (+{users_created} of {created} POSTed), +{added} memberships by PATCH (expected {}), journal {} entries, process VmRSS {rss_before:.0} -> {:.0} MiB",
             tenant.user_count(),
             patched * PATCH_MEMBERS,
-            world.journal.len(),
+            world.core.journal.len(),
             proc_status_mib("VmRSS:").unwrap_or(f64::NAN)
         ));
         eprintln!("  {}", notes[notes.len() - 1]);

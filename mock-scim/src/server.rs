@@ -1,22 +1,20 @@
 //! The router, and a running mock: [`MockScim`] on `127.0.0.1:0`, shut down on drop.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get};
-use jiff::Timestamp;
-use scenarios::tls::{Prepared, ServerIdentity, TlsMode};
+use scenarios::serve::Listening;
+use scenarios::serve::pipeline::pipeline;
+use scenarios::tls::{ServerIdentity, TlsMode};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::routes::{admin, groups, meta, users};
 use crate::state::{AppState, World};
 use crate::switches::Switches;
 
-/// Where the virtual clock starts unless told otherwise.
-pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01T00:00:00Z
+/// Where the virtual clock starts unless told otherwise: 2026-01-01T00:00:00Z.
+pub use scenarios::clock::DEFAULT_START;
 
 /// How to build a mock.
 #[derive(Debug, Clone)]
@@ -49,7 +47,7 @@ impl Config {
     /// The state this config describes.
     pub fn into_state(self) -> AppState {
         let mut world = World::new(self.seed, self.clock);
-        world.switches = self.switches;
+        world.set_switches(self.switches);
         AppState::new(self.admin_token, world)
     }
 }
@@ -78,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/scim/v2/Users/.search", any(meta::not_supported))
         .route("/{tenant}/scim/v2/Groups/.search", any(meta::not_supported))
         .fallback(meta::not_supported)
-        .layer(from_fn_with_state(state.clone(), crate::middleware::scim))
+        .layer(from_fn_with_state(state.clone(), pipeline::<AppState>))
         .with_state(state.clone());
     Router::new().nest("/_admin", admin::router(state)).merge(scim)
 }
@@ -112,13 +110,10 @@ pub async fn serve(
 /// ```
 #[derive(Debug)]
 pub struct MockScim {
-    address: SocketAddr,
+    listening: Listening,
     state: AppState,
     tenant_id: String,
     token: String,
-    scheme: &'static str,
-    ca_pem: Option<String>,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl MockScim {
@@ -132,34 +127,21 @@ impl MockScim {
 
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockScim> {
-        let tls = config.tls.prepare(config.seed).map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let address = listener.local_addr()?;
+        let (tls, seed) = (config.tls.clone(), config.seed);
         let state = config.into_state();
         let (tenant_id, token) = state.world().create_tenant(None).map_err(std::io::Error::other)?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let served = state.clone();
-        let (scheme, ca_pem, identity) = match tls {
-            Some(Prepared { identity, ca_pem }) => ("https", ca_pem, Some(identity)),
-            None => ("http", None, None),
-        };
-        tokio::spawn(async move {
-            let _ = serve(listener, identity.as_ref(), served, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Ok(MockScim { address, state, tenant_id, token: token.secret, scheme, ca_pem, shutdown: Some(shutdown) })
+        let listening = Listening::start(router(state.clone()), &tls, seed).await?;
+        Ok(MockScim { listening, state, tenant_id, token: token.secret })
     }
 
     /// `http://127.0.0.1:PORT`, or `https://…` under TLS.
     pub fn uri(&self) -> String {
-        format!("{}://{}", self.scheme, self.address)
+        self.listening.uri()
     }
 
     /// The CA certificate (PEM) a client must trust, when the mock serves a certificate it made.
     pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.listening.ca_certificate_pem()
     }
 
     /// The ready tenant's SCIM endpoint, ending in `/scim/v2/` as AWS's console shows it.
@@ -185,13 +167,5 @@ impl MockScim {
     /// The shared state, for tests and benchmarks that seed or inspect without HTTP.
     pub fn state(&self) -> &AppState {
         &self.state
-    }
-}
-
-impl Drop for MockScim {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }

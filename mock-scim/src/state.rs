@@ -9,13 +9,13 @@
 //! client sending many requests at once (mock-graph's `exportConcurrency`) gets the same ids
 //! whatever order they come in.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 use scenarios::rng::mix;
-use scenarios::{FaultPlan, FaultState, RawExchange, SplitMix64};
+use scenarios::{MockCore, SplitMix64};
 
 use crate::clock::Clock;
 use crate::hash::FastMap;
@@ -32,24 +32,15 @@ pub const MAX_TOKENS: usize = 2;
 pub struct World {
     /// The seed everything random derives from; kept for reset.
     pub seed: u64,
-    /// Where the clock started; kept for reset.
-    pub start: Timestamp,
-    /// Behaviour switches.
+    /// Behaviour switches; change them with [`World::set_switches`], which keeps the journal's cap.
     pub switches: Switches,
-    /// The mock's clock.
-    pub clock: Clock,
+    /// The clock, the fault plan and the journal of SCIM exchanges (capped by
+    /// `switches.journal_capacity`).
+    pub core: MockCore,
     /// Ids, tokens and request ids come from here, so the same seed gives the same bytes.
     pub rng: SplitMix64,
     /// Tenants by id, in id order for stable listings.
     pub tenants: BTreeMap<String, Tenant>,
-    /// Injected faults.
-    pub faults: FaultPlan,
-    /// Per-rule counters of the fault plan.
-    pub fault_state: FaultState,
-    /// Recorded SCIM exchanges, oldest first, capped by `switches.journal_capacity`.
-    pub journal: VecDeque<RawExchange>,
-    /// Sequence number of the last recorded exchange.
-    pub journal_seq: u64,
     /// Per tenant: the clock second being counted and the requests in it, for the rate limit.
     pub rate: BTreeMap<String, (i64, u32)>,
     /// How many SCIM requests of each content (a hash of method, path, query and body) came
@@ -64,17 +55,15 @@ pub struct World {
 impl World {
     /// A fresh world.
     pub fn new(seed: u64, clock: Clock) -> Self {
+        let switches = Switches::default();
+        let mut core = MockCore::new(clock);
+        core.journal.set_capacity(switches.journal_capacity);
         World {
             seed,
-            start: clock.now(),
-            switches: Switches::default(),
-            clock,
+            switches,
+            core,
             rng: SplitMix64::new(seed),
             tenants: BTreeMap::new(),
-            faults: FaultPlan::default(),
-            fault_state: FaultState::default(),
-            journal: VecDeque::new(),
-            journal_seq: 0,
             rate: BTreeMap::new(),
             request_counts: FastMap::default(),
             created_names: FastMap::default(),
@@ -84,9 +73,17 @@ impl World {
     /// Back to the state right after start: no tenants, default switches, no faults, empty journal,
     /// clock at its start, generator re-seeded.
     pub fn reset(&mut self) {
-        let mut clock = self.clock.clone();
-        clock.set(self.start);
-        *self = World::new(self.seed, clock);
+        let mut fresh = World::new(self.seed, self.core.clock.clone());
+        std::mem::swap(&mut fresh.core, &mut self.core);
+        fresh.core.reset();
+        fresh.set_switches(Switches::default());
+        *self = fresh;
+    }
+
+    /// Puts switches in force, the journal's cap among them.
+    pub fn set_switches(&mut self, switches: Switches) {
+        self.core.journal.set_capacity(switches.journal_capacity);
+        self.switches = switches;
     }
 
     /// A UUID from the seeded generator, with the version-4 and variant bits set.
@@ -144,7 +141,7 @@ impl World {
 
     /// Issues a token for a tenant; refuses a third (aws-scim.md §1.2).
     pub fn issue_token(&mut self, tenant_id: &str) -> Result<Token, String> {
-        let now = self.clock.now();
+        let now = self.core.now();
         let mut bytes = [0u8; 48];
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&self.rng.next_u64().to_be_bytes()[..chunk.len()]);
@@ -249,7 +246,7 @@ mod tests {
         let (p2, a2) = (probe(&mut second), annie(&mut second));
         assert_eq!((a1.clone(), p1), (a2, p2), "the same ids in either order");
         assert_ne!(annie(&mut first), a1, "the same request again gets another id");
-        let other_seed = &mut World::new(8, first.clock.clone());
+        let other_seed = &mut World::new(8, first.core.clock.clone());
         assert_ne!(annie(other_seed), a1);
     }
 

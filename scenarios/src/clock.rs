@@ -7,6 +7,9 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+/// Where the mocks' virtual clocks start unless told otherwise: 2026-01-01T00:00:00Z.
+pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0);
+
 /// Whether the clock follows wall time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

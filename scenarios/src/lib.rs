@@ -18,6 +18,11 @@
 //!   mocks serve HTTPS through — the one part of this crate that does IO.
 //! - [`journal`]: [`JournalEntry`], the record of one exchange, and the redaction of secrets in
 //!   headers, JSON and form bodies before anything is recorded.
+//! - [`mock_core`]: [`MockCore`], what both mocks keep beside their service — the clock and where it
+//!   started, the fault plan with its counters, the [`Journal`] ring — and its reset.
+//! - `serve` (feature `serve`, which takes `tls`): the HTTP glue both mocks are served through — the
+//!   admin API's shared verbs, the request pipeline's fault and journal steps, a server handle, the
+//!   binaries' exit codes. The mocks implement its `Mock` and `Protocol` traits over their own state.
 //!
 //! # Example
 //!
@@ -47,11 +52,15 @@
 pub mod clock;
 pub mod fault;
 pub mod journal;
+pub mod mock_core;
 pub mod rng;
 pub mod scenario;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "tls")]
 pub mod tls;
 
 pub use fault::*;
 pub use journal::*;
+pub use mock_core::{Journal, MockCore};
 pub use rng::SplitMix64;

@@ -143,7 +143,7 @@ pub async fn scim_scale(plan: &Plan, users: usize) -> ScimScale {
             thousands(users_created as u64),
             thousands(added as u64),
             thousands(tenant.user_count() as u64),
-            thousands(world.journal.len() as u64)
+            thousands(world.core.journal.len() as u64)
         )
     };
     ScimScale {

@@ -131,8 +131,8 @@ fn retry_waiter(state: &AppState, settings: &Settings) -> Option<super::scim::Wa
     let state = state.clone();
     Some(std::sync::Arc::new(move |seconds: u64| {
         let mut world = state.world();
-        if world.clock.mode() == scenarios::clock::ClockMode::Virtual {
-            world.clock.advance(SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(0)));
+        if world.core.clock.mode() == scenarios::clock::ClockMode::Virtual {
+            world.core.clock.advance(SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(0)));
         }
     }))
 }

@@ -102,8 +102,8 @@ pub async fn run_due(state: &AppState, until: Timestamp) {
         let Some((at, job_id)) = due else { break };
         {
             let mut world = state.world();
-            if world.clock.now() < at {
-                world.clock.set(at);
+            if world.core.clock.now() < at {
+                world.core.clock.set(at);
             }
             // Taken off the schedule before running; the cycle sets the next one.
             if let Some(job) = world.provisioning.jobs.get_mut(&job_id) {
@@ -113,8 +113,8 @@ pub async fn run_due(state: &AppState, until: Timestamp) {
         cycle::run_cycle(state, &job_id, &settings).await;
     }
     let mut world = state.world();
-    if world.clock.now() < until {
-        world.clock.set(until);
+    if world.core.clock.now() < until {
+        world.core.clock.set(until);
     }
 }
 

@@ -351,7 +351,7 @@ pub(crate) fn begin(world: &mut World, job_id: &str, only: Option<&Subjects>) ->
     // Deleted items that turned 30 days old by this instant are purged first (§4.3 step 9).
     world.expire_deleted_users();
     let cycle_id = world.uuid();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let seq = world.directory.last_seq();
     let job = world.provisioning.jobs.get(job_id)?;
     let secrets = Secrets::from_pairs(

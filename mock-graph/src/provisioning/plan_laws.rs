@@ -253,7 +253,7 @@ fn user_body(i: usize, spec: &UserSpec) -> Map<String, Value> {
 }
 
 fn assign(world: &mut World, principal: &str) -> bool {
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let random = world.bytes16();
     let Some(sp) = world.directory.service_principal_key(SP) else { return false };
     let body = json!({"principalId": principal, "resourceId": SP, "appRoleId": AWS_USER_ROLE});
@@ -284,7 +284,7 @@ fn user_members(world: &World, group: Key) -> Vec<String> {
 }
 
 fn apply(world: &mut World, spec: &Spec, op: Op, log: &mut Log) {
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let user = |i| spec.user_id(i);
     let group = |i| spec.group_id(i);
     match op {
@@ -379,7 +379,7 @@ fn apply(world: &mut World, spec: &Spec, op: Op, log: &mut Log) {
                 log.groups.insert(id);
             }
         }
-        Op::Age => world.clock.advance(SignedDuration::from_hours(31 * 24)),
+        Op::Age => world.core.clock.advance(SignedDuration::from_hours(31 * 24)),
     }
 }
 
@@ -488,7 +488,7 @@ fn build(spec: &Spec) -> (World, Log) {
         apply(&mut world, spec, *op, &mut log);
     }
     // Deleted items that will have turned 30 days old when the plan is made are purged by it.
-    let cutoff = world.clock.now() - SignedDuration::from_hours(24 * 30);
+    let cutoff = world.core.clock.now() - SignedDuration::from_hours(24 * 30);
     let due: Vec<String> = world
         .directory
         .deleted_users

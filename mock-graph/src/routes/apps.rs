@@ -69,7 +69,7 @@ pub async fn templates_instantiate(
         .to_owned();
     let mut world = state.world();
     let ids = [world.uuid(), world.uuid(), world.uuid()];
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let tenant_id = world.tenant.id.clone();
     let (app, sp) = world.directory.instantiate(&id, &display_name, ids, &tenant_id, now)?;
     let dir = &world.directory;
@@ -209,7 +209,7 @@ pub async fn assigned_to_create(
     let mut world = state.world();
     let key = sp_key(&world, &id)?;
     let random = world.bytes16();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let assignment = world.directory.assign(key, &body, random, now)?;
     let stored = world.directory.assignments.get(&assignment).ok_or_else(|| GraphError::not_found(&id))?;
     let mut out = Map::new();

@@ -55,7 +55,7 @@ pub async fn users_create(
     let options = query(&uri)?;
     let mut world = state.world();
     let id = world.uuid();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let key = world.directory.create_user(id, now, body)?;
     let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(""))?;
     single(&ctx, &options, &USER, user, StatusCode::CREATED)
@@ -188,7 +188,7 @@ pub async fn users_update(
 pub async fn users_delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, GraphError> {
     let mut world = state.world();
     let key = user_key(&world, &id)?;
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     world.directory.delete_user(key, now)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -224,7 +224,7 @@ pub async fn groups_create(
     let options = query(&uri)?;
     let mut world = state.world();
     let id = world.uuid();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let key = world.directory.create_group(id, now, body)?;
     let group = world.directory.groups.get(&key).ok_or_else(|| GraphError::not_found(""))?;
     single(&ctx, &options, &GROUP, group, StatusCode::CREATED)
@@ -497,7 +497,7 @@ pub async fn delta(
 ) -> Result<Response, GraphError> {
     let options = query(uri)?;
     let world = state.world();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let path = uri.path();
     match delta::delta(&world.directory, kind, &options, now, world.delta_generation) {
         Ok(page) => {

@@ -216,7 +216,7 @@ pub async fn jobs_start(
             "The job cannot be started before its credentials (BaseAddress, SecretToken) are saved.",
         ));
     }
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let job = job_mut(&mut world, &id, &job_id)?;
     job.schedule_state = ScheduleState::Active;
     job.quarantine = None;
@@ -263,7 +263,7 @@ pub async fn jobs_restart(
         flags.push(flag);
     }
     let mut world = state.world();
-    let now = world.clock.now();
+    let now = world.core.clock.now();
     let job = job_mut(&mut world, &id, &job_id)?;
     let has = |f: &str| flags.contains(&f) || flags.contains(&"Full");
     if has("Watermark") {
@@ -491,7 +491,7 @@ pub async fn provision_on_demand(
     let settings = {
         let mut world = state.world();
         job_mut(&mut world, &id, &job_id)?;
-        let now = world.clock.now();
+        let now = world.core.clock.now();
         world.provisioning.admit_on_demand(now).map_err(|retry_after| GraphError::throttled(Some(retry_after)))?;
         match (kind, world.directory.lookup(&object_id)) {
             ("User", Some((ObjectKind::User, _))) => {}
@@ -592,7 +592,7 @@ pub async fn provisioning_logs(
 ) -> Result<Response, GraphError> {
     let options = query(&uri)?;
     let mut world = state.world();
-    let (now, retention) = (world.clock.now(), world.switches.provisioning_log_retention_days);
+    let (now, retention) = (world.core.clock.now(), world.switches.provisioning_log_retention_days);
     world.provisioning.expire_logs(now, retention);
     // Newest first: key 1 is the newest entry. Entries are written out as JSON only for the page a
     // plain listing shows, or all of them when a filter or an order must read every one.

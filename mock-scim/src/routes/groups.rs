@@ -30,7 +30,7 @@ pub async fn groups_create(
     let name = input.display_name.clone().unwrap_or_default();
     let key = name_key(&ctx.tenant, "group", &name);
     let id = world.resource_id_keyed(&key);
-    let now = world.clock.now();
+    let now = world.core.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let response = json_response(StatusCode::CREATED, tenant.create_group(id, now, input)?);
     world.created_keyed(key);
@@ -80,7 +80,7 @@ pub async fn groups_patch(
         return Err(ScimError::group_not_found());
     }
     let changes = patch::group_changes(&patch::parse(&body)?)?;
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     tenant.patch_group(&id, now, &changes, &switches)?;
@@ -105,7 +105,7 @@ pub async fn groups_replace(
         return Err(ScimError::validation("PUT is not supported for groups"));
     }
     validate::group(&input, &world.switches)?;
-    let now = world.clock.now();
+    let now = world.core.now();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let group = tenant.replace_group(&id, now, input)?;
     Ok(json_response(StatusCode::OK, &group))

@@ -30,7 +30,7 @@ pub async fn users_create(
     let name = input.user_name.clone().unwrap_or_default();
     let key = name_key(&ctx.tenant, "user", &name);
     let id = world.resource_id_keyed(&key);
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let response = json_response(StatusCode::CREATED, tenant.create_user(id, now, input, &switches)?);
@@ -81,7 +81,7 @@ pub async fn users_replace(
         return Err(ScimError::user_not_found());
     }
     validate::user(&input, &world.switches, true)?;
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;
@@ -105,7 +105,7 @@ pub async fn users_patch(
     let input: UserInput =
         serde_json::from_value(json).map_err(|err| ScimError::validation(format!("Request violates schema: {err}")))?;
     validate::user(&input, &world.switches, false)?;
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let tenant = world.tenants.get_mut(&ctx.tenant).ok_or_else(ScimError::endpoint_not_found)?;
     let user = tenant.replace_user(&id, now, input, &switches)?;

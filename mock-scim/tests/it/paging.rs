@@ -7,7 +7,7 @@ use crate::support::*;
 
 async fn seed(mock: &Mock, n: usize) {
     let mut world = mock.state.world();
-    let now = world.clock.now();
+    let now = world.core.now();
     let switches = world.switches.clone();
     let ids: Vec<String> = (0..n).map(|_| world.uuid()).collect();
     let tenant = world.tenants.get_mut(&mock.tenant).unwrap();

@@ -1,0 +1,216 @@
+//! What both mocks keep beside their own service: the clock and where it started, the fault plan
+//! with its counters, and the journal of exchanges. Pure: a mock holds one [`MockCore`] inside its
+//! world, behind its own lock, and the shared admin API and request pipeline (`serve`, feature
+//! `serve`) reach it through `serve::Mock::with_core`.
+
+use std::collections::VecDeque;
+
+use jiff::Timestamp;
+
+use crate::clock::Clock;
+use crate::fault::{AppliedFault, FaultPlan, FaultPlanError, FaultState, RequestInfo};
+use crate::journal::{JournalEntry, RawExchange};
+
+/// How many exchanges a journal keeps unless told otherwise.
+pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
+
+/// The clock, the faults and the journal of one mock.
+#[derive(Debug)]
+pub struct MockCore {
+    /// The mock's clock.
+    pub clock: Clock,
+    /// Where the clock started: a reset puts it back here.
+    start: Timestamp,
+    faults: FaultPlan,
+    fault_state: FaultState,
+    /// The exchanges recorded, oldest first.
+    pub journal: Journal,
+}
+
+impl MockCore {
+    /// A core around a clock, with no faults and an empty journal.
+    pub fn new(clock: Clock) -> Self {
+        MockCore {
+            start: clock.now(),
+            clock,
+            faults: FaultPlan::default(),
+            fault_state: FaultState::default(),
+            journal: Journal::default(),
+        }
+    }
+
+    /// The clock's instant.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The fault the plan decides for a request arriving now, counting it against the plan's rules.
+    pub fn fault_for(&mut self, method: &str, path: &str) -> Option<AppliedFault> {
+        let at = self.clock.now();
+        self.faults.decide(&mut self.fault_state, &RequestInfo { method, path, at })
+    }
+
+    /// The plan in force.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
+
+    /// Puts a plan in force, its counters at zero; an invalid plan changes nothing.
+    pub fn set_faults(&mut self, plan: FaultPlan) -> Result<(), FaultPlanError> {
+        plan.validate()?;
+        self.faults = plan;
+        self.fault_state = FaultState::default();
+        Ok(())
+    }
+
+    /// No faults any more.
+    pub fn clear_faults(&mut self) {
+        self.faults = FaultPlan::default();
+        self.fault_state = FaultState::default();
+    }
+
+    /// Back to the start: the clock where it started (in its current mode), no faults, an empty
+    /// journal numbered from 1 again, its capacity kept.
+    pub fn reset(&mut self) {
+        self.clock.set(self.start);
+        self.clear_faults();
+        let capacity = self.journal.capacity;
+        self.journal = Journal::with_capacity(capacity);
+    }
+}
+
+/// The recorded exchanges, oldest first, numbered in order of arrival and capped by count: the
+/// oldest go first when the cap is reached.
+#[derive(Debug)]
+pub struct Journal {
+    entries: VecDeque<RawExchange>,
+    seq: u64,
+    capacity: usize,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal::with_capacity(DEFAULT_JOURNAL_CAPACITY)
+    }
+}
+
+impl Journal {
+    /// An empty journal keeping at most `capacity` exchanges.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Journal { entries: VecDeque::new(), seq: 0, capacity }
+    }
+
+    /// Keeps at most `capacity` exchanges from now on, dropping the oldest beyond it now.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.trim();
+    }
+
+    /// Records an exchange under the next sequence number, which it returns.
+    pub fn record(&mut self, mut exchange: RawExchange) -> u64 {
+        self.seq += 1;
+        exchange.seq = self.seq;
+        self.entries.push_back(exchange);
+        self.trim();
+        self.seq
+    }
+
+    fn trim(&mut self) {
+        while self.entries.len() > self.capacity {
+            self.entries.pop_front();
+        }
+    }
+
+    /// The sequence number of the newest exchange recorded (0 before any): where a later
+    /// [`Journal::since`] starts.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// How many exchanges are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none are kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The kept exchanges, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &RawExchange> {
+        self.entries.iter()
+    }
+
+    /// The exchanges after `seq`, as journal entries (bodies parsed and redacted now).
+    pub fn since(&self, seq: u64) -> Vec<JournalEntry> {
+        // Numbers are consecutive, so the first one after `seq` is found by position.
+        let first = self.entries.front().map_or(0, |e| e.seq);
+        let skip = usize::try_from(seq.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX);
+        self.entries.iter().skip(skip).map(RawExchange::to_entry).collect()
+    }
+
+    /// Forgets every exchange; numbering goes on from where it was.
+    pub fn clear(&mut self) {
+        self.entries = VecDeque::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::FaultAction;
+
+    fn exchange(path: &str) -> RawExchange {
+        RawExchange::new(0, Timestamp::UNIX_EPOCH, 0, "GET", path, None, [], Vec::new(), None)
+    }
+
+    #[test]
+    fn the_journal_numbers_in_order_keeps_the_newest_and_reads_from_a_mark() {
+        let mut journal = Journal::with_capacity(3);
+        for i in 1..=5 {
+            assert_eq!(journal.record(exchange(&format!("/{i}"))), i);
+        }
+        assert_eq!((journal.len(), journal.seq()), (3, 5));
+        let paths = |entries: Vec<JournalEntry>| entries.into_iter().map(|e| e.request.path).collect::<Vec<_>>();
+        assert_eq!(paths(journal.since(0)), ["/3", "/4", "/5"]);
+        assert_eq!(paths(journal.since(3)), ["/4", "/5"]);
+        assert!(journal.since(5).is_empty());
+        assert!(journal.since(u64::MAX).is_empty());
+        journal.set_capacity(1);
+        assert_eq!(paths(journal.since(0)), ["/5"]);
+        journal.clear();
+        assert!(journal.is_empty());
+        assert_eq!(journal.record(exchange("/6")), 6, "numbering goes on after a clear");
+    }
+
+    #[test]
+    fn a_reset_puts_the_clock_back_and_forgets_faults_and_exchanges() {
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut core = MockCore::new(Clock::virtual_at(start));
+        core.journal.set_capacity(7);
+        let plan: FaultPlan =
+            serde_json::from_str(r#"{"rules":[{"method":"GET","path":"/x","action":{"kind":"status","status":503}}]}"#)
+                .unwrap();
+        core.set_faults(plan).unwrap();
+        assert!(matches!(core.fault_for("GET", "/x").map(|f| f.action), Some(FaultAction::Status { status: 503, .. })));
+        assert_eq!(core.fault_for("GET", "/y"), None);
+        core.clock.advance(jiff::SignedDuration::from_mins(40));
+        core.journal.record(exchange("/x"));
+        core.reset();
+        assert_eq!((core.now(), core.fault_for("GET", "/x"), core.journal.seq()), (start, None, 0));
+        core.journal.record(exchange("/x"));
+        core.journal.record(exchange("/x"));
+        assert_eq!(core.journal.len(), 2);
+        assert_eq!(core.journal.capacity, 7, "the capacity is a switch: a reset keeps it");
+    }
+
+    #[test]
+    fn an_invalid_plan_changes_nothing() {
+        let mut core = MockCore::new(Clock::virtual_at(Timestamp::UNIX_EPOCH));
+        let bad: FaultPlan =
+            serde_json::from_str(r#"{"rules":[{"probability":1.5,"action":{"kind":"drop"}}]}"#).unwrap();
+        assert!(core.set_faults(bad).is_err());
+        assert!(core.faults().rules.is_empty());
+    }
+}
