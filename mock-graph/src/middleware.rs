@@ -5,14 +5,12 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use scenarios::serve::{Admission, Protocol};
+use scenarios::serve::{Admission, BodyRefused, Protocol};
 
 use crate::auth::{GRAPH_APP_ID, check_bearer};
 use crate::error::{GraphError, PendingError};
-use crate::state::AppState;
+use crate::state::{AppState, World};
 
-/// The largest body the mock reads (inferred).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Graph's JSON content type (microsoft-graph.md §3.11).
 pub const ODATA_JSON: &str =
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -38,36 +36,31 @@ pub struct Stamp {
     odata: bool,
 }
 
-impl Protocol for AppState {
+impl Protocol for World {
     type Context = RequestContext;
     type Error = GraphError;
     type Stamp = Stamp;
 
-    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
-
-    fn body_too_large() -> GraphError {
-        GraphError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "The request body exceeds the maximum size of 1 MiB.",
-        )
+    fn refused_body(why: BodyRefused) -> GraphError {
+        match why {
+            BodyRefused::TooLarge => GraphError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body exceeds the maximum size of 1 MiB.",
+            ),
+            BodyRefused::Unreadable => GraphError::unreadable_body(),
+        }
     }
 
-    fn body_unreadable() -> GraphError {
-        GraphError::unreadable_body()
-    }
-
-    fn admit(&self, head: &request::Parts, _body: &[u8]) -> Admission<Self> {
+    fn admit(&mut self, head: &request::Parts, _body: &[u8]) -> Admission<Self> {
         let path = head.uri.path();
-        let mut world = self.world();
         // Deleted items past their retention are gone before anyone reads or writes the directory.
-        world.expire_deleted_users();
-        let request_id = world.uuid();
-        let now = world.core.now();
-        let fault = world.core.fault_for(head.method.as_str(), path);
+        self.expire_deleted_users();
+        let request_id = self.uuid();
+        let now = self.core.now();
+        let fault = self.core.fault_for(head.method.as_str(), path);
         let graph = path.starts_with("/v1.0/") || path == "/v1.0";
-        let admitted = if graph { check_bearer(&world, &head.headers, now) } else { Ok(()) };
-        drop(world);
+        let admitted = if graph { check_bearer(self, &head.headers, now) } else { Ok(()) };
         // `client-request-id` echoes the client's, or equals `request-id` (§3.11, inferred).
         let client_request_id = head
             .headers
@@ -86,7 +79,7 @@ impl Protocol for AppState {
     }
 
     /// Renders errors, then stamps ids and, on `/v1.0` JSON, Graph's OData content type and version.
-    fn finish(&self, response: Response, stamp: &Stamp) -> Response {
+    fn finish(_: &AppState, response: Response, stamp: &Stamp) -> Response {
         let pending = response.extensions().get::<PendingError>().cloned();
         let content_type =
             response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

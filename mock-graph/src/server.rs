@@ -175,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1.0/servicePrincipals/{id}/synchronization/secrets", get(sync::secrets_get).put(sync::secrets_put))
         .route("/v1.0/auditLogs/provisioning", get(sync::provisioning_logs))
         .fallback(apps::alternate_key_or_unknown)
-        .layer(from_fn_with_state(state.clone(), pipeline::<AppState>))
+        .layer(from_fn_with_state(state.clone(), pipeline::<World>))
         .with_state(state.clone());
     Router::new().nest("/_admin", admin::router(state)).merge(graph)
 }

@@ -4,12 +4,12 @@
 //! reads or writes in one critical section, so concurrent writes cannot interleave halfway.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use jiff::Timestamp;
-use parking_lot::{Mutex, MutexGuard};
 use scenarios::clock::Clock;
+use scenarios::serve::{MockWorld, SwitchSet};
 use scenarios::{MockCore, SplitMix64};
+use serde_json::{Map, Value, json};
 
 use crate::directory::Directory;
 
@@ -78,8 +78,6 @@ pub struct Switches {
     /// How many members `$expand=members` returns: 20 per the docs, 100 per a newer known issue
     /// (microsoft-graph.md §3.8).
     pub expand_cap: usize,
-    /// How many exchanges the journal keeps.
-    pub journal_capacity: usize,
     /// Attempts per SCIM request answered 429 or 5xx, the first included (inferred: 3).
     pub scim_attempts: u32,
     /// Per-request timeout of the engine's SCIM client, in seconds (fractions allowed, so that tests
@@ -125,7 +123,6 @@ impl Default for Switches {
     fn default() -> Self {
         Switches {
             expand_cap: 20,
-            journal_capacity: 100_000,
             scim_attempts: 3,
             scim_timeout_seconds: 30.0,
             quarantine_first_retry: "PT6H".to_owned(),
@@ -160,6 +157,12 @@ pub enum SwitchError {
         /// What it was given.
         got: String,
     },
+}
+
+impl SwitchSet for Switches {
+    fn updated(&self, update: Map<String, Value>) -> Result<Switches, String> {
+        self.patched(update).map_err(|err| err.to_string())
+    }
 }
 
 impl Switches {
@@ -202,8 +205,7 @@ pub struct World {
     pub seed: u64,
     /// The tenant and its client credentials.
     pub tenant: Tenant,
-    /// The clock, the fault plan and the journal of exchanges (capped by
-    /// `switches.journal_capacity`).
+    /// The clock, the fault plan and the journal of exchanges.
     pub core: MockCore,
     /// Ids, tokens and request ids come from here.
     pub rng: SplitMix64,
@@ -211,7 +213,7 @@ pub struct World {
     pub tokens: HashMap<String, Timestamp>,
     /// The directory.
     pub directory: Directory,
-    /// Switches; change them with [`World::set_switches`], which keeps the journal's cap.
+    /// Switches.
     pub switches: Switches,
     /// Bumped by a delta reset; tokens of an older generation answer 410.
     pub delta_generation: u64,
@@ -226,17 +228,14 @@ pub struct World {
 impl World {
     /// A fresh world; `scim_client` is the engine's client (whose trusted roots the config chose).
     pub fn new(seed: u64, clock: Clock, tenant: Tenant, scim_client: reqwest::Client) -> Self {
-        let switches = Switches::default();
-        let mut core = MockCore::new(clock);
-        core.journal.set_capacity(switches.journal_capacity);
         World {
             seed,
             directory: Directory::new(&tenant.domain),
             tenant,
-            core,
+            core: MockCore::new(clock),
             rng: SplitMix64::new(seed),
             tokens: HashMap::new(),
-            switches,
+            switches: Switches::default(),
             delta_generation: 0,
             provisioning: crate::provisioning::Provisioning::default(),
             scim_client,
@@ -277,21 +276,6 @@ impl World {
         self.directory.expire_deleted(cutoff);
     }
 
-    /// Back to the state right after start.
-    pub fn reset(&mut self) {
-        let mut fresh = World::new(self.seed, self.core.clock.clone(), self.tenant.clone(), self.scim_client.clone());
-        std::mem::swap(&mut fresh.core, &mut self.core);
-        fresh.core.reset();
-        fresh.set_switches(Switches::default());
-        *self = fresh;
-    }
-
-    /// Puts switches in force, the journal's cap among them.
-    pub fn set_switches(&mut self, switches: Switches) {
-        self.core.journal.set_capacity(switches.journal_capacity);
-        self.switches = switches;
-    }
-
     /// A GUID from the seeded generator.
     pub fn uuid(&mut self) -> String {
         uuid::Builder::from_random_bytes(self.rng.next_u128().to_be_bytes()).into_uuid().to_string()
@@ -303,37 +287,33 @@ impl World {
     }
 }
 
-/// Shared state of a running mock.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
+/// What the shared admin API and pipeline (`scenarios::serve`) reach of the world.
+impl MockWorld for World {
+    type Switches = Switches;
 
-#[derive(Debug)]
-struct Shared {
-    admin_token: String,
-    world: Mutex<World>,
-}
-
-impl AppState {
-    /// State around a world.
-    pub fn new(admin_token: String, world: World) -> Self {
-        AppState { inner: Arc::new(Shared { admin_token, world: Mutex::new(world) }) }
+    fn parts(&mut self) -> (&mut MockCore, &mut Switches) {
+        (&mut self.core, &mut self.switches)
     }
 
-    /// Locks the world. The lock is parking_lot's: it hands itself to a waiting thread now and then
-    /// (eventual fairness), and [`MutexGuard::unlock_fair`] hands it over at once, which a large
-    /// cycle does between its steps so that Graph's handlers are not starved; a panic while it is
-    /// held does not poison it (every change is checked before it is applied).
-    pub fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock()
+    fn fresh(&self) -> World {
+        World::new(self.seed, self.core.clock.clone(), self.tenant.clone(), self.scim_client.clone())
     }
 
-    /// The admin bearer token.
-    pub fn admin_token(&self) -> &str {
-        &self.inner.admin_token
+    /// When the next provisioning cycle falls due (`null` when no job is scheduled): what a driver
+    /// that keeps another clock on the same timeline (the harness, for AWS's) steps by.
+    fn clock_details(&self) -> Map<String, Value> {
+        let next_cycle = self.provisioning.jobs.values().filter_map(|job| job.next_run).min();
+        Map::from_iter([("nextCycleAt".to_owned(), json!(next_cycle))])
+    }
+
+    /// Every provisioning cycle that falls due runs, to completion, each at its own instant.
+    fn advance_to(state: &AppState, until: Timestamp) -> impl Future<Output = ()> + Send {
+        crate::provisioning::run_due(state, until)
     }
 }
+
+/// Shared state of a running mock: the world behind its one lock, and the admin token.
+pub type AppState = scenarios::serve::MockState<World>;
 
 #[cfg(test)]
 mod tests {

@@ -4,13 +4,10 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use scenarios::serve::{Admission, Protocol};
+use scenarios::serve::{Admission, BodyRefused, Protocol};
 
 use crate::error::{PendingError, ScimError};
 use crate::state::{AppState, World, uuid_from};
-
-/// The largest body the mock reads (inferred: AWS publishes no limit for SCIM).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What a SCIM handler learns from the middleware.
 #[derive(Debug, Clone)]
@@ -70,28 +67,24 @@ pub struct Stamp {
     now: Timestamp,
 }
 
-impl Protocol for AppState {
+impl Protocol for World {
     type Context = ScimContext;
     type Error = ScimError;
     type Stamp = Stamp;
 
-    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
-
-    fn body_too_large() -> ScimError {
-        ScimError::payload_too_large()
+    fn refused_body(why: BodyRefused) -> ScimError {
+        match why {
+            BodyRefused::TooLarge => ScimError::payload_too_large(),
+            BodyRefused::Unreadable => ScimError::validation("Invalid JSON from RequestBody"),
+        }
     }
 
-    fn body_unreadable() -> ScimError {
-        ScimError::validation("Invalid JSON from RequestBody")
-    }
-
-    fn admit(&self, head: &request::Parts, body: &[u8]) -> Admission<Self> {
-        let mut world = self.world();
+    fn admit(&mut self, head: &request::Parts, body: &[u8]) -> Admission<Self> {
         let path = head.uri.path();
-        let request_id = uuid_from(&mut world.request_draws(head.method.as_str(), path, head.uri.query(), body));
-        let now = world.core.now();
-        let fault = world.core.fault_for(head.method.as_str(), path);
-        let outcome = admit(&mut world, path, &head.headers, now).map(|tenant| ScimContext { tenant });
+        let request_id = uuid_from(&mut self.request_draws(head.method.as_str(), path, head.uri.query(), body));
+        let now = self.core.now();
+        let fault = self.core.fault_for(head.method.as_str(), path);
+        let outcome = admit(self, path, &head.headers, now).map(|tenant| ScimContext { tenant });
         Admission { at: now, fault, outcome, stamp: Stamp { request_id, now } }
     }
 
@@ -101,7 +94,7 @@ impl Protocol for AppState {
 
     /// Renders pending errors and any bare error status (an axum 405, say) as AWS envelopes, and
     /// stamps the request id and content type on every response.
-    fn finish(&self, response: Response, stamp: &Stamp) -> Response {
+    fn finish(state: &AppState, response: Response, stamp: &Stamp) -> Response {
         let pending = response.extensions().get::<PendingError>().cloned();
         let is_json = response
             .headers()
@@ -122,7 +115,7 @@ impl Protocol for AppState {
         };
         let mut response = match &error {
             Some(err) => {
-                let mode = self.world().switches.error_detail;
+                let mode = state.world().switches.error_detail;
                 (err.status, axum::Json(err.body(mode, &stamp.request_id, stamp.now))).into_response()
             }
             None => response,

@@ -47,7 +47,7 @@ impl Config {
     /// The state this config describes.
     pub fn into_state(self) -> AppState {
         let mut world = World::new(self.seed, self.clock);
-        world.set_switches(self.switches);
+        world.switches = self.switches;
         AppState::new(self.admin_token, world)
     }
 }
@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/scim/v2/Users/.search", any(meta::not_supported))
         .route("/{tenant}/scim/v2/Groups/.search", any(meta::not_supported))
         .fallback(meta::not_supported)
-        .layer(from_fn_with_state(state.clone(), pipeline::<AppState>))
+        .layer(from_fn_with_state(state.clone(), pipeline::<World>))
         .with_state(state.clone());
     Router::new().nest("/_admin", admin::router(state)).merge(scim)
 }

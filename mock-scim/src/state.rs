@@ -1,7 +1,8 @@
 //! The mock's whole state behind one lock, and the seeded generators for ids and tokens.
 //!
-//! One `std::sync::Mutex`, never held across an `.await`: a request checks and writes in one
-//! critical section, which is what makes 50 concurrent creates of one userName give exactly one 201.
+//! One mutex ([`scenarios::serve::MockState`]), never held across an `.await`: a request checks and
+//! writes in one critical section, which is what makes 50 concurrent creates of one userName give
+//! exactly one 201.
 //!
 //! Tenants and tokens (admin calls, one at a time) draw from one seeded stream. What a SCIM request
 //! is given (its request id, the id of what it creates) is drawn from its own content instead
@@ -10,11 +11,11 @@
 //! whatever order they come in.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 use scenarios::rng::mix;
+use scenarios::serve::MockWorld;
 use scenarios::{MockCore, SplitMix64};
 
 use crate::clock::Clock;
@@ -32,10 +33,9 @@ pub const MAX_TOKENS: usize = 2;
 pub struct World {
     /// The seed everything random derives from; kept for reset.
     pub seed: u64,
-    /// Behaviour switches; change them with [`World::set_switches`], which keeps the journal's cap.
+    /// Behaviour switches.
     pub switches: Switches,
-    /// The clock, the fault plan and the journal of SCIM exchanges (capped by
-    /// `switches.journal_capacity`).
+    /// The clock, the fault plan and the journal of SCIM exchanges.
     pub core: MockCore,
     /// Ids, tokens and request ids come from here, so the same seed gives the same bytes.
     pub rng: SplitMix64,
@@ -55,35 +55,16 @@ pub struct World {
 impl World {
     /// A fresh world.
     pub fn new(seed: u64, clock: Clock) -> Self {
-        let switches = Switches::default();
-        let mut core = MockCore::new(clock);
-        core.journal.set_capacity(switches.journal_capacity);
         World {
             seed,
-            switches,
-            core,
+            switches: Switches::default(),
+            core: MockCore::new(clock),
             rng: SplitMix64::new(seed),
             tenants: BTreeMap::new(),
             rate: BTreeMap::new(),
             request_counts: FastMap::default(),
             created_names: FastMap::default(),
         }
-    }
-
-    /// Back to the state right after start: no tenants, default switches, no faults, empty journal,
-    /// clock at its start, generator re-seeded.
-    pub fn reset(&mut self) {
-        let mut fresh = World::new(self.seed, self.core.clock.clone());
-        std::mem::swap(&mut fresh.core, &mut self.core);
-        fresh.core.reset();
-        fresh.set_switches(Switches::default());
-        *self = fresh;
-    }
-
-    /// Puts switches in force, the journal's cap among them.
-    pub fn set_switches(&mut self, switches: Switches) {
-        self.core.journal.set_capacity(switches.journal_capacity);
-        self.switches = switches;
     }
 
     /// A UUID from the seeded generator, with the version-4 and variant bits set.
@@ -177,36 +158,21 @@ impl World {
     }
 }
 
-/// Shared state of a running mock.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
+/// What the shared admin API and pipeline (`scenarios::serve`) reach of the world.
+impl MockWorld for World {
+    type Switches = Switches;
 
-#[derive(Debug)]
-struct Shared {
-    /// Guards `/_admin`; never journaled.
-    admin_token: String,
-    world: Mutex<World>,
-}
-
-impl AppState {
-    /// State around a world.
-    pub fn new(admin_token: String, world: World) -> Self {
-        AppState { inner: Arc::new(Shared { admin_token, world: Mutex::new(world) }) }
+    fn parts(&mut self) -> (&mut MockCore, &mut Switches) {
+        (&mut self.core, &mut self.switches)
     }
 
-    /// Locks the world. A panic in another request cannot leave the store half-written (every
-    /// change is checked before it is applied), so a poisoned lock is taken over, not propagated.
-    pub fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The admin bearer token.
-    pub fn admin_token(&self) -> &str {
-        &self.inner.admin_token
+    fn fresh(&self) -> World {
+        World::new(self.seed, self.core.clock.clone())
     }
 }
+
+/// Shared state of a running mock: the world behind its one lock, and the admin token.
+pub type AppState = scenarios::serve::MockState<World>;
 
 /// A UUID from a generator, with the version-4 and variant bits set.
 pub fn uuid_from(rng: &mut SplitMix64) -> String {

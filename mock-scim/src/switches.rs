@@ -3,10 +3,13 @@
 //! Defaults follow the current documented behaviour; where nothing documents it, the default is the
 //! most plausible reading and the README's fidelity table marks it inferred.
 
+use scenarios::serve::SwitchSet;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// All switches of one mock. Serialized camelCase for the admin API; every field may be omitted in a
-/// PATCH-style update (see [`SwitchesUpdate`]).
+/// PATCH-style update (see [`SwitchesUpdate`]). The journal's `journalCapacity`, which both mocks
+/// have, is the admin API's own (`scenarios::serve`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Switches {
@@ -36,8 +39,6 @@ pub struct Switches {
     pub rate_limit_per_second: Option<u32>,
     /// Whether throttled answers carry `Retry-After` (§5.3, undocumented, inferred no).
     pub retry_after_seconds: Option<u64>,
-    /// How many exchanges the journal keeps before dropping the oldest.
-    pub journal_capacity: usize,
 }
 
 impl Default for Switches {
@@ -55,7 +56,6 @@ impl Default for Switches {
             accept_empty_emails: true,
             rate_limit_per_second: None,
             retry_after_seconds: None,
-            journal_capacity: 100_000,
         }
     }
 }
@@ -119,7 +119,6 @@ pub struct SwitchesUpdate {
     pub rate_limit_per_second: Option<Option<u32>>,
     #[serde(default, with = "double_option")]
     pub retry_after_seconds: Option<Option<u64>>,
-    pub journal_capacity: Option<usize>,
 }
 
 /// Distinguishes a field set to `null` from a field left out.
@@ -154,8 +153,7 @@ impl Switches {
             filter_case_insensitive,
             accept_empty_emails,
             rate_limit_per_second,
-            retry_after_seconds,
-            journal_capacity
+            retry_after_seconds
         );
         let mut problems = Vec::new();
         if ![400, 409].contains(&next.reserved_name_status) {
@@ -173,6 +171,16 @@ impl Switches {
         } else {
             Err(problems)
         }
+    }
+}
+
+impl SwitchSet for Switches {
+    fn updated(&self, update: Map<String, Value>) -> Result<Switches, String> {
+        let update: SwitchesUpdate =
+            serde_json::from_value(Value::Object(update)).map_err(|err| format!("invalid JSON body: {err}"))?;
+        let mut next = self.clone();
+        next.apply(update).map_err(|problems| problems.join("; "))?;
+        Ok(next)
     }
 }
 

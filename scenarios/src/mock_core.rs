@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::fault::{AppliedFault, FaultPlan, FaultPlanError, FaultState, RequestInfo};
 use crate::journal::{JournalEntry, RawExchange};
 
-/// How many exchanges a journal keeps unless told otherwise.
+/// How many exchanges a journal keeps unless told otherwise (the `journalCapacity` switch).
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
 
 /// The clock, the faults and the journal of one mock.
@@ -70,17 +70,16 @@ impl MockCore {
     }
 
     /// Back to the start: the clock where it started (in its current mode), no faults, an empty
-    /// journal numbered from 1 again, its capacity kept.
+    /// journal numbered from 1 again, with the default capacity.
     pub fn reset(&mut self) {
         self.clock.set(self.start);
         self.clear_faults();
-        let capacity = self.journal.capacity;
-        self.journal = Journal::with_capacity(capacity);
+        self.journal = Journal::default();
     }
 }
 
-/// The recorded exchanges, oldest first, numbered in order of arrival and capped by count: the
-/// oldest go first when the cap is reached.
+/// The recorded exchanges, oldest first, numbered in order of arrival and capped by count (the
+/// `journalCapacity` switch both mocks have): the oldest go first when the cap is reached.
 #[derive(Debug)]
 pub struct Journal {
     entries: VecDeque<RawExchange>,
@@ -90,22 +89,11 @@ pub struct Journal {
 
 impl Default for Journal {
     fn default() -> Self {
-        Journal::with_capacity(DEFAULT_JOURNAL_CAPACITY)
+        Journal { entries: VecDeque::new(), seq: 0, capacity: DEFAULT_JOURNAL_CAPACITY }
     }
 }
 
 impl Journal {
-    /// An empty journal keeping at most `capacity` exchanges.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Journal { entries: VecDeque::new(), seq: 0, capacity }
-    }
-
-    /// Keeps at most `capacity` exchanges from now on, dropping the oldest beyond it now.
-    pub fn set_capacity(&mut self, capacity: usize) {
-        self.capacity = capacity;
-        self.trim();
-    }
-
     /// Records an exchange under the next sequence number, which it returns.
     pub fn record(&mut self, mut exchange: RawExchange) -> u64 {
         self.seq += 1;
@@ -113,6 +101,17 @@ impl Journal {
         self.entries.push_back(exchange);
         self.trim();
         self.seq
+    }
+
+    /// How many exchanges it keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Keeps at most `capacity` exchanges from now on, the oldest beyond it dropped now.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.trim();
     }
 
     fn trim(&mut self) {
@@ -167,7 +166,8 @@ mod tests {
 
     #[test]
     fn the_journal_numbers_in_order_keeps_the_newest_and_reads_from_a_mark() {
-        let mut journal = Journal::with_capacity(3);
+        let mut journal = Journal::default();
+        journal.set_capacity(3);
         for i in 1..=5 {
             assert_eq!(journal.record(exchange(&format!("/{i}"))), i);
         }
@@ -177,18 +177,18 @@ mod tests {
         assert_eq!(paths(journal.since(3)), ["/4", "/5"]);
         assert!(journal.since(5).is_empty());
         assert!(journal.since(u64::MAX).is_empty());
-        journal.set_capacity(1);
-        assert_eq!(paths(journal.since(0)), ["/5"]);
         journal.clear();
         assert!(journal.is_empty());
         assert_eq!(journal.record(exchange("/6")), 6, "numbering goes on after a clear");
+        journal.record(exchange("/7"));
+        journal.set_capacity(1);
+        assert_eq!(paths(journal.since(0)), ["/7"], "a smaller cap drops the oldest at once");
     }
 
     #[test]
     fn a_reset_puts_the_clock_back_and_forgets_faults_and_exchanges() {
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut core = MockCore::new(Clock::virtual_at(start));
-        core.journal.set_capacity(7);
         let plan: FaultPlan =
             serde_json::from_str(r#"{"rules":[{"method":"GET","path":"/x","action":{"kind":"status","status":503}}]}"#)
                 .unwrap();
@@ -196,13 +196,12 @@ mod tests {
         assert!(matches!(core.fault_for("GET", "/x").map(|f| f.action), Some(FaultAction::Status { status: 503, .. })));
         assert_eq!(core.fault_for("GET", "/y"), None);
         core.clock.advance(jiff::SignedDuration::from_mins(40));
+        core.journal.set_capacity(7);
         core.journal.record(exchange("/x"));
         core.reset();
         assert_eq!((core.now(), core.fault_for("GET", "/x"), core.journal.seq()), (start, None, 0));
-        core.journal.record(exchange("/x"));
-        core.journal.record(exchange("/x"));
-        assert_eq!(core.journal.len(), 2);
-        assert_eq!(core.journal.capacity, 7, "the capacity is a switch: a reset keeps it");
+        assert!(core.journal.is_empty());
+        assert_eq!(core.journal.capacity(), DEFAULT_JOURNAL_CAPACITY, "switches go back to their defaults");
     }
 
     #[test]

@@ -7,16 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jiff::Timestamp;
-use scenarios::MockCore;
-use scenarios::serve::Mock;
 use scenarios::serve::admin::{self, AdminError, body};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::routes::project;
 use crate::schema::{GROUP, USER};
 use crate::seed::Seed;
-use crate::state::{AppState, Switches};
+use crate::state::AppState;
 
 /// The admin router, nested under `/_admin`: the shared verbs (`scenarios::serve::admin`) and what
 /// Entra does only in its portal: bulk seeding, the directory's snapshot, a delta reset.
@@ -26,44 +23,6 @@ pub fn router(state: AppState) -> Router {
         .route("/directory", get(snapshot))
         .route("/delta/reset", post(delta_reset));
     admin::router(state, own)
-}
-
-impl Mock for AppState {
-    fn admin_token(&self) -> &str {
-        AppState::admin_token(self)
-    }
-
-    fn with_core<R>(&self, f: impl FnOnce(&mut MockCore) -> R) -> R {
-        f(&mut self.world().core)
-    }
-
-    fn switches(&self) -> Value {
-        json!(self.world().switches)
-    }
-
-    fn set_switches(&self, update: Map<String, Value>, from_defaults: bool) -> Result<Value, String> {
-        let mut world = self.world();
-        let base = if from_defaults { Switches::default() } else { world.switches.clone() };
-        let next = base.patched(update).map_err(|err| err.to_string())?;
-        world.set_switches(next.clone());
-        Ok(json!(next))
-    }
-
-    /// Every provisioning cycle that falls due runs, to completion, each at its own instant.
-    async fn advance_to(&self, until: Timestamp) {
-        crate::provisioning::run_due(self, until).await;
-    }
-
-    /// When the next provisioning cycle falls due (`null` when no job is scheduled): what a driver
-    /// that keeps another clock on the same timeline (the harness, for AWS's) steps by.
-    fn clock_details(&self) -> Map<String, Value> {
-        let next_cycle = self.world().provisioning.jobs.values().filter_map(|job| job.next_run).min();
-        Map::from_iter([("nextCycleAt".to_owned(), json!(next_cycle))])
-    }
-
-    fn reset(&self) {
-        self.world().reset();
-    }
 }
 
 /// Seeds users, groups with members, applications and assignments in one call, all or nothing.

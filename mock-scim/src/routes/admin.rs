@@ -6,16 +6,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use scenarios::MockCore;
-use scenarios::serve::Mock;
 use scenarios::serve::admin::{self, AdminError, body};
 use scenarios::tls::Scheme;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::state::AppState;
 use crate::store::Token;
-use crate::switches::{Switches, SwitchesUpdate};
 
 /// The admin router, to be nested under `/_admin`: the shared verbs (`scenarios::serve::admin`) and
 /// AWS's console: tenants, tokens, state.
@@ -27,34 +24,6 @@ pub fn router(state: AppState) -> Router {
         .route("/tenants/{tenant}/tokens/{token}", axum::routing::delete(tokens_revoke))
         .route("/tenants/{tenant}/state", get(tenants_state));
     admin::router(state, own)
-}
-
-impl Mock for AppState {
-    fn admin_token(&self) -> &str {
-        AppState::admin_token(self)
-    }
-
-    fn with_core<R>(&self, f: impl FnOnce(&mut MockCore) -> R) -> R {
-        f(&mut self.world().core)
-    }
-
-    fn switches(&self) -> Value {
-        json!(self.world().switches)
-    }
-
-    fn set_switches(&self, update: Map<String, Value>, from_defaults: bool) -> Result<Value, String> {
-        let update: SwitchesUpdate =
-            serde_json::from_value(Value::Object(update)).map_err(|err| format!("invalid JSON body: {err}"))?;
-        let mut world = self.world();
-        let mut next = if from_defaults { Switches::default() } else { world.switches.clone() };
-        next.apply(update).map_err(|problems| problems.join("; "))?;
-        world.set_switches(next.clone());
-        Ok(json!(next))
-    }
-
-    fn reset(&self) {
-        self.world().reset();
-    }
 }
 
 fn scim_endpoint(scheme: Scheme, headers: &HeaderMap, tenant: &str) -> String {

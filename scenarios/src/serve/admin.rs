@@ -25,9 +25,10 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::Mock;
+use super::{MockState, MockWorld, SwitchSet};
 use crate::clock::ClockMode;
 use crate::fault::FaultPlan;
+use crate::mock_core::{DEFAULT_JOURNAL_CAPACITY, MockCore};
 
 /// The largest admin body read: bulk seeding sends 100,000 users in one call, far above axum's
 /// 2 MiB default.
@@ -64,17 +65,17 @@ pub fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T, A
 }
 
 /// The admin router, to be nested under `/_admin`: the shared verbs and the mock's `own` routes.
-pub fn router<M: Mock>(mock: M, own: Router<M>) -> Router {
+pub fn router<W: MockWorld>(mock: MockState<W>, own: Router<MockState<W>>) -> Router {
     let guarded = own
-        .route("/switches", get(switches_get::<M>).patch(switches_patch::<M>).put(switches_put::<M>))
-        .route("/faults", get(faults_get::<M>).put(faults_put::<M>).delete(faults_delete::<M>))
-        .route("/journal", get(journal_get::<M>).delete(journal_clear::<M>))
-        .route("/journal/seq", get(journal_seq::<M>))
-        .route("/clock", get(clock_get::<M>).put(clock_put::<M>))
-        .route("/clock/advance", post(clock_advance::<M>))
-        .route("/reset", post(reset::<M>))
+        .route("/switches", get(switches_get::<W>).patch(switches_patch::<W>).put(switches_put::<W>))
+        .route("/faults", get(faults_get::<W>).put(faults_put::<W>).delete(faults_delete::<W>))
+        .route("/journal", get(journal_get::<W>).delete(journal_clear::<W>))
+        .route("/journal/seq", get(journal_seq::<W>))
+        .route("/clock", get(clock_get::<W>).put(clock_put::<W>))
+        .route("/clock/advance", post(clock_advance::<W>))
+        .route("/reset", post(reset::<W>))
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
-        .layer(from_fn_with_state(mock.clone(), require_admin::<M>));
+        .layer(from_fn_with_state(mock.clone(), require_admin::<W>));
     Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(guarded)
@@ -82,8 +83,12 @@ pub fn router<M: Mock>(mock: M, own: Router<M>) -> Router {
         .with_state(mock)
 }
 
+fn with_core<W: MockWorld, R>(mock: &MockState<W>, f: impl FnOnce(&mut MockCore) -> R) -> R {
+    f(mock.world().core())
+}
+
 /// Every admin route but health needs `Authorization: Bearer <admin token>`.
-async fn require_admin<M: Mock>(State(mock): State<M>, request: Request, next: Next) -> Response {
+async fn require_admin<W: MockWorld>(State(mock): State<MockState<W>>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -97,32 +102,72 @@ async fn require_admin<M: Mock>(State(mock): State<M>, request: Request, next: N
     next.run(request).await
 }
 
-async fn switches_get<M: Mock>(State(mock): State<M>) -> Json<Value> {
-    Json(mock.switches())
+/// The journal's cap, kept by the core of either mock.
+const JOURNAL_CAPACITY: &str = "journalCapacity";
+
+/// Every switch, `journalCapacity` last.
+fn switches_json<W: MockWorld>(world: &mut W) -> Value {
+    let (core, switches) = world.parts();
+    let mut answer = json!(switches);
+    if let Value::Object(map) = &mut answer {
+        map.insert(JOURNAL_CAPACITY.to_owned(), json!(core.journal.capacity()));
+    }
+    answer
 }
 
-async fn switches_patch<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
-    let update: Map<String, Value> = body(&bytes)?;
-    mock.set_switches(update, false).map(Json).map_err(AdminError::bad_request)
+/// Changes what `update` names, from the current switches or from the defaults; all or nothing.
+fn set_switches<W: MockWorld>(
+    mock: &MockState<W>,
+    mut update: Map<String, Value>,
+    from_defaults: bool,
+) -> Result<Json<Value>, AdminError> {
+    let capacity = match update.remove(JOURNAL_CAPACITY) {
+        None => from_defaults.then_some(DEFAULT_JOURNAL_CAPACITY),
+        Some(value) => Some(value.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| {
+            AdminError::bad_request(format!("{JOURNAL_CAPACITY}: must be a whole number of exchanges, got {value}"))
+        })?),
+    };
+    let mut world = mock.world();
+    let (core, switches) = world.parts();
+    let base = if from_defaults { W::Switches::default() } else { switches.clone() };
+    *switches = base.updated(update).map_err(AdminError::bad_request)?;
+    if let Some(capacity) = capacity {
+        core.journal.set_capacity(capacity);
+    }
+    Ok(Json(switches_json(&mut *world)))
 }
 
-async fn switches_put<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
-    let update: Map<String, Value> = body(&bytes)?;
-    mock.set_switches(update, true).map(Json).map_err(AdminError::bad_request)
+async fn switches_get<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<Value> {
+    Json(switches_json(&mut *mock.world()))
 }
 
-async fn faults_get<M: Mock>(State(mock): State<M>) -> Json<FaultPlan> {
-    Json(mock.with_core(|core| core.faults().clone()))
+async fn switches_patch<W: MockWorld>(
+    State(mock): State<MockState<W>>,
+    bytes: Bytes,
+) -> Result<Json<Value>, AdminError> {
+    set_switches(&mock, body(&bytes)?, false)
 }
 
-async fn faults_put<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<Json<FaultPlan>, AdminError> {
+/// Like PATCH, but starting from the defaults.
+async fn switches_put<W: MockWorld>(State(mock): State<MockState<W>>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
+    set_switches(&mock, body(&bytes)?, true)
+}
+
+async fn faults_get<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<FaultPlan> {
+    Json(with_core(&mock, |core| core.faults().clone()))
+}
+
+async fn faults_put<W: MockWorld>(
+    State(mock): State<MockState<W>>,
+    bytes: Bytes,
+) -> Result<Json<FaultPlan>, AdminError> {
     let plan: FaultPlan = body(&bytes)?;
-    mock.with_core(|core| core.set_faults(plan.clone())).map_err(|err| AdminError::bad_request(err.to_string()))?;
+    with_core(&mock, |core| core.set_faults(plan.clone())).map_err(|err| AdminError::bad_request(err.to_string()))?;
     Ok(Json(plan))
 }
 
-async fn faults_delete<M: Mock>(State(mock): State<M>) -> StatusCode {
-    mock.with_core(|core| core.clear_faults());
+async fn faults_delete<W: MockWorld>(State(mock): State<MockState<W>>) -> StatusCode {
+    with_core(&mock, |core| core.clear_faults());
     StatusCode::NO_CONTENT
 }
 
@@ -131,12 +176,12 @@ struct JournalQuery {
     since: Option<u64>,
 }
 
-async fn journal_get<M: Mock>(
-    State(mock): State<M>,
+async fn journal_get<W: MockWorld>(
+    State(mock): State<MockState<W>>,
     query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, AdminError> {
     let Query(query) = query.map_err(|err| AdminError::bad_request(err.body_text()))?;
-    let entries = mock.with_core(|core| core.journal.since(query.since.unwrap_or(0)));
+    let entries = with_core(&mock, |core| core.journal.since(query.since.unwrap_or(0)));
     // Written straight out, not through a `Value` tree: a journal of 100,000 exchanges is hundreds
     // of megabytes as one.
     serde_json::to_vec(&entries)
@@ -144,25 +189,25 @@ async fn journal_get<M: Mock>(
         .map_err(|err| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
 }
 
-async fn journal_seq<M: Mock>(State(mock): State<M>) -> Json<Value> {
-    Json(json!({ "seq": mock.with_core(|core| core.journal.seq()) }))
+async fn journal_seq<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<Value> {
+    Json(json!({ "seq": with_core(&mock, |core| core.journal.seq()) }))
 }
 
-async fn journal_clear<M: Mock>(State(mock): State<M>) -> StatusCode {
-    mock.with_core(|core| core.journal.clear());
+async fn journal_clear<W: MockWorld>(State(mock): State<MockState<W>>) -> StatusCode {
+    with_core(&mock, |core| core.journal.clear());
     StatusCode::NO_CONTENT
 }
 
-fn clock_json<M: Mock>(mock: &M) -> Json<Value> {
-    let (now, mode) = mock.with_core(|core| (core.now(), core.clock.mode()));
+fn clock_json<W: MockWorld>(mock: &MockState<W>) -> Json<Value> {
+    let (now, mode) = with_core(mock, |core| (core.now(), core.clock.mode()));
     let mut answer = Map::new();
     answer.insert("now".into(), json!(now));
     answer.insert("mode".into(), json!(mode));
-    answer.extend(mock.clock_details());
+    answer.extend(mock.world().clock_details());
     Json(Value::Object(answer))
 }
 
-async fn clock_get<M: Mock>(State(mock): State<M>) -> Json<Value> {
+async fn clock_get<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<Value> {
     clock_json(&mock)
 }
 
@@ -173,9 +218,9 @@ struct ClockSet {
     now: Option<Timestamp>,
 }
 
-async fn clock_put<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
+async fn clock_put<W: MockWorld>(State(mock): State<MockState<W>>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
     let request: ClockSet = body(&bytes)?;
-    mock.with_core(|core| {
+    with_core(&mock, |core| {
         if let Some(mode) = request.mode {
             core.clock.set_mode(mode);
         }
@@ -195,9 +240,12 @@ struct Advance {
 
 /// `{"by":"PT40M"}` (an ISO-8601 duration, calendar units counted in UTC) or
 /// `{"to":"2026-01-01T00:40:00Z"}` (an instant; one in the past moves nothing).
-async fn clock_advance<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<Json<Value>, AdminError> {
+async fn clock_advance<W: MockWorld>(
+    State(mock): State<MockState<W>>,
+    bytes: Bytes,
+) -> Result<Json<Value>, AdminError> {
     let request: Advance = body(&bytes)?;
-    let now = mock.with_core(|core| core.now());
+    let now = with_core(&mock, |core| core.now());
     let until = match (request.by, request.to) {
         (Some(raw), None) => {
             let by =
@@ -212,11 +260,11 @@ async fn clock_advance<M: Mock>(State(mock): State<M>, bytes: Bytes) -> Result<J
         }
         (Some(_), Some(_)) => return Err(AdminError::bad_request("give one of \"by\" and \"to\", not both")),
     };
-    mock.advance_to(until).await;
+    W::advance_to(&mock, until).await;
     Ok(clock_json(&mock))
 }
 
-async fn reset<M: Mock>(State(mock): State<M>) -> StatusCode {
-    mock.reset();
+async fn reset<W: MockWorld>(State(mock): State<MockState<W>>) -> StatusCode {
+    mock.world().reset();
     StatusCode::NO_CONTENT
 }

@@ -1,8 +1,8 @@
 //! The HTTP glue both mocks share (feature `serve`): the admin API's common verbs, the request
 //! pipeline's fault and journal steps, a running server's handle, and the binaries' start-up
-//! helpers. Each mock implements [`Mock`] (and [`Protocol`] for its service surface) over its own
-//! state; everything here reaches that state only through those traits, so the two mocks still
-//! never depend on each other.
+//! helpers. Each mock keeps its world in a [`MockState`] and implements [`MockWorld`] (and
+//! [`Protocol`] for its service surface) on it; everything here reaches a mock's world only through
+//! those traits, so the two mocks still never depend on each other.
 //!
 //! - [`admin`]: `/_admin` health, switches, faults, journal, journal/seq, clock, clock/advance, reset,
 //!   behind the admin bearer token, plus the routes a mock adds of its own.
@@ -15,8 +15,11 @@ pub mod cli;
 pub mod pipeline;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use jiff::Timestamp;
+use parking_lot::{Mutex, MutexGuard};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -25,32 +28,81 @@ use crate::mock_core::MockCore;
 use crate::tls::{Prepared, TlsMode};
 
 pub use admin::AdminError;
-pub use pipeline::{Admission, Protocol};
+pub use pipeline::{Admission, BodyRefused, Protocol};
 
-/// A mock as the shared admin API and pipeline see it.
-pub trait Mock: Clone + Send + Sync + 'static {
+/// A mock's state: its world behind one lock, and the admin token beside it (never journaled).
+///
+/// The lock is parking_lot's: it hands itself to a waiting thread now and then (eventual fairness),
+/// and [`MutexGuard::unlock_fair`](parking_lot::MutexGuard::unlock_fair) hands it over at once,
+/// which mock-graph's engine does between the steps of a large cycle so that requests are not
+/// starved. It is never held across an `.await`; a panic while it is held does not poison it (the
+/// mocks check every change before they apply it).
+#[derive(Debug)]
+pub struct MockState<W> {
+    inner: Arc<Shared<W>>,
+}
+
+#[derive(Debug)]
+struct Shared<W> {
+    admin_token: String,
+    world: Mutex<W>,
+}
+
+impl<W> Clone for MockState<W> {
+    fn clone(&self) -> Self {
+        MockState { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<W> MockState<W> {
+    /// State around a world.
+    pub fn new(admin_token: String, world: W) -> Self {
+        MockState { inner: Arc::new(Shared { admin_token, world: Mutex::new(world) }) }
+    }
+
+    /// Locks the world.
+    pub fn world(&self) -> MutexGuard<'_, W> {
+        self.inner.world.lock()
+    }
+
     /// The admin API's bearer token.
-    fn admin_token(&self) -> &str;
+    pub fn admin_token(&self) -> &str {
+        &self.inner.admin_token
+    }
+}
 
-    /// Runs `f` on the mock's clock, faults and journal under the mock's lock.
-    fn with_core<R>(&self, f: impl FnOnce(&mut MockCore) -> R) -> R;
+/// A mock's behaviour switches, as `/_admin/switches` reads and changes them (camelCase JSON). The
+/// journal's `journalCapacity` is not among them: both mocks have it, so the admin API keeps it in
+/// the [`MockCore`].
+pub trait SwitchSet: Serialize + Default + Clone + Send + 'static {
+    /// The set with what `update` names changed; an unknown name or a bad value is refused with
+    /// every problem, and nothing changes.
+    fn updated(&self, update: Map<String, Value>) -> Result<Self, String>;
+}
 
-    /// Every switch and its value, as `GET /_admin/switches` answers.
-    fn switches(&self) -> Value;
+/// A mock's world as the shared admin API and pipeline see it.
+pub trait MockWorld: Send + Sized + 'static {
+    /// The mock's switches.
+    type Switches: SwitchSet;
 
-    /// Changes the switches `update` names, from the current ones or (`from_defaults`) from the
-    /// defaults, and answers all of them; nothing changes when any is refused.
-    fn set_switches(&self, update: Map<String, Value>, from_defaults: bool) -> Result<Value, String>;
+    /// The clock, faults and journal, and the switches.
+    fn parts(&mut self) -> (&mut MockCore, &mut Self::Switches);
 
-    /// Moves the clock to `until` (never back), doing first whatever falls due on the way.
-    fn advance_to(&self, until: Timestamp) -> impl Future<Output = ()> + Send {
-        self.with_core(|core| {
-            let by = until.duration_since(core.now());
-            if by.is_positive() {
-                core.clock.advance(by);
-            }
-        });
-        std::future::ready(())
+    /// The world right after start with the same seed and configuration, its core not yet reset.
+    fn fresh(&self) -> Self;
+
+    /// The clock, faults and journal.
+    fn core(&mut self) -> &mut MockCore {
+        self.parts().0
+    }
+
+    /// Back to the state right after start: a [`MockWorld::fresh`] world with this one's core,
+    /// reset (the clock where it started, in the mode it is in now).
+    fn reset(&mut self) {
+        let mut fresh = self.fresh();
+        std::mem::swap(fresh.core(), self.core());
+        fresh.core().reset();
+        *self = fresh;
     }
 
     /// What the clock's answer adds to `now` and `mode`: when the next cycle falls due, say.
@@ -58,8 +110,16 @@ pub trait Mock: Clone + Send + Sync + 'static {
         Map::new()
     }
 
-    /// Back to the state right after start.
-    fn reset(&self);
+    /// Moves the clock to `until` (never back), doing first whatever falls due on the way.
+    fn advance_to(state: &MockState<Self>, until: Timestamp) -> impl Future<Output = ()> + Send {
+        let mut world = state.world();
+        let core = world.core();
+        let by = until.duration_since(core.now());
+        if by.is_positive() {
+            core.clock.advance(by);
+        }
+        std::future::ready(())
+    }
 }
 
 /// A server on a bound loopback port, serving until dropped.

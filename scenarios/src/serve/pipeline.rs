@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jiff::Timestamp;
 
-use super::Mock;
+use super::{MockState, MockWorld};
 use crate::fault::{AppliedFault, FaultAction};
 use crate::journal::RawExchange;
 
@@ -21,7 +21,7 @@ use crate::journal::RawExchange;
 pub struct Admission<P: Protocol> {
     /// The mock's clock when the request arrived.
     pub at: Timestamp,
-    /// The fault the plan chose ([`crate::mock_core::MockCore::fault_for`]).
+    /// The fault the plan chose.
     pub fault: Option<AppliedFault>,
     /// What the handler learns (inserted as a request extension), or why the request is refused.
     pub outcome: Result<P::Context, P::Error>,
@@ -29,8 +29,17 @@ pub struct Admission<P: Protocol> {
     pub stamp: P::Stamp,
 }
 
+/// Why a request's body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefused {
+    /// It is over the protocol's limit.
+    TooLarge,
+    /// The connection failed while it was read.
+    Unreadable,
+}
+
 /// A mock's service surface: what its pipeline does that the other's does not.
-pub trait Protocol: Mock {
+pub trait Protocol: MockWorld {
     /// What a handler learns from the pipeline, as a request extension.
     type Context: Clone + Send + Sync + 'static;
     /// The protocol's error, rendered in its own envelope.
@@ -38,35 +47,34 @@ pub trait Protocol: Mock {
     /// What [`Protocol::finish`] stamps on the response.
     type Stamp: Send + Sync;
 
-    /// The largest body read.
-    const MAX_BODY_BYTES: usize;
+    /// The largest body read: 1 MiB (inferred for both mocks: AWS publishes no limit for SCIM, and
+    /// Graph's differ by API).
+    const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-    /// A body over [`Protocol::MAX_BODY_BYTES`].
-    fn body_too_large() -> Self::Error;
+    /// The answer to a body that is over [`Protocol::MAX_BODY_BYTES`] or could not be read.
+    fn refused_body(why: BodyRefused) -> Self::Error;
 
-    /// A body that could not be read.
-    fn body_unreadable() -> Self::Error;
-
-    /// Under one hold of the mock's lock: the request's id, the fault for it, and whether it is let in.
-    fn admit(&self, head: &request::Parts, body: &[u8]) -> Admission<Self>;
+    /// Under the mock's lock: the request's id, the fault for it
+    /// ([`crate::mock_core::MockCore::fault_for`]), and whether it is let in.
+    fn admit(&mut self, head: &request::Parts, body: &[u8]) -> Admission<Self>;
 
     /// The answer to a fault that names a status but no body.
     fn injected(status: StatusCode, retry_after: Option<u64>) -> Response;
 
     /// Renders errors in the protocol's envelope and stamps the protocol's headers.
-    fn finish(&self, response: Response, stamp: &Self::Stamp) -> Response;
+    fn finish(state: &MockState<Self>, response: Response, stamp: &Self::Stamp) -> Response;
 }
 
 /// The pipeline, as an axum `from_fn_with_state` middleware.
-pub async fn pipeline<P: Protocol>(State(mock): State<P>, request: Request, next: Next) -> Response {
+pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Request, next: Next) -> Response {
     let (mut head, body) = request.into_parts();
     let body = match Limited::new(body, P::MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(P::body_too_large()),
-        Err(_) => Err(P::body_unreadable()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(P::refused_body(BodyRefused::TooLarge)),
+        Err(_) => Err(P::refused_body(BodyRefused::Unreadable)),
     };
     let bytes = body.as_ref().map(Bytes::clone).unwrap_or_default();
-    let admission = mock.admit(&head, &bytes);
+    let admission = mock.world().admit(&head, &bytes);
     // Kept raw; bodies are parsed and redacted only when the journal is read.
     let exchange = RawExchange::new(
         0,
@@ -120,7 +128,7 @@ pub async fn pipeline<P: Protocol>(State(mock): State<P>, request: Request, next
         }
     };
     let retry_after = response.extensions().get::<InjectedRetryAfter>().map(|r| r.0);
-    let (mut head, body) = mock.finish(response, &admission.stamp).into_parts();
+    let (mut head, body) = P::finish(&mock, response, &admission.stamp).into_parts();
     if let Some(seconds) = retry_after {
         head.headers.entry(header::RETRY_AFTER).or_insert(HeaderValue::from(seconds));
     }
@@ -138,12 +146,18 @@ fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (String, String)> +
     headers.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
 }
 
-fn record<M: Mock>(mock: &M, at: Timestamp, delay_ms: u64, mut exchange: RawExchange, fault: Option<AppliedFault>) {
-    mock.with_core(|core| {
-        exchange.elapsed_ms = u64::try_from(core.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
-        exchange.fault = fault;
-        core.journal.record(exchange);
-    });
+fn record<W: MockWorld>(
+    mock: &MockState<W>,
+    at: Timestamp,
+    delay_ms: u64,
+    mut exchange: RawExchange,
+    fault: Option<AppliedFault>,
+) {
+    let mut world = mock.world();
+    let core = world.core();
+    exchange.elapsed_ms = u64::try_from(core.now().duration_since(at).as_millis()).unwrap_or(0) + delay_ms;
+    exchange.fault = fault;
+    core.journal.record(exchange);
 }
 
 /// A response whose body fails at once: hyper closes the connection without completing the
