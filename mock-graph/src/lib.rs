@@ -9,10 +9,14 @@
 //! # Layout
 //! - [`server`]: the router, the [`MockGraph`] handle and the config, plain HTTP or HTTPS
 //!   (`scenarios::tls`: a CA from the seed, or the user's certificate) and the engine's trusted CAs.
-//! - [`middleware`]: body limit, faults, bearer check, error rendering, request ids, journal.
+//! - `scenarios::serve` (shared with mock-scim): the request pipeline (body limit, faults, journal),
+//!   the admin API's common verbs, the server handle. This crate plugs into it with
+//!   [`state::World`]'s `MockWorld` impl (cycles run on a clock advance) and, in [`middleware`], its
+//!   `Protocol` impl: the bearer check, Graph's error envelope, request ids, OData headers.
 //! - [`auth`]: the client-credentials token endpoint, the tenant's OpenID metadata (what MSAL reads
 //!   first) and token checks.
-//! - [`routes`]: thin handlers, and the shared collection machinery (filter, order, select, page).
+//! - [`routes`]: thin handlers, the shared collection machinery (filter, order, select, page), and
+//!   the admin routes of Entra's portal (seeding, the directory, delta reset).
 //! - [`directory`]: users, groups, memberships, service principals, applications, assignments, and
 //!   the change log.
 //! - [`apps`]: application templates, instantiate, assignments.

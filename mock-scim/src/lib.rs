@@ -8,15 +8,19 @@
 //! # Layout
 //! - [`server`]: the router, the [`MockScim`] handle and the config, plain HTTP or HTTPS
 //!   (`scenarios::tls`: a CA from the seed, or the user's certificate).
-//! - [`middleware`]: body limit, faults, tenant and token check, rate limit, error rendering, journal.
-//! - [`routes`]: thin handlers for `/Users`, `/Groups`, discovery endpoints and `/_admin`.
+//! - `scenarios::serve` (shared with mock-graph): the request pipeline (body limit, faults, journal),
+//!   the admin API's common verbs, the server handle. This crate plugs into it with
+//!   [`state::World`]'s `MockWorld` impl and, in [`middleware`], its `Protocol` impl: tenant and token
+//!   check, rate limit, AWS's error envelope, `x-amzn-RequestId`.
+//! - [`routes`]: thin handlers for `/Users`, `/Groups`, discovery endpoints, and the admin routes of
+//!   AWS's console (tenants, tokens, state).
 //! - [`store`]: one tenant's users, groups and memberships, with an index for every filter.
 //! - [`validate`]: required attributes, lengths, character sets, single-valued lists, reserved names.
 //! - [`filter`]: AWS's `eq`/`and` filter dialect.
 //! - [`patch`]: PatchOp parsing and application, as Entra and other clients send it.
 //! - [`model`]: users and groups as stored, sent and returned.
 //! - [`error`]: the AWS error envelope.
-//! - [`switches`], [`clock`], [`state`]: behaviour switches, the mock's clock, the shared state.
+//! - [`switches`], [`clock`], [`state`]: behaviour switches, AWS's timestamp formats, the world.
 //!
 //! # Invariants
 //! - A refused request changes nothing: every check runs before the first write, under one lock.
