@@ -1155,8 +1155,13 @@ pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Kee
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
             for (i, at) in scenario.steps.iter().enumerate() {
-                let label = format!("steps[{i}] ({})", describe(&at.step));
-                if let Err(StepError(message)) = step(&mut ctx, &at.step, &mut failures, &label).await {
+                // A loaded scenario's steps all read; one that did not is a failure, not a panic.
+                let Ok(this) = &at.step else {
+                    failures.push(format!("steps[{i}]: unreadable"));
+                    break;
+                };
+                let label = format!("steps[{i}] ({})", describe(this));
+                if let Err(StepError(message)) = step(&mut ctx, this, &mut failures, &label).await {
                     failures.push(format!("{label}: {message}"));
                     break;
                 }

@@ -121,7 +121,7 @@ impl World {
     }
 
     /// Issues a token for a tenant; refuses a third (aws-scim.md §1.2).
-    pub fn issue_token(&mut self, tenant_id: &str) -> Result<Token, String> {
+    pub fn issue_token(&mut self, tenant_id: &str) -> Result<Token, TenantError> {
         let now = self.core.now();
         let mut bytes = [0u8; 48];
         for chunk in bytes.chunks_mut(8) {
@@ -129,11 +129,9 @@ impl World {
         }
         let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
         let id = self.uuid();
-        let tenant = self.tenants.get_mut(tenant_id).ok_or_else(|| format!("no tenant {tenant_id}"))?;
+        let tenant = self.tenants.get_mut(tenant_id).ok_or_else(|| TenantError::NoSuchTenant(tenant_id.to_owned()))?;
         if tenant.tokens.len() >= MAX_TOKENS {
-            return Err(format!(
-                "tenant {tenant_id} already has {MAX_TOKENS} access tokens; revoke one first (AWS allows two at a time)"
-            ));
+            return Err(TenantError::TooManyTokens(tenant_id.to_owned()));
         }
         let token =
             Token { id, secret, created: now, expires: now.saturating_add(TOKEN_VALIDITY).unwrap_or(Timestamp::MAX) };
@@ -142,19 +140,54 @@ impl World {
     }
 
     /// Creates a tenant with one token.
-    pub fn create_tenant(&mut self, id: Option<String>) -> Result<(String, Token), String> {
+    pub fn create_tenant(&mut self, id: Option<String>) -> Result<(String, Token), TenantError> {
         let id = match id {
-            Some(id) if self.tenants.contains_key(&id) => return Err(format!("tenant {id} already exists")),
-            Some(id) if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
-                return Err(format!("tenant id {id:?} must be letters, digits and dashes"));
+            Some(id)
+                if id.is_empty()
+                    || id.len() > MAX_TENANT_ID_LEN
+                    || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                return Err(TenantError::InvalidId(id));
             }
-            Some(id) if id == "_admin" => return Err("tenant id _admin is reserved".to_owned()),
+            Some(id) if self.tenants.contains_key(&id) => return Err(TenantError::Exists(id)),
             Some(id) => id,
             None => self.tenant_id(),
         };
         self.tenants.insert(id.clone(), Tenant::default());
         let token = self.issue_token(&id)?;
         Ok((id, token))
+    }
+}
+
+/// The longest tenant id the admin API takes (inferred: AWS's own are 40 characters).
+pub const MAX_TENANT_ID_LEN: usize = 128;
+
+/// Why a tenant or a token was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    /// The id is empty, too long, or not letters, digits and dashes.
+    #[error("tenant id {0:?} must be 1 to 128 letters, digits and dashes")]
+    InvalidId(String),
+    /// A tenant with that id exists.
+    #[error("tenant {0} already exists")]
+    Exists(String),
+    /// No tenant with that id.
+    #[error("no tenant {0}")]
+    NoSuchTenant(String),
+    /// The tenant holds two tokens already (aws-scim.md §1.2).
+    #[error("tenant {0} already has 2 access tokens; revoke one first (AWS allows two at a time)")]
+    TooManyTokens(String),
+}
+
+impl TenantError {
+    /// The admin API's status for it: 400 for a bad id, 404 for a missing tenant, 409 otherwise.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            TenantError::InvalidId(_) => StatusCode::BAD_REQUEST,
+            TenantError::NoSuchTenant(_) => StatusCode::NOT_FOUND,
+            TenantError::Exists(_) | TenantError::TooManyTokens(_) => StatusCode::CONFLICT,
+        }
     }
 }
 

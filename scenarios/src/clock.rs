@@ -79,19 +79,53 @@ impl Clock {
     }
 }
 
+/// Why a text is not a forward move of the clock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not ISO-8601 at all (`"40 minutes"`).
+    #[error("{0:?} is not an ISO-8601 duration such as \"PT40M\"")]
+    NotIso(String),
+    /// ISO-8601 in shape, but unreadable.
+    #[error("{raw:?} is not an ISO-8601 duration: {reason}")]
+    Unreadable {
+        /// The text.
+        raw: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Past the end of time from here.
+    #[error("{raw:?}: {reason}")]
+    OutOfRange {
+        /// The text.
+        raw: String,
+        /// What the calendar said.
+        reason: String,
+    },
+    /// Negative: the clock only moves forward.
+    #[error("{0:?}: the clock only moves forward")]
+    Backwards(String),
+    /// Longer than a step may move the clock.
+    #[error("{0:?} is more than ten years")]
+    TooLong(String),
+}
+
 /// Reads an ISO-8601 duration such as `PT40M` or `P1Y` as a forward move from `now` (calendar units
 /// counted in UTC), for the admin APIs' `{"by": …}`.
-pub fn forward_by(now: Timestamp, raw: &str) -> Result<SignedDuration, String> {
+pub fn forward_by(now: Timestamp, raw: &str) -> Result<SignedDuration, DurationError> {
     // jiff also reads friendly spans ("40 minutes"); the admin APIs speak ISO 8601 only.
     if !raw.trim_start_matches(['+', '-']).starts_with(['P', 'p']) {
-        return Err(format!("{raw:?} is not an ISO-8601 duration such as \"PT40M\""));
+        return Err(DurationError::NotIso(raw.to_owned()));
     }
-    let span: jiff::Span = raw.parse().map_err(|err| format!("{raw:?} is not an ISO-8601 duration: {err}"))?;
+    let span: jiff::Span = raw
+        .parse()
+        .map_err(|err: jiff::Error| DurationError::Unreadable { raw: raw.to_owned(), reason: err.to_string() })?;
     let start = now.to_zoned_datetime(jiff::tz::TimeZone::UTC);
-    let end = start.checked_add(span).map_err(|err| format!("{raw:?}: {err}"))?;
+    let end = start
+        .checked_add(span)
+        .map_err(|err| DurationError::OutOfRange { raw: raw.to_owned(), reason: err.to_string() })?;
     let by = end.timestamp().duration_since(start.timestamp());
     if by.is_negative() {
-        return Err(format!("{raw:?}: the clock only moves forward"));
+        return Err(DurationError::Backwards(raw.to_owned()));
     }
     Ok(by)
 }
@@ -114,7 +148,8 @@ mod tests {
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(forward_by(start, "PT40M").unwrap(), SignedDuration::from_mins(40));
         assert_eq!(forward_by(start, "P1Y").unwrap(), SignedDuration::from_hours(365 * 24));
-        assert!(forward_by(start, "40 minutes").is_err());
-        assert!(forward_by(start, "-PT1H").is_err());
+        assert_eq!(forward_by(start, "40 minutes"), Err(DurationError::NotIso("40 minutes".into())));
+        assert_eq!(forward_by(start, "-PT1H"), Err(DurationError::Backwards("-PT1H".into())));
+        assert!(matches!(forward_by(start, "PT40X"), Err(DurationError::Unreadable { .. })));
     }
 }

@@ -192,12 +192,12 @@ pub struct Scenario {
 /// A step and where it is written.
 #[derive(Debug, Clone)]
 pub struct StepAt {
-    /// The step.
-    pub step: Step,
+    /// The step, or the problem reading it (unknown action or key, wrong type): reported with the
+    /// other problems when the file is loaded, so that a scenario [`Scenario::parse`] returns has
+    /// none.
+    pub step: Result<Step, String>,
     /// Byte range in the file, for line numbers.
     pub span: std::ops::Range<usize>,
-    /// A problem reading the step (unknown action or key, wrong type), reported with the others.
-    pub error: Option<String>,
 }
 
 /// Steps are internally tagged by `action`, which loses spans inside; each is read as a table first,
@@ -208,10 +208,9 @@ fn steps<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<StepAt
         .into_iter()
         .map(|table| {
             let span = table.span();
-            match Step::deserialize(toml::Value::Table(table.into_inner())) {
-                Ok(step) => StepAt { step, span, error: None },
-                Err(err) => StepAt { step: Step::Start, span, error: Some(err.message().trim().to_owned()) },
-            }
+            let step = Step::deserialize(toml::Value::Table(table.into_inner()))
+                .map_err(|err| err.message().trim().to_owned());
+            StepAt { step, span }
         })
         .collect())
 }
@@ -231,12 +230,13 @@ pub struct Directory {
     pub generated: Option<Generated>,
 }
 
-/// An Entra user.
+/// An Entra user: in the directory, with its UPN's place in the file ([`Spanned`]); created by a
+/// step, without it (`User<String>`: steps are read from a table, which keeps no places).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct User {
+pub struct User<Upn = Spanned<String>> {
     /// userPrincipalName.
-    pub upn: Spanned<String>,
+    pub upn: Upn,
     /// givenName.
     #[serde(default)]
     pub given_name: Option<String>,
@@ -259,32 +259,6 @@ pub struct User {
 
 fn yes() -> bool {
     true
-}
-
-/// A user created by a step: the same fields as [`User`].
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    /// userPrincipalName.
-    pub upn: String,
-    /// givenName.
-    #[serde(default)]
-    pub given_name: Option<String>,
-    /// surname.
-    #[serde(default)]
-    pub surname: Option<String>,
-    /// displayName.
-    #[serde(default)]
-    pub display_name: Option<String>,
-    /// mail.
-    #[serde(default)]
-    pub mail: Option<String>,
-    /// accountEnabled (default true).
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Other Graph properties.
-    #[serde(default)]
-    pub properties: BTreeMap<String, toml::Value>,
 }
 
 /// An Entra group.
@@ -381,7 +355,7 @@ pub enum Step {
     CreateUser {
         /// The user.
         #[serde(flatten)]
-        user: Box<NewUser>,
+        user: Box<User<String>>,
     },
     /// Change a user's Graph properties.
     UpdateUser {
@@ -1110,14 +1084,18 @@ impl Scenario {
         }
         for (i, step_at) in self.steps.iter().enumerate() {
             let at = |field: &str| format!("steps[{i}].{field}");
-            if let Some(error) = &step_at.error {
-                let step = format!("steps[{i}]");
-                let inside = |path: &&str| path.strip_prefix(step.as_str()).is_some_and(|rest| rest.starts_with('.'));
-                if !flagged.iter().any(|path| *path == step || inside(path)) {
-                    push(Some(step_at.span.clone()), step, error.clone());
+            let step = match &step_at.step {
+                Ok(step) => step,
+                Err(error) => {
+                    let step = format!("steps[{i}]");
+                    let inside =
+                        |path: &&str| path.strip_prefix(step.as_str()).is_some_and(|rest| rest.starts_with('.'));
+                    if !flagged.iter().any(|path| *path == step || inside(path)) {
+                        push(Some(step_at.span.clone()), step, error.clone());
+                    }
+                    continue;
                 }
-                continue;
-            }
+            };
             let step_span = step_at.span.clone();
             // Checks a reference against the users and groups that exist at this step.
             let refer = |field: &str, name: &str, users: &[String], groups: &[String], what: &str| {
@@ -1135,7 +1113,7 @@ impl Scenario {
                 })
             };
             let mut found: Vec<(Option<std::ops::Range<usize>>, String, String)> = Vec::new();
-            match &step_at.step {
+            match step {
                 Step::CreateUser { user } => {
                     let upn = &user.upn;
                     if users.iter().any(|u| u.eq_ignore_ascii_case(upn)) {
@@ -1213,7 +1191,7 @@ impl Scenario {
                 }
                 Step::Advance { by } | Step::AdvanceAws { by } => {
                     if let Err(err) = parse_duration(by) {
-                        found.push((Some(step_span.clone()), at("by"), err));
+                        found.push((Some(step_span.clone()), at("by"), err.to_string()));
                     }
                 }
                 Step::AwsRequest(request) => {
@@ -1329,11 +1307,10 @@ impl Scenario {
 }
 
 /// Reads an ISO-8601 duration for a step: positive, at most ten years.
-pub fn parse_duration(raw: &str) -> Result<SignedDuration, String> {
-    let start: Timestamp = "2026-01-01T00:00:00Z".parse().map_err(|e| format!("{e}"))?;
-    let by = crate::clock::forward_by(start, raw)?;
+pub fn parse_duration(raw: &str) -> Result<SignedDuration, crate::clock::DurationError> {
+    let by = crate::clock::forward_by(crate::clock::DEFAULT_START, raw)?;
     if by > SignedDuration::from_hours(24 * 3653) {
-        return Err(format!("{raw:?} is more than ten years"));
+        return Err(crate::clock::DurationError::TooLong(raw.to_owned()));
     }
     Ok(by)
 }

@@ -25,7 +25,7 @@ use super::plan::Ledger;
 pub use super::plan::Subjects;
 use super::plan::{self, Fixed, GroupWork, ManagerWork, PLAN_CHUNK, Plan, UserWork};
 use super::record::{finish, finish_failed, record_logs};
-use super::scim::Target;
+use super::scim::{Target, TargetError};
 use super::scope::Scope;
 use super::template::read_mappings;
 use crate::directory::ObjectKind;
@@ -137,6 +137,28 @@ fn retry_waiter(state: &AppState, settings: &Settings) -> Option<super::scim::Wa
     }))
 }
 
+/// Why provision on demand did not reach the target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OnDemandError {
+    /// The job has no plan: it does not exist or lacks its secrets.
+    #[error("the job is not configured")]
+    NotConfigured,
+    /// The secrets name no usable target.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The target's probe failed, with the code Entra logs for it.
+    #[error("{code}: {message}")]
+    Unreachable {
+        /// Entra's error code for the failure.
+        code: &'static str,
+        /// What the target answered, or why it did not.
+        message: String,
+    },
+    /// The job's schema has mappings the engine cannot read.
+    #[error("{}", .0.join("; "))]
+    Schema(Vec<String>),
+}
+
 /// Runs one cycle of a job to completion.
 pub async fn run_cycle(state: &AppState, job_id: &str, settings: &Settings) {
     let Some(mut plan) = plan_in_steps(state, job_id, settings).await else { return };
@@ -146,7 +168,7 @@ pub async fn run_cycle(state: &AppState, job_id: &str, settings: &Settings) {
         Ok(target) => {
             probe(target, &guid).await.map_err(|(reply, code, message)| (Some(reply), code, message.to_owned()))
         }
-        Err(message) => Err((None, "SystemForCrossDomainIdentityManagementInvalidCredentials", message.clone())),
+        Err(err) => Err((None, "SystemForCrossDomainIdentityManagementInvalidCredentials", err.to_string())),
     };
     if let Err((reply, code, message)) = probe_result {
         let credential = reply.as_ref().is_none_or(|r| matches!(r.status(), Some(401 | 403) | None | Some(404)));
@@ -332,12 +354,12 @@ pub async fn on_demand(
     settings: &Settings,
     subjects: Subjects,
     group_members: Vec<String>,
-) -> Result<OnDemand, String> {
+) -> Result<OnDemand, OnDemandError> {
     let plan = {
         let mut world = state.world();
         plan::plan(&mut world, job_id, settings, Some(&subjects), retry_waiter(state, settings))
     };
-    let Some(mut plan) = plan else { return Err("the job is not configured".into()) };
+    let Some(mut plan) = plan else { return Err(OnDemandError::NotConfigured) };
     let restore = |state: &AppState, plan: Plan| {
         let mut world = state.world();
         if let Some(job) = world.provisioning.jobs.get_mut(&plan.job_id) {
@@ -348,21 +370,21 @@ pub async fn on_demand(
     };
     let target = match plan.fixed.target.clone() {
         Ok(target) => target,
-        Err(message) => {
+        Err(err) => {
             restore(state, plan);
-            return Err(message);
+            return Err(OnDemandError::Target(err));
         }
     };
     let guid = state.world().uuid();
     if let Err((_, code, message)) = probe(&target, &guid).await {
         restore(state, plan);
-        return Err(format!("{code}: {message}"));
+        return Err(OnDemandError::Unreachable { code, message: message.to_owned() });
     }
     let mut out = Outcome::default();
     let member_works: Vec<UserWork> = {
         let world = state.world();
         let job_schema = world.provisioning.jobs.get(job_id).map(|j| j.schema.clone()).unwrap_or(Value::Null);
-        let mappings = read_mappings(&job_schema).map_err(|p| p.join("; "))?;
+        let mappings = read_mappings(&job_schema).map_err(OnDemandError::Schema)?;
         let scope = Scope {
             dir: &world.directory,
             sp_id: &plan.context.sp_id,
@@ -386,7 +408,7 @@ pub async fn on_demand(
             let world = state.world();
             let mappings =
                 read_mappings(&world.provisioning.jobs.get(job_id).map(|j| j.schema.clone()).unwrap_or(Value::Null))
-                    .map_err(|p| p.join("; "))?;
+                    .map_err(OnDemandError::Schema)?;
             let scope = Scope {
                 dir: &world.directory,
                 sp_id: &plan.context.sp_id,

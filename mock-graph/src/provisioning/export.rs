@@ -1134,7 +1134,7 @@ mod tests {
 
     fn fixed(read_target: bool) -> Fixed {
         Fixed {
-            target: Err("no target: the driver is not used".into()),
+            target: Err(crate::provisioning::scim::TargetError::InvalidTenantUrl),
             secrets: Secrets::default(),
             read_target,
             deletes_approved: false,

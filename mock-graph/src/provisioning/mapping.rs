@@ -46,15 +46,60 @@ pub enum Expr {
     Call(String, Vec<Expr>),
 }
 
+/// How deep function calls may nest in one expression (inferred: Entra documents no limit; the
+/// deepest real mappings nest three or four `Switch`/`IIF`/`Join` calls).
+pub const MAX_EXPRESSION_DEPTH: usize = 32;
+
+/// Why an expression does not parse. Positions count characters from 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpressionError {
+    /// `[name` without `]`.
+    #[error("unclosed [ at position {0}")]
+    UnclosedAttribute(usize),
+    /// `"text` without its closing quote.
+    #[error("unclosed string at position {0}")]
+    UnclosedString(usize),
+    /// A name not followed by `(`.
+    #[error("expected ( after {name} at position {at}")]
+    ExpectedArguments {
+        /// The function's name.
+        name: String,
+        /// Where `(` was expected.
+        at: usize,
+    },
+    /// An argument not followed by `,` or `)`.
+    #[error("expected , or ) in {name}(…) at position {at}")]
+    ExpectedSeparator {
+        /// The function's name.
+        name: String,
+        /// Where `,` or `)` was expected.
+        at: usize,
+    },
+    /// A character no expression starts with.
+    #[error("unexpected {found:?} at position {at}")]
+    Unexpected {
+        /// The character.
+        found: char,
+        /// Its position.
+        at: usize,
+    },
+    /// Text after a whole expression.
+    #[error("unexpected text after position {0}")]
+    Trailing(usize),
+    /// Calls nested deeper than [`MAX_EXPRESSION_DEPTH`].
+    #[error("function calls nest deeper than {MAX_EXPRESSION_DEPTH} at position {0}")]
+    TooDeep(usize),
+}
+
 /// Parses the expression language's subset the AWS mappings and common customisations use:
 /// `Switch`, `Join`, `Not`, `Append`, `ToLower`, `ToUpper`, `Coalesce`, `IIF`.
-pub fn parse_expression(text: &str) -> Result<Expr, String> {
+pub fn parse_expression(text: &str) -> Result<Expr, ExpressionError> {
     let chars: Vec<char> = text.chars().collect();
     let mut at = 0;
-    let expr = parse_arg(&chars, &mut at)?;
+    let expr = parse_arg(&chars, &mut at, 0)?;
     skip_spaces(&chars, &mut at);
     if at != chars.len() {
-        return Err(format!("unexpected text after position {at} in {text:?}"));
+        return Err(ExpressionError::Trailing(at));
     }
     Ok(expr)
 }
@@ -65,22 +110,23 @@ fn skip_spaces(chars: &[char], at: &mut usize) {
     }
 }
 
-fn parse_arg(chars: &[char], at: &mut usize) -> Result<Expr, String> {
+fn parse_arg(chars: &[char], at: &mut usize, depth: usize) -> Result<Expr, ExpressionError> {
     skip_spaces(chars, at);
     match chars.get(*at) {
         None | Some(',') | Some(')') => Ok(Expr::Empty),
         Some('[') => {
-            let end = chars[*at..].iter().position(|c| *c == ']').ok_or("unclosed [")? + *at;
+            let end = chars[*at..].iter().position(|c| *c == ']').ok_or(ExpressionError::UnclosedAttribute(*at))? + *at;
             let name: String = chars[*at + 1..end].iter().collect();
             *at = end + 1;
             Ok(Expr::Attribute(name))
         }
         Some('"') => {
             let mut value = String::new();
+            let opened = *at;
             *at += 1;
             loop {
                 match chars.get(*at) {
-                    None => return Err("unclosed string".into()),
+                    None => return Err(ExpressionError::UnclosedString(opened)),
                     Some('\\') if chars.get(*at + 1) == Some(&'"') => {
                         value.push('"');
                         *at += 2;
@@ -105,12 +151,15 @@ fn parse_arg(chars: &[char], at: &mut usize) -> Result<Expr, String> {
             let name: String = chars[start..*at].iter().collect();
             skip_spaces(chars, at);
             if chars.get(*at) != Some(&'(') {
-                return Err(format!("expected ( after {name}"));
+                return Err(ExpressionError::ExpectedArguments { name, at: *at });
+            }
+            if depth >= MAX_EXPRESSION_DEPTH {
+                return Err(ExpressionError::TooDeep(*at));
             }
             *at += 1;
             let mut args = Vec::new();
             loop {
-                args.push(parse_arg(chars, at)?);
+                args.push(parse_arg(chars, at, depth + 1)?);
                 skip_spaces(chars, at);
                 match chars.get(*at) {
                     Some(',') => *at += 1,
@@ -118,7 +167,7 @@ fn parse_arg(chars: &[char], at: &mut usize) -> Result<Expr, String> {
                         *at += 1;
                         break;
                     }
-                    _ => return Err(format!("expected , or ) in {name}(…)")),
+                    _ => return Err(ExpressionError::ExpectedSeparator { name, at: *at }),
                 }
             }
             if args == [Expr::Empty] {
@@ -126,7 +175,7 @@ fn parse_arg(chars: &[char], at: &mut usize) -> Result<Expr, String> {
             }
             Ok(Expr::Call(name, args))
         }
-        Some(c) => Err(format!("unexpected {c:?}")),
+        Some(c) => Err(ExpressionError::Unexpected { found: *c, at: *at }),
     }
 }
 
@@ -367,6 +416,18 @@ mod tests {
         let (props, _) = object(json!({}), false);
         assert_eq!(evaluate(&expr, &SourceObject { properties: &props, soft_deleted: false }).as_deref(), Some("True"));
         assert_eq!(evaluate(&expr, &SourceObject { properties: &props, soft_deleted: true }).as_deref(), Some("False"));
+    }
+
+    #[test]
+    fn a_bad_expression_says_where_and_deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("{}[a]{}", "Not(".repeat(MAX_EXPRESSION_DEPTH), ")".repeat(MAX_EXPRESSION_DEPTH));
+        assert!(parse_expression(&deep).is_ok(), "{MAX_EXPRESSION_DEPTH} nested calls parse");
+        let deeper = format!("{}[a]{}", "Not(".repeat(10_000), ")".repeat(10_000));
+        assert_eq!(parse_expression(&deeper), Err(ExpressionError::TooDeep(4 * MAX_EXPRESSION_DEPTH + 3)));
+        let unclosed = parse_expression("Join(\" \", [a]").unwrap_err();
+        assert_eq!(unclosed.to_string(), "expected , or ) in Join(…) at position 13");
+        assert_eq!(parse_expression("[a] x"), Err(ExpressionError::Trailing(4)));
+        assert_eq!(parse_expression("Not([a"), Err(ExpressionError::UnclosedAttribute(4)));
     }
 
     #[test]

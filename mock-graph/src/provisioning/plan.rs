@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::cycle::{Secrets, Settings, TARGET_NAME};
 use super::job::{Escrow, GroupLink, Job, UserLink};
-use super::scim::Target;
+use super::scim::{Target, TargetError};
 use super::scope::{ManagerRef, OutOfScope, Scope};
 use super::template::read_mappings;
 use crate::directory::{ChangeKind, Key, ObjectKind};
@@ -93,7 +93,7 @@ pub(crate) struct Plan {
 /// The part of a plan every export of the cycle reads and none writes, so that exports of
 /// different objects can run at once.
 pub(crate) struct Fixed {
-    pub(crate) target: Result<Target, String>,
+    pub(crate) target: Result<Target, TargetError>,
     pub(crate) secrets: Secrets,
     /// An initial cycle (not provision on demand): linked objects are read back from the target and
     /// diffed against what it holds, not against what was last exported (§4.2 steps 3 to 5).
@@ -520,7 +520,7 @@ impl Begun {
                     },
                 )
             }
-            _ => Err("Please provide a valid tenant URL for your application.".to_owned()),
+            _ => Err(TargetError::InvalidTenantUrl),
         };
         let job = world.provisioning.jobs.get_mut(&self.job_id)?;
         let initial = job.watermark.is_none();

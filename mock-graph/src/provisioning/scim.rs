@@ -101,6 +101,15 @@ impl Reply {
     }
 }
 
+/// Why no SCIM target can be made from a job's secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// No `BaseAddress` or `SecretToken`, or a `BaseAddress` that is not an http(s) URL: what the
+    /// portal says (entra-provisioning.md §3.2).
+    #[error("Please provide a valid tenant URL for your application.")]
+    InvalidTenantUrl,
+}
+
 impl Target {
     /// Reads the tenant URL: a `?aadOptscim062020` flag selects that dialect (§4.5).
     pub fn new(
@@ -109,10 +118,10 @@ impl Target {
         client: reqwest::Client,
         timeout: Duration,
         attempts: u32,
-    ) -> Result<Target, String> {
+    ) -> Result<Target, TargetError> {
         let (base, query) = base_address.split_once('?').unwrap_or((base_address, ""));
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err("Please provide a valid tenant URL for your application.".into());
+            return Err(TargetError::InvalidTenantUrl);
         }
         let dialect = if query.split('&').any(|flag| flag == "aadOptscim062020") {
             Dialect::Optscim062020

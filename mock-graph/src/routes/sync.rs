@@ -442,8 +442,8 @@ pub async fn validate_credentials(
         )
         .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable"));
     };
-    let target = Target::new(&base, &token, settings.client.clone(), settings.timeout, 1).map_err(|message| {
-        GraphError::bad_request(message)
+    let target = Target::new(&base, &token, settings.client.clone(), settings.timeout, 1).map_err(|err| {
+        GraphError::bad_request(err.to_string())
             .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable")
     })?;
     match cycle::probe(&target, &guid).await {
@@ -510,8 +510,8 @@ pub async fn provision_on_demand(
     } else {
         Subjects { users: Vec::new(), groups: vec![object_id] }
     };
-    let outcome = cycle::on_demand(&state, &job_id, &settings, subjects, members).await.map_err(|message| {
-        GraphError::bad_request(message)
+    let outcome = cycle::on_demand(&state, &job_id, &settings, subjects, members).await.map_err(|err| {
+        GraphError::bad_request(err.to_string())
             .with_code("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable")
     })?;
     let key = json!({"result": outcome.result, "details": outcome.details});

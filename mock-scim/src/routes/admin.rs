@@ -49,7 +49,7 @@ async fn tenants_create(
 ) -> Result<Response, AdminError> {
     let request: CreateTenant = body(&bytes)?;
     let (tenant_id, token) =
-        state.world().create_tenant(request.tenant_id).map_err(|e| AdminError(StatusCode::CONFLICT, e))?;
+        state.world().create_tenant(request.tenant_id).map_err(|e| AdminError(e.status(), e.to_string()))?;
     let answer = json!({
         "tenantId": tenant_id,
         "scimEndpoint": scim_endpoint(scheme, &headers, &tenant_id),
@@ -98,7 +98,7 @@ async fn tokens_create(State(state): State<AppState>, Path(tenant): Path<String>
     if !world.tenants.contains_key(&tenant) {
         return Err(AdminError::not_found(format!("no tenant {tenant}")));
     }
-    let token = world.issue_token(&tenant).map_err(|e| AdminError(StatusCode::CONFLICT, e))?;
+    let token = world.issue_token(&tenant).map_err(|e| AdminError(e.status(), e.to_string()))?;
     let mut answer = token_json(&token);
     answer["accessToken"] = Value::String(token.secret);
     Ok((StatusCode::CREATED, Json(answer)).into_response())

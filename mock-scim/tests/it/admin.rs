@@ -66,6 +66,26 @@ async fn a_new_tenant_answers_with_its_endpoint_and_token() {
 }
 
 #[tokio::test]
+async fn a_tenant_id_that_is_not_letters_digits_and_dashes_is_a_bad_request_and_a_taken_one_a_conflict() {
+    let mock = Mock::new();
+    let create = |id: String| {
+        Request::post("/_admin/tenants")
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "tenantId": id }).to_string()))
+            .unwrap()
+    };
+    for bad in ["a/b", "", "_admin", "t\u{e9}nant", &"x".repeat(129)] {
+        let answer = mock.send(create(bad.to_owned())).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", answer.body);
+        assert!(answer.body["error"].as_str().unwrap().contains("letters, digits and dashes"));
+    }
+    assert_eq!(mock.send(create("team-1".to_owned())).await.status, StatusCode::CREATED);
+    let again = mock.send(create("team-1".to_owned())).await;
+    assert_eq!((again.status, again.body), (StatusCode::CONFLICT, json!({"error": "tenant team-1 already exists"})));
+}
+
+#[tokio::test]
 async fn a_tenant_holds_at_most_two_tokens_and_a_revoked_one_stops_working() {
     let mock = Mock::new();
     let path = format!("/_admin/tenants/{}/tokens", mock.tenant);

@@ -90,7 +90,7 @@ pub(super) const DIRECTORY: &[Field] = &[
     opt("generated", Shape::Table(GENERATED)),
 ];
 
-/// [`super::User`] and [`super::NewUser`].
+/// [`super::User`], in the directory and in a step.
 pub(super) const USER: &[Field] = &[
     req("upn", Shape::Str),
     opt("given_name", Shape::Str),
@@ -592,7 +592,7 @@ mod tests {
     use crate::scenario::{Aws, Problem};
     use crate::scenario::{
         AwsGroup, AwsRequest, AwsUser, Directory, Entra, Expectation, Generated, Group, JobExpectation, LogExpectation,
-        MappingEdit, NewUser, RequestExpectation, Scenario, ScopingClause, ScopingFilter, Step, User,
+        MappingEdit, RequestExpectation, Scenario, ScopingClause, ScopingFilter, Step, User,
     };
 
     /// A value of the shape that serde accepts.
@@ -687,7 +687,7 @@ mod tests {
         in_sync::<Scenario>("Scenario", SCENARIO, None);
         in_sync::<Directory>("Directory", DIRECTORY, None);
         in_sync::<User>("User", USER, None);
-        in_sync::<NewUser>("NewUser", USER, None);
+        in_sync::<User<String>>("User<String>", USER, None);
         in_sync::<Group>("Group", GROUP, None);
         in_sync::<Generated>("Generated", GENERATED, None);
         in_sync::<Entra>("Entra", ENTRA, None);
@@ -706,7 +706,7 @@ mod tests {
         in_sync::<MappingEdit>("MappingEdit", MAPPING_EDIT, None);
         in_sync::<ScopingFilter>("ScopingFilter", SCOPING_FILTER, None);
         in_sync::<ScopingClause>("ScopingClause", SCOPING_CLAUSE, None);
-        // `create_user` flattens `NewUser`, whose keys are checked above: serde's complaint about
+        // `create_user` flattens `User<String>`, whose keys are checked above: serde's complaint about
         // an unknown key in a flattened variant lists none.
         let steps: Vec<_> = STEPS.iter().filter(|(v, _)| *v != "create_user").copied().collect();
         let unknown = Table::from_iter([("action".to_owned(), Value::String("zz_not_a_variant".into()))]);
