@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use mock_graph::provisioning::job::{Code, ScheduleState};
 use scenarios::clock::Clock;
 use scenarios::scenario::{Scenario, Step};
@@ -447,23 +447,38 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
     Ok(Services { env: Env { pairs }, misses, stops, servers, pacer, _context: context })
 }
 
-/// Brings each running job's next cycle to at most `interval` away, once a second: Entra's 40
-/// minutes, shortened for a demo. A job in quarantine keeps its back-off; one paused or never
-/// started has no next cycle to bring forward.
+/// Entra's interval between cycles (entra-provisioning.md §4.1), which mock-graph's engine keeps.
+const ENTRA_INTERVAL: SignedDuration = SignedDuration::from_mins(40);
+
+/// Shortens each running job's wait for its next cycle to `interval`, once a second: a cycle sets
+/// the next one 40 minutes after it began, as Entra; a next cycle further away than `interval`
+/// is brought to `interval` after that beginning. A job in quarantine keeps its back-off; one
+/// paused or never started has no next cycle to bring forward.
 async fn pace(state: mock_graph::state::AppState, interval: SignedDuration) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         let mut world = state.world();
         let now = world.clock.now();
-        let Ok(soonest) = now.checked_add(interval) else { continue };
         for job in world.provisioning.jobs.values_mut() {
             let running = job.schedule_state == ScheduleState::Active && job.code != Code::Quarantine;
-            if running && job.next_run.is_some_and(|next| next > soonest) {
-                job.next_run = Some(soonest);
+            if let Some(next) = job.next_run.filter(|_| running)
+                && let Some(paced) = paced(now, next, interval)
+            {
+                job.next_run = Some(paced);
             }
         }
     }
+}
+
+/// When a cycle due at `next` comes instead under a shorter `interval`, if that changes it.
+fn paced(now: Timestamp, next: Timestamp, interval: SignedDuration) -> Option<Timestamp> {
+    let far = now.checked_add(interval).ok()?;
+    if next <= far {
+        return None;
+    }
+    let began = next.checked_sub(ENTRA_INTERVAL).ok()?;
+    Some(began.checked_add(interval).ok()?.max(now))
 }
 
 /// Reads a cycle interval: an ISO-8601 duration from one second to Entra's forty minutes.
@@ -506,6 +521,19 @@ mod tests {
         assert!(parse_cycle_interval("PT0.5S").unwrap_err().contains("shorter than a second"));
         assert!(parse_cycle_interval("PT41M").unwrap_err().contains("longer than Entra's"));
         assert!(parse_cycle_interval("soon").is_err());
+    }
+
+    #[test]
+    fn a_shorter_interval_counts_from_the_cycle_that_set_the_next() {
+        let t = |s: i64| mock_graph::server::DEFAULT_START + SignedDuration::from_secs(s);
+        let interval = SignedDuration::from_secs(30);
+        // A cycle at t(0) set the next at t(2400); a second later it comes at t(30).
+        assert_eq!(paced(t(1), t(2400), interval), Some(t(30)));
+        // Once brought forward it stays, and a cycle due now is left alone.
+        assert_eq!(paced(t(2), t(30), interval), None);
+        assert_eq!(paced(t(5), t(5), interval), None);
+        // Noticed late, it comes at once rather than in the past.
+        assert_eq!(paced(t(100), t(2400), interval), Some(t(100)));
     }
 
     #[test]
