@@ -220,9 +220,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 scenario,
                 graph_listen,
                 scim_listen,
-                graph_admin_token: graph_admin_token.unwrap_or_else(harness::serve::random_token),
-                scim_admin_token: scim_admin_token.unwrap_or_else(harness::serve::random_token),
-                client_secret: client_secret.unwrap_or_else(harness::serve::random_token),
+                graph_admin_token: given_or_random(graph_admin_token),
+                scim_admin_token: given_or_random(scim_admin_token),
+                client_secret: given_or_random(client_secret),
                 advertise_host,
                 tls: tls.then_some(tls_names),
                 ca_out,
@@ -316,6 +316,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
         }
     }
+}
+
+/// A token or secret as given, or a random one when none is (an empty variable, as compose writes
+/// for an unset one, is none).
+fn given_or_random(given: Option<String>) -> String {
+    given.filter(|value| !value.is_empty()).unwrap_or_else(harness::serve::random_token)
 }
 
 /// `harness serve`: starts, says where, waits for Ctrl-C or SIGTERM, stops.

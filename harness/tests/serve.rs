@@ -29,8 +29,17 @@ impl Drop for Served {
 impl Served {
     /// Starts `harness serve ARGS --env-file F` and waits for F; the child's stderr if it stops first.
     fn start(name: &str, args: &[&str]) -> (Served, BTreeMap<String, String>) {
+        Served::start_with(name, args, &[])
+    }
+
+    /// [`Served::start`] with environment variables.
+    fn start_with(name: &str, args: &[&str], vars: &[(&str, &str)]) -> (Served, BTreeMap<String, String>) {
         let env_file = scratch(name).join("serve.env");
         let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .env_remove("MOCK_GRAPH_ADMIN_TOKEN")
+            .env_remove("MOCK_SCIM_ADMIN_TOKEN")
+            .env_remove("MOCK_GRAPH_CLIENT_SECRET")
+            .envs(vars.iter().copied())
             .arg("serve")
             .args(args)
             .arg("--env-file")
@@ -245,7 +254,11 @@ async fn the_served_seed_story_syncs_sre_and_aws_refuses_administrator() {
 
 #[tokio::test]
 async fn without_a_scenario_an_empty_directory_is_served_wired_and_sigterm_stops_it() {
-    let (mut served, env) = Served::start("empty", &[]);
+    // Tokens as the mocks' binaries take them; an empty variable (compose's unset) is none.
+    let vars = [("MOCK_GRAPH_ADMIN_TOKEN", "chosen-admin"), ("MOCK_SCIM_ADMIN_TOKEN", "")];
+    let (mut served, env) = Served::start_with("empty", &[], &vars);
+    assert_eq!(env["GRAPH_ADMIN_TOKEN"], "chosen-admin");
+    assert_eq!(env["SCIM_ADMIN_TOKEN"].len(), 64, "random: {}", env["SCIM_ADMIN_TOKEN"]);
     let http = reqwest::Client::new();
     let token = graph_token(&http, &env).await;
     let users: Value = http
