@@ -73,7 +73,9 @@ fn get(authority: &str, path: &str) -> std::io::Result<u16> {
 fn exchange(mut stream: TcpStream, authority: &str, path: &str) -> std::io::Result<u16> {
     stream.set_read_timeout(Some(LIMIT))?;
     stream.set_write_timeout(Some(LIMIT))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+    // One write: a request in pieces is still a request, but a server need not be patient with it.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     // The status line is all that is read: `HTTP/1.1 200 OK`.
     let mut head = [0u8; 64];
     let mut filled = 0;
@@ -109,8 +111,13 @@ mod tests {
         let authority = listener.local_addr().unwrap().to_string();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 256];
-            let _ = stream.read(&mut request).unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 256];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                assert_ne!(n, 0, "the request ends with an empty line");
+                request.extend_from_slice(&chunk[..n]);
+            }
             stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").unwrap();
             String::from_utf8_lossy(&request).into_owned()
         });
