@@ -330,6 +330,7 @@ async fn serve(options: harness::serve::Options, env_file: Option<PathBuf>) -> a
     // Listened for before anything starts, so that a signal during the wiring is not lost.
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let pacing = options.pacing;
     let mut services = match harness::serve::start(options).await {
         Ok(services) => services,
         Err(err) => {
@@ -345,6 +346,19 @@ async fn serve(options: harness::serve::Options, env_file: Option<PathBuf>) -> a
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(services.env().to_text().as_bytes()).and_then(|()| out.flush());
     }
+    // For whoever watches a terminal; stdout carries the KEY=VALUE lines alone.
+    let env = services.env();
+    let graph = env.get("GRAPH_URL").unwrap_or_default();
+    let time = match pacing {
+        harness::serve::Pacing::Virtual => {
+            format!("POST {graph}/_admin/clock/advance {{\"by\":\"PT40M\"}} runs the cycles due")
+        }
+        harness::serve::Pacing::Real { .. } => "cycles come by themselves once the job is started".to_owned(),
+    };
+    eprintln!(
+        "serving mock-graph at {graph} and mock-scim at {}; {time}; Ctrl-C stops",
+        env.get("SCIM_BASE_URL").unwrap_or_default()
+    );
     if let Some(path) = &env_file
         && let Err(err) = services.env().write(path)
     {
