@@ -9,6 +9,8 @@
 //!   with logs and exchanges.
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
+//! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
+//!   outside (`harness serve`).
 //!
 //! # Example
 //! ```no_run
@@ -27,6 +29,7 @@ pub mod load;
 pub mod placeholders;
 pub mod report;
 pub mod runner;
+pub mod serve;
 
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
 /// a time on running mocks, reset before each; results in input order, verdicts only

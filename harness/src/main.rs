@@ -82,6 +82,52 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Serve both mocks, wired as a scenario's `configure` leaves them, until Ctrl-C or SIGTERM;
+    /// print (and with --env-file write) the endpoints and credentials as KEY=VALUE lines.
+    Serve {
+        /// The scenario whose directory, assignments, AWS side, switches and faults to serve, with
+        /// the steps up to its first `configure` (the rest are not run); an empty directory when
+        /// omitted.
+        scenario: Option<PathBuf>,
+        /// Where mock-graph listens; port 0 takes a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        graph_listen: std::net::SocketAddr,
+        /// Where mock-scim listens.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        scim_listen: std::net::SocketAddr,
+        /// Also write the KEY=VALUE lines here (mode 0600; removed when serving stops).
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// mock-graph's admin token; random when omitted.
+        #[arg(long, env = "MOCK_GRAPH_ADMIN_TOKEN", hide_env_values = true)]
+        graph_admin_token: Option<String>,
+        /// mock-scim's admin token; random when omitted.
+        #[arg(long, env = "MOCK_SCIM_ADMIN_TOKEN", hide_env_values = true)]
+        scim_admin_token: Option<String>,
+        /// The client secret of Graph's client-credentials grant; random when omitted.
+        #[arg(long, env = "MOCK_GRAPH_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// The host name the printed URLs use (a container's service name); by default the address
+        /// listened on, 127.0.0.1 for 0.0.0.0.
+        #[arg(long, value_name = "HOST")]
+        advertise_host: Option<String>,
+        /// Serve HTTPS, both mocks with certificates from one CA made from the scenario's seed.
+        #[arg(long)]
+        tls: bool,
+        /// Another name the certificates cover; repeatable.
+        #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+        tls_names: Vec<String>,
+        /// Where the CA certificate is written under --tls (CA_CERT).
+        #[arg(long, value_name = "FILE", default_value = "harness-serve-ca.pem", requires = "tls")]
+        ca_out: PathBuf,
+        /// Follow wall time: cycles come by themselves, every 40 minutes as Entra's. By default the
+        /// clock is virtual and moves only by mock-graph's POST /_admin/clock/advance.
+        #[arg(long)]
+        real_clock: bool,
+        /// With --real-clock, a shorter interval between cycles for demos (PT1S to PT40M).
+        #[arg(long, value_name = "DURATION", requires = "real_clock", value_parser = harness::serve::parse_cycle_interval)]
+        cycle_interval: Option<jiff::SignedDuration>,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files or folders.
@@ -141,6 +187,53 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 None => print!("{text}"),
             }
             Ok(EXIT_PASSED)
+        }
+        Command::Serve {
+            scenario,
+            graph_listen,
+            scim_listen,
+            env_file,
+            graph_admin_token,
+            scim_admin_token,
+            client_secret,
+            advertise_host,
+            tls,
+            tls_names,
+            ca_out,
+            real_clock,
+            cycle_interval,
+        } => {
+            let scenario = match scenario {
+                None => None,
+                Some(path) => match harness::load::load(std::slice::from_ref(&path)) {
+                    Ok(mut loaded) => loaded.pop().map(|loaded| loaded.scenario),
+                    Err(problems) => {
+                        eprintln!("error: {} cannot be served; nothing was started:", path.display());
+                        for problem in &problems {
+                            eprintln!("  {problem}");
+                        }
+                        return Ok(EXIT_INVALID);
+                    }
+                },
+            };
+            let options = harness::serve::Options {
+                scenario,
+                graph_listen,
+                scim_listen,
+                graph_admin_token: given_or_random(graph_admin_token),
+                scim_admin_token: given_or_random(scim_admin_token),
+                client_secret: given_or_random(client_secret),
+                advertise_host,
+                tls: tls.then_some(tls_names),
+                ca_out,
+                pacing: if real_clock {
+                    harness::serve::Pacing::Real { cycle_interval }
+                } else {
+                    harness::serve::Pacing::Virtual
+                },
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(serve(options, env_file))
         }
         Command::Check { paths } => {
             let loaded = match harness::load::find(&default_paths(paths)).and_then(|files| harness::load::load(&files))
@@ -221,6 +314,72 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             let failed = results.iter().any(|(_, r)| !r.passed());
             Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
+        }
+    }
+}
+
+/// A token or secret as given, or a random one when none is (an empty variable, as compose writes
+/// for an unset one, is none).
+fn given_or_random(given: Option<String>) -> String {
+    given.filter(|value| !value.is_empty()).unwrap_or_else(harness::serve::random_token)
+}
+
+/// `harness serve`: starts, says where, waits for Ctrl-C or SIGTERM, stops.
+async fn serve(options: harness::serve::Options, env_file: Option<PathBuf>) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Listened for before anything starts, so that a signal during the wiring is not lost.
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let pacing = options.pacing;
+    let mut services = match harness::serve::start(options).await {
+        Ok(services) => services,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Ok(EXIT_INVALID);
+        }
+    };
+    for miss in services.misses() {
+        eprintln!("warning: {miss}");
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(services.env().to_text().as_bytes()).and_then(|()| out.flush());
+    }
+    // For whoever watches a terminal; stdout carries the KEY=VALUE lines alone.
+    let env = services.env();
+    let graph = env.get("GRAPH_URL").unwrap_or_default();
+    let time = match pacing {
+        harness::serve::Pacing::Virtual => {
+            format!("POST {graph}/_admin/clock/advance {{\"by\":\"PT40M\"}} runs the cycles due")
+        }
+        harness::serve::Pacing::Real { .. } => "cycles come by themselves once the job is started".to_owned(),
+    };
+    eprintln!(
+        "serving mock-graph at {graph} and mock-scim at {}; {time}; Ctrl-C stops",
+        env.get("SCIM_BASE_URL").unwrap_or_default()
+    );
+    if let Some(path) = &env_file
+        && let Err(err) = services.env().write(path)
+    {
+        eprintln!("error: writing {}: {err}", path.display());
+        services.stop(std::time::Duration::from_secs(5)).await;
+        return Ok(EXIT_INVALID);
+    }
+    let failed = tokio::select! {
+        _ = terminate.recv() => None,
+        _ = interrupt.recv() => None,
+        failure = services.failed() => Some(failure),
+    };
+    services.stop(std::time::Duration::from_secs(5)).await;
+    if let Some(path) = &env_file {
+        let _ = std::fs::remove_file(path);
+    }
+    match failed {
+        None => Ok(EXIT_PASSED),
+        Some(failure) => {
+            eprintln!("error: {failure}");
+            Ok(EXIT_FAILED)
         }
     }
 }

@@ -109,12 +109,15 @@ fn uuid_shaped(text: &str) -> bool {
 
 /// The two mocks and what the runner learnt about them.
 pub struct Context {
-    endpoints: Endpoints,
+    /// Where the mocks answer, and the AWS tenant's endpoint and token.
+    pub endpoints: Endpoints,
     /// The in-process mocks, kept alive for the scenario; `None` against running mocks.
     _mocks: Option<(MockGraph, MockScim)>,
     http: reqwest::Client,
-    sp: String,
-    job: String,
+    /// The AWS app's service principal id.
+    pub sp: String,
+    /// Its synchronization job's id.
+    pub job: String,
     /// UPN or group name → object id.
     ids: BTreeMap<String, String>,
     /// The AWS journal position of the last expectation.
@@ -555,7 +558,16 @@ async fn running(http: &reqwest::Client, mocks: &Running) -> Result<Endpoints, S
 
 /// Builds the situation: mocks, AWS side, faults, directory, the AWS app and its job.
 async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, StepError> {
-    let http = reqwest::Client::new();
+    setup_with(scenario, mocks, reqwest::Client::new()).await
+}
+
+/// [`setup`] with a client of the caller's (one that trusts a CA, say): the situation a scenario's
+/// steps start from — on running mocks, reset first, or on in-process ones — without its steps.
+pub async fn setup_with(
+    scenario: &Scenario,
+    mocks: Option<&Running>,
+    http: reqwest::Client,
+) -> Result<Context, StepError> {
     let (endpoints, handles) = match mocks {
         None => {
             let (endpoints, handles) = in_process(scenario).await?;
@@ -685,7 +697,8 @@ async fn scim_console(ctx: &Context, resource: &str, body: Value) -> Result<(), 
     Ok(())
 }
 
-async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label: &str) -> Result<(), StepError> {
+/// Carries one step out; a miss of what it expects goes to `failures`, prefixed with `label`.
+pub async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, label: &str) -> Result<(), StepError> {
     match step {
         Step::CreateUser { user } => {
             let body = user_body(
