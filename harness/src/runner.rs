@@ -232,7 +232,8 @@ impl Context {
         }
     }
 
-    async fn admin(&self, scim: bool, method: Method, path: &str, body: Option<Value>) -> Result<Value, StepError> {
+    /// Calls an admin API: mock-scim's when `scim`, else mock-graph's.
+    pub async fn admin(&self, scim: bool, method: Method, path: &str, body: Option<Value>) -> Result<Value, StepError> {
         let (base, token) = if scim {
             (self.endpoints.scim.clone(), self.endpoints.scim_admin.clone())
         } else {

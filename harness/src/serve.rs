@@ -20,11 +20,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
-use mock_graph::provisioning::job::{Code, ScheduleState};
+use jiff::SignedDuration;
 use scenarios::clock::Clock;
 use scenarios::scenario::{Scenario, Step};
 use scenarios::tls::{Prepared, TlsMode};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -168,7 +168,6 @@ pub struct Services {
     misses: Vec<String>,
     stops: Vec<oneshot::Sender<()>>,
     servers: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
-    pacer: Option<JoinHandle<()>>,
     /// The scenario's situation as built, kept for its state's sake.
     _context: runner::Context,
 }
@@ -207,9 +206,6 @@ impl Services {
 
     /// Stops both servers, letting exchanges in flight finish, at most `grace`.
     pub async fn stop(mut self, grace: Duration) {
-        if let Some(pacer) = self.pacer.take() {
-            pacer.abort();
-        }
         for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
@@ -221,9 +217,6 @@ impl Services {
 
 impl Drop for Services {
     fn drop(&mut self) {
-        if let Some(pacer) = self.pacer.take() {
-            pacer.abort();
-        }
         for (_, server) in &self.servers {
             server.abort();
         }
@@ -242,7 +235,7 @@ pub fn empty_scenario() -> Scenario {
 /// included, expectations left out (nothing is judged); a plain `configure` (the AWS tenant's own
 /// endpoint and token) when the scenario has none, and then no other step.
 fn wiring_steps(scenario: &Scenario) -> Vec<(usize, Step)> {
-    let Some(configure) = scenario.steps.iter().position(|at| matches!(at.step, Step::Configure { .. })) else {
+    let Some(configure) = scenario.steps.iter().position(|at| matches!(at.step, Ok(Step::Configure { .. }))) else {
         let plain = Step::Configure {
             token: None,
             tenant_url: None,
@@ -256,8 +249,10 @@ fn wiring_steps(scenario: &Scenario) -> Vec<(usize, Step)> {
     scenario.steps[..=configure]
         .iter()
         .enumerate()
-        .filter(|(_, at)| !matches!(at.step, Step::Expect(_)))
-        .map(|(i, at)| (i, at.step.clone()))
+        .filter_map(|(i, at)| match &at.step {
+            Ok(Step::Expect(_)) | Err(_) => None,
+            Ok(step) => Some((i, step.clone())),
+        })
         .collect()
 }
 
@@ -411,12 +406,15 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
             .map_err(|StepError(message)| ServeError::Wiring(format!("{label}: {message}")))?;
     }
 
-    // Cycles under a real clock: mock-graph's own ticker, and a pacer for a shorter interval.
+    // Cycles under a real clock: mock-graph's own ticker, at a shorter interval for demos.
+    if let Pacing::Real { cycle_interval: Some(interval) } = options.pacing {
+        let update = json!({ "cycleInterval": interval.to_string() });
+        context
+            .admin(false, reqwest::Method::PATCH, "/_admin/switches", Some(update))
+            .await
+            .map_err(|StepError(message)| ServeError::Wiring(format!("the cycle interval: {message}")))?;
+    }
     mock_graph::server::spawn_ticker(&graph_state);
-    let pacer = match options.pacing {
-        Pacing::Real { cycle_interval: Some(interval) } => Some(tokio::spawn(pace(graph_state, interval))),
-        _ => None,
-    };
 
     let advertise = options.advertise_host.as_deref();
     let graph_public = advertised_url(scheme, graph_address, advertise);
@@ -444,46 +442,12 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
         let path = std::path::absolute(&options.ca_out).unwrap_or_else(|_| options.ca_out.clone());
         pairs.push(("CA_CERT", path.display().to_string()));
     }
-    Ok(Services { env: Env { pairs }, misses, stops, servers, pacer, _context: context })
-}
-
-/// Entra's interval between cycles (entra-provisioning.md §4.1), which mock-graph's engine keeps.
-const ENTRA_INTERVAL: SignedDuration = SignedDuration::from_mins(40);
-
-/// Shortens each running job's wait for its next cycle to `interval`, once a second: a cycle sets
-/// the next one 40 minutes after it began, as Entra; a next cycle further away than `interval`
-/// is brought to `interval` after that beginning. A job in quarantine keeps its back-off; one
-/// paused or never started has no next cycle to bring forward.
-async fn pace(state: mock_graph::state::AppState, interval: SignedDuration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let mut world = state.world();
-        let now = world.clock.now();
-        for job in world.provisioning.jobs.values_mut() {
-            let running = job.schedule_state == ScheduleState::Active && job.code != Code::Quarantine;
-            if let Some(next) = job.next_run.filter(|_| running)
-                && let Some(paced) = paced(now, next, interval)
-            {
-                job.next_run = Some(paced);
-            }
-        }
-    }
-}
-
-/// When a cycle due at `next` comes instead under a shorter `interval`, if that changes it.
-fn paced(now: Timestamp, next: Timestamp, interval: SignedDuration) -> Option<Timestamp> {
-    let far = now.checked_add(interval).ok()?;
-    if next <= far {
-        return None;
-    }
-    let began = next.checked_sub(ENTRA_INTERVAL).ok()?;
-    Some(began.checked_add(interval).ok()?.max(now))
+    Ok(Services { env: Env { pairs }, misses, stops, servers, _context: context })
 }
 
 /// Reads a cycle interval: an ISO-8601 duration from one second to Entra's forty minutes.
 pub fn parse_cycle_interval(raw: &str) -> Result<SignedDuration, String> {
-    let interval = scenarios::scenario::parse_duration(raw)?;
+    let interval = scenarios::scenario::parse_duration(raw).map_err(|err| err.to_string())?;
     if interval < SignedDuration::from_secs(1) {
         return Err(format!("{raw:?} is shorter than a second (cycles are checked once a second)"));
     }
@@ -521,19 +485,6 @@ mod tests {
         assert!(parse_cycle_interval("PT0.5S").unwrap_err().contains("shorter than a second"));
         assert!(parse_cycle_interval("PT41M").unwrap_err().contains("longer than Entra's"));
         assert!(parse_cycle_interval("soon").is_err());
-    }
-
-    #[test]
-    fn a_shorter_interval_counts_from_the_cycle_that_set_the_next() {
-        let t = |s: i64| mock_graph::server::DEFAULT_START + SignedDuration::from_secs(s);
-        let interval = SignedDuration::from_secs(30);
-        // A cycle at t(0) set the next at t(2400); a second later it comes at t(30).
-        assert_eq!(paced(t(1), t(2400), interval), Some(t(30)));
-        // Once brought forward it stays, and a cycle due now is left alone.
-        assert_eq!(paced(t(2), t(30), interval), None);
-        assert_eq!(paced(t(5), t(5), interval), None);
-        // Noticed late, it comes at once rather than in the past.
-        assert_eq!(paced(t(100), t(2400), interval), Some(t(100)));
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct Switches {
     /// First retry after a quarantine, ISO-8601: `PT6H` per the docs, `PT5M` per a Graph example
     /// (entra-provisioning.md §5.2).
     pub quarantine_first_retry: String,
+    /// Time between cycles, ISO-8601: `PT40M`, fixed in Entra (entra-provisioning.md §4.1). Anything
+    /// from `PT1S` up to it exists only for demos under a real clock, where cycles come by themselves.
+    pub cycle_interval: String,
     /// Whether the engine waits out a SCIM `Retry-After` (on the mock's clock) before retrying.
     pub honour_retry_after: bool,
     /// Days provisioning logs are kept: 30 with a premium licence, 7 without
@@ -126,6 +129,7 @@ impl Default for Switches {
             scim_attempts: 3,
             scim_timeout_seconds: 30.0,
             quarantine_first_retry: "PT6H".to_owned(),
+            cycle_interval: "PT40M".to_owned(),
             honour_retry_after: true,
             provisioning_log_retention_days: 30,
             quarantine_retry_schedule: RetrySchedule::SinceFirstFailure,
@@ -158,6 +162,9 @@ pub enum SwitchError {
         got: String,
     },
 }
+
+/// Entra's time between cycles (entra-provisioning.md §4.1).
+pub const ENTRA_CYCLE_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(40);
 
 impl SwitchSet for Switches {
     fn updated(&self, update: Map<String, Value>) -> Result<Switches, String> {
@@ -194,7 +201,17 @@ impl Switches {
         if !(1..=64).contains(&self.export_concurrency) {
             return Err(range("exportConcurrency", "from 1 to 64", &self.export_concurrency));
         }
+        let interval = scenarios::clock::forward_by(scenarios::clock::DEFAULT_START, &self.cycle_interval);
+        if !interval.is_ok_and(|by| (jiff::SignedDuration::from_secs(1)..=ENTRA_CYCLE_INTERVAL).contains(&by)) {
+            return Err(range("cycleInterval", "an ISO-8601 duration from PT1S to PT40M", &self.cycle_interval));
+        }
         Ok(())
+    }
+
+    /// [`Switches::cycle_interval`] as a duration (checked when the switch was set).
+    pub fn cycle_interval(&self) -> jiff::SignedDuration {
+        scenarios::clock::forward_by(scenarios::clock::DEFAULT_START, &self.cycle_interval)
+            .unwrap_or(ENTRA_CYCLE_INTERVAL)
     }
 }
 
@@ -255,7 +272,7 @@ impl World {
             client: self.scim_client.clone(),
             attempts: self.switches.scim_attempts,
             timeout: std::time::Duration::from_secs_f64(self.switches.scim_timeout_seconds),
-            interval: jiff::SignedDuration::from_mins(40),
+            interval: self.switches.cycle_interval(),
             quarantine_first_retry: first_retry,
             quarantine_retry_schedule: self.switches.quarantine_retry_schedule,
             honour_retry_after: self.switches.honour_retry_after,

@@ -154,7 +154,7 @@ pub async fn jobs_create(
         ));
     }
     let job = Job::new(job_id.clone(), TEMPLATE_ID.to_owned(), id.clone(), template::default_schema());
-    let mut answer = job.to_json("PT40M");
+    let mut answer = job.to_json(&world.switches.cycle_interval);
     world.provisioning.jobs.insert(job_id, job);
     answer["@odata.context"] = json!(context(&ctx, &format!("servicePrincipals('{id}')/synchronization/jobs/$entity")));
     Ok(json_response(StatusCode::CREATED, answer))
@@ -168,8 +168,13 @@ pub async fn jobs_list(
 ) -> Result<Response, GraphError> {
     let world = state.world();
     sp(&world, &id)?;
-    let value: Vec<Value> =
-        world.provisioning.jobs.values().filter(|j| j.service_principal_id == id).map(|j| j.to_json("PT40M")).collect();
+    let value: Vec<Value> = world
+        .provisioning
+        .jobs
+        .values()
+        .filter(|j| j.service_principal_id == id)
+        .map(|j| j.to_json(&world.switches.cycle_interval))
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({"@odata.context": context(&ctx, &format!("servicePrincipals('{id}')/synchronization/jobs")), "value": value}),
@@ -183,8 +188,9 @@ pub async fn jobs_get(
     Path((id, job_id)): Path<(String, String)>,
 ) -> Result<Response, GraphError> {
     let mut world = state.world();
+    let interval = world.switches.cycle_interval.clone();
     let job = job_mut(&mut world, &id, &job_id)?;
-    let mut answer = job.to_json("PT40M");
+    let mut answer = job.to_json(&interval);
     answer["@odata.context"] = json!(context(&ctx, &format!("servicePrincipals('{id}')/synchronization/jobs/$entity")));
     Ok(json_response(StatusCode::OK, answer))
 }
