@@ -7,6 +7,7 @@
 //!   what each expectation reads.
 //! - [`expect`]: judging an expectation against what was gathered, without I/O; each miss explained
 //!   with logs and exchanges.
+//! - [`engine`]: a user's own sync tool run in place of Entra's service, once per cycle due.
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
@@ -24,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod engine;
 pub mod expect;
 pub mod load;
 pub mod placeholders;

@@ -95,3 +95,25 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Loaded>, Vec<Problem>> {
     }
     if problems.is_empty() { Ok(loaded) } else { Err(problems) }
 }
+
+/// Puts an external engine (`harness run --engine`) in place of Entra's service in every scenario,
+/// refusing, with every place, what only Entra's service has (see
+/// [`Scenario::entra_only`]): nothing is run then.
+pub fn with_engine(loaded: &mut [Loaded], engine: &scenarios::scenario::Engine) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    for item in loaded.iter_mut() {
+        let found = item.scenario.entra_only();
+        if !found.is_empty() {
+            let text = std::fs::read_to_string(&item.path).unwrap_or_default();
+            problems.extend(found.into_iter().map(|(span, path, message)| Problem {
+                file: item.path.display().to_string(),
+                line: (!text.is_empty()).then(|| scenarios::scenario::line_of(&text, span.start)),
+                column: None,
+                path,
+                message,
+            }));
+        }
+        item.scenario.engine = Some(engine.clone());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}

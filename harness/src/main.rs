@@ -63,6 +63,13 @@ enum Command {
         /// Its client secret.
         #[arg(long, env = "MOCK_GRAPH_CLIENT_SECRET")]
         client_secret: Option<String>,
+        /// Your own sync tool instead of Entra's provisioning service: a command (split at spaces,
+        /// no quoting) run once per cycle due, with the endpoints in its environment.
+        #[arg(long, value_name = "COMMAND")]
+        engine: Option<String>,
+        /// Seconds one run of `--engine` may take.
+        #[arg(long, default_value_t = 60, requires = "engine")]
+        engine_timeout: u64,
     },
     /// Write a scenario with a generated directory of a given size and shape, for load and demos.
     Generate {
@@ -257,6 +264,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             tenant,
             client_id,
             client_secret,
+            engine,
+            engine_timeout,
         } => {
             let mocks = match (graph, scim, graph_admin_token, scim_admin_token, client_secret) {
                 (Some(graph), Some(scim), Some(graph_admin), Some(scim_admin), Some(client_secret)) => {
@@ -277,6 +286,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Ok(loaded) => loaded,
                     Err(problems) => return Ok(refuse(&problems)),
                 };
+            if let Some(command) = &engine {
+                let command: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+                if command.is_empty() || engine_timeout == 0 {
+                    eprintln!("error: --engine needs a command and --engine-timeout at least 1 second");
+                    return Ok(EXIT_INVALID);
+                }
+                let engine = scenarios::scenario::Engine { command, timeout_seconds: Some(engine_timeout) };
+                if let Err(problems) = harness::load::with_engine(&mut loaded, &engine) {
+                    return Ok(refuse(&problems));
+                }
+            }
             if let Some(filter) = &filter {
                 loaded.retain(|l| l.scenario.name.contains(filter.as_str()));
                 if loaded.is_empty() {

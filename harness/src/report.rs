@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::engine::EngineRun;
 use crate::runner::ScenarioResult;
 
 /// The human report.
@@ -14,6 +15,13 @@ pub fn human(results: &[(String, ScenarioResult)], total: std::time::Duration) -
         let _ = writeln!(out, "{verdict}  {}  ({} ms)  {file}", result.name, result.duration.as_millis());
         for failure in &result.failures {
             let _ = writeln!(out, "    {failure}");
+        }
+        // An external engine's runs: every one when the scenario failed, else those that did not exit 0.
+        for run in result.engine_runs.iter().filter(|run| !result.passed() || run.exit_code != Some(0)) {
+            let _ = writeln!(out, "    {}", run.summary());
+            for line in run.stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
+                let _ = writeln!(out, "      stderr: {line}");
+            }
         }
     }
     let passed = results.iter().filter(|(_, r)| r.passed()).count();
@@ -26,11 +34,29 @@ pub fn human(results: &[(String, ScenarioResult)], total: std::time::Duration) -
 pub fn json(results: &[(String, ScenarioResult)], total: std::time::Duration) -> String {
     let scenarios: Vec<_> = results
         .iter()
-        .map(|(file, r)| json!({"name": r.name, "file": file, "passed": r.passed(), "durationMs": r.duration.as_millis() as u64, "failures": r.failures}))
+        .map(|(file, r)| {
+            let mut scenario = json!({"name": r.name, "file": file, "passed": r.passed(), "durationMs": r.duration.as_millis() as u64, "failures": r.failures});
+            if !r.engine_runs.is_empty() {
+                scenario["engineRuns"] = r.engine_runs.iter().map(engine_run_json).collect();
+            }
+            scenario
+        })
         .collect();
     let passed = results.iter().filter(|(_, r)| r.passed()).count();
     let report = json!({"passed": passed, "failed": results.len() - passed, "durationMs": total.as_millis() as u64, "scenarios": scenarios});
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+fn engine_run_json(run: &EngineRun) -> serde_json::Value {
+    json!({
+        "cycle": run.cycle,
+        "at": run.at,
+        "exitCode": run.exit_code,
+        "timedOut": run.timed_out,
+        "durationMs": run.duration.as_millis() as u64,
+        "stdout": run.stdout,
+        "stderr": run.stderr,
+    })
 }
 
 fn xml_escape(text: &str) -> String {
@@ -55,16 +81,25 @@ pub fn junit(results: &[(String, ScenarioResult)], total: std::time::Duration) -
             xml_escape(file),
             r.duration.as_secs_f64()
         );
-        if r.passed() {
+        if r.passed() && r.engine_runs.is_empty() {
             out.push_str("/>\n");
-        } else {
+            continue;
+        }
+        out.push_str(">\n");
+        if !r.passed() {
             let _ = writeln!(
                 out,
-                ">\n    <failure message=\"{} failure(s)\">{}</failure>\n  </testcase>",
+                "    <failure message=\"{} failure(s)\">{}</failure>",
                 r.failures.len(),
                 xml_escape(&r.failures.join("\n"))
             );
         }
+        if !r.engine_runs.is_empty() {
+            let runs: Vec<String> =
+                r.engine_runs.iter().map(|run| format!("{}\n{}{}", run.summary(), run.stdout, run.stderr)).collect();
+            let _ = writeln!(out, "    <system-out>{}</system-out>", xml_escape(&runs.join("\n")));
+        }
+        out.push_str("  </testcase>\n");
     }
     out.push_str("</testsuite>\n");
     out

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
@@ -14,6 +14,7 @@ use scenarios::scenario::{
 };
 use serde_json::{Value, json};
 
+use crate::engine::{EngineRun, ExternalEngine};
 use crate::expect::{self, Observed};
 use crate::placeholders::{Unresolved, resolve_body, resolve_ids};
 
@@ -41,6 +42,8 @@ pub struct ScenarioResult {
     pub logs: String,
     /// AWS's journal at the end, in arrival order, one exchange a line (ports aside).
     pub journal: String,
+    /// Every run of the external engine, in order (none under Entra's service).
+    pub engine_runs: Vec<EngineRun>,
 }
 
 impl ScenarioResult {
@@ -126,6 +129,8 @@ pub struct Context {
     setup_mark: u64,
     /// The Graph access token last issued, until Graph refuses it.
     graph_token: std::sync::Mutex<Option<String>>,
+    /// The user's own sync tool, when it runs in place of Entra's service.
+    engine: Option<ExternalEngine>,
 }
 
 /// Where the two mocks answer and how to talk to them.
@@ -299,7 +304,31 @@ impl Context {
     /// however long the advance. AWS keeps the offset from Entra that `advance_aws` gave it. Within a
     /// cycle, a `Retry-After` waited out on Entra's clock does not move AWS's (inferred: the mocks share
     /// no clock, only this driver).
-    async fn advance_both(&self, by: &str) -> Result<(), StepError> {
+    /// What an external engine is given: the names `harness serve --env-file` writes.
+    fn engine_env(&self) -> Vec<(&'static str, String)> {
+        let e = &self.endpoints;
+        vec![
+            ("GRAPH_URL", e.graph.clone()),
+            ("GRAPH_TENANT", e.tokens.tenant.clone()),
+            ("GRAPH_CLIENT_ID", e.tokens.client_id.clone()),
+            ("GRAPH_CLIENT_SECRET", e.tokens.client_secret.clone()),
+            ("GRAPH_ADMIN_TOKEN", e.graph_admin.clone()),
+            ("SCIM_URL", e.scim_endpoint.clone()),
+            ("SCIM_TOKEN", e.scim_token.clone()),
+            ("SCIM_ADMIN_TOKEN", e.scim_admin.clone()),
+            ("SCIM_BASE_URL", e.scim.clone()),
+            ("SCIM_TENANT_ID", e.scim_tenant.clone()),
+            ("SYNC_JOB_ID", self.job.clone()),
+            ("SERVICE_PRINCIPAL_ID", self.sp.clone()),
+        ]
+    }
+
+    /// The runs of the external engine so far (none under Entra's service).
+    pub fn engine_runs(&self) -> &[EngineRun] {
+        self.engine.as_ref().map_or(&[], |engine| &engine.runs)
+    }
+
+    async fn advance_both(&mut self, by: &str) -> Result<(), StepError> {
         let instant = |answer: &Value, field: &str| -> Result<Option<Timestamp>, StepError> {
             match &answer[field] {
                 Value::Null => Ok(None),
@@ -319,7 +348,10 @@ impl Context {
         let step = scenarios::clock::forward_by(graph_now, by).map_err(|err| StepError(format!("by: {err}")))?;
         let target = graph_now.saturating_add(step).unwrap_or(graph_now);
         let mut aws_at = aws_now;
-        let mut next = instant(&graph, "nextCycleAt")?;
+        let mut next = match &self.engine {
+            Some(engine) => Some(engine.next_due()),
+            None => instant(&graph, "nextCycleAt")?,
+        };
         loop {
             let due = next.filter(|due| *due <= target).unwrap_or(target);
             let aws_due = due.saturating_add(offset).unwrap_or(due);
@@ -328,10 +360,24 @@ impl Context {
                 aws_at = aws_due;
             }
             let answer = self.admin(false, Method::POST, "/_admin/clock/advance", Some(json!({ "to": due }))).await?;
+            // An external engine's cycle: both clocks are at its instant.
+            if let Some(engine) = &mut self.engine
+                && engine.next_due() == due
+            {
+                let run = engine.run_due().await.map_err(|err| StepError(err.to_string()))?;
+                if run.timed_out {
+                    return Err(StepError(run.summary()));
+                }
+                next = Some(engine.next_due());
+                continue;
+            }
             if due == target {
                 return Ok(());
             }
-            next = instant(&answer, "nextCycleAt")?;
+            next = match &self.engine {
+                Some(engine) => Some(engine.next_due()),
+                None => instant(&answer, "nextCycleAt")?,
+            };
         }
     }
 
@@ -586,6 +632,7 @@ pub async fn setup_with(
         journal_mark: 0,
         setup_mark: 0,
         graph_token: std::sync::Mutex::new(None),
+        engine: None,
     };
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
@@ -672,6 +719,16 @@ pub async fn setup_with(
         )
         .await?;
     ctx.job = job["id"].as_str().unwrap_or_default().to_owned();
+    if let Some(engine) = &scenario.engine {
+        let clock = ctx.admin(false, Method::GET, "/_admin/clock", None).await?;
+        let now = clock["now"].as_str().and_then(|t| t.parse().ok()).unwrap_or(scenarios::clock::DEFAULT_START);
+        let switches = ctx.admin(false, Method::GET, "/_admin/switches", None).await?;
+        let interval = switches["cycleInterval"]
+            .as_str()
+            .and_then(|raw| scenarios::clock::forward_by(now, raw).ok())
+            .unwrap_or(SignedDuration::from_mins(40));
+        ctx.engine = Some(ExternalEngine::new(engine.clone(), ctx.engine_env(), now, interval));
+    }
     // Expectations about requests count from here: what the setup did by hand is not Entra's doing.
     ctx.journal_mark = ctx.journal_seq().await?;
     ctx.setup_mark = ctx.journal_mark;
@@ -1165,6 +1222,7 @@ pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Kee
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut recorded = None;
+    let mut engine_runs = Vec::new();
     match setup(scenario, mocks).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
@@ -1183,6 +1241,7 @@ pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Kee
             if keep == Keep::Record {
                 recorded = Some(record_of(&ctx).await);
             }
+            engine_runs = ctx.engine_runs().to_vec();
         }
     }
     let record = recorded.as_ref().map(|(logs, journal)| format!("{logs}\n{journal}")).unwrap_or_default();
@@ -1196,6 +1255,7 @@ pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Kee
         record,
         logs,
         journal,
+        engine_runs,
     }
 }
 

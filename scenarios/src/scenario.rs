@@ -184,6 +184,10 @@ pub struct Scenario {
     /// Faults the AWS SCIM endpoint throws (the mock-scim fault plan).
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// A sync tool of the user's own that runs instead of Entra's provisioning service: once for
+    /// each cycle that falls due on an `advance`. `None`: Entra's service, in mock-graph.
+    #[serde(default)]
+    pub engine: Option<Engine>,
     /// What happens, in order, each with the line it starts on.
     #[serde(default, deserialize_with = "steps")]
     pub steps: Vec<StepAt>,
@@ -287,6 +291,25 @@ pub struct Generated {
     /// Whether the generated groups are assigned.
     #[serde(default)]
     pub assign_groups: bool,
+}
+
+/// An external sync engine: a command the harness runs once per cycle, with the endpoints and
+/// credentials in its environment (the names `harness serve --env-file` writes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Engine {
+    /// The program and its arguments; run from the folder the harness runs in.
+    pub command: Vec<String>,
+    /// How long one run may take before it is stopped and the scenario fails (default 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+impl Engine {
+    /// The time limit of one run.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(60))
+    }
 }
 
 /// The Entra side's settings before the run.
@@ -853,7 +876,8 @@ pub struct LoadError {
 }
 
 /// The line of the first non-blank character at or after `offset`.
-fn line_of(text: &str, offset: usize) -> usize {
+/// The 1-based line of a byte offset in a text.
+pub fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
     let skipped = text[offset..].bytes().take_while(u8::is_ascii_whitespace).count();
     text[..offset + skipped].bytes().filter(|b| *b == b'\n').count() + 1
@@ -927,6 +951,51 @@ impl Scenario {
             || self.aws.switches.get("rateLimitPerSecond").is_some_and(|limit| limit.as_integer().is_some())
     }
 
+    /// What only Entra's provisioning service has, which an external engine cannot be asked for:
+    /// its job's steps (`start`, `pause`, `restart`, `test_connection`, provision on demand), its
+    /// attribute mappings and scoping filters, and expectations on its provisioning logs and job.
+    /// Each with the step's place, path and why.
+    pub fn entra_only(&self) -> Vec<(std::ops::Range<usize>, String, String)> {
+        let mut found = Vec::new();
+        for (i, at) in self.steps.iter().enumerate() {
+            let Ok(step) = &at.step else { continue };
+            let action = match step {
+                Step::Start => Some("start"),
+                Step::Pause => Some("pause"),
+                Step::Restart { .. } => Some("restart"),
+                Step::TestConnection { .. } => Some("test_connection"),
+                Step::ProvisionOnDemand { .. } => Some("provision_on_demand"),
+                Step::MapUserAttribute(_) | Step::MapGroupAttribute(_) => Some("map_*_attribute"),
+                Step::UnmapUserAttribute { .. } | Step::UnmapGroupAttribute { .. } => Some("unmap_*_attribute"),
+                Step::SetScopingFilter { .. } => Some("set_scoping_filter"),
+                _ => None,
+            };
+            if let Some(action) = action {
+                found.push((
+                    at.span.clone(),
+                    format!("steps[{i}]"),
+                    format!("`{action}` is a step of Entra's provisioning service; an external engine has none"),
+                ));
+            }
+            if let Step::Expect(expectation) = step {
+                for (field, used) in [
+                    ("log", !expectation.log.is_empty()),
+                    ("log_absent", !expectation.log_absent.is_empty()),
+                    ("job", expectation.job.is_some()),
+                ] {
+                    if used {
+                        found.push((
+                            at.span.clone(),
+                            format!("steps[{i}].{field}"),
+                            "Entra's provisioning logs and job say nothing of an external engine".to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// Reads and checks a scenario; `file` names it in problems.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
         let (mut document, errors) = toml::de::DeTable::parse_recoverable(text);
@@ -982,6 +1051,17 @@ impl Scenario {
         };
         if self.name.trim().is_empty() {
             push(None, "name".into(), "must not be empty".into());
+        }
+        if let Some(engine) = &self.engine {
+            if engine.command.first().is_none_or(|program| program.trim().is_empty()) {
+                push(None, "engine.command".into(), "must name a program".into());
+            }
+            if engine.timeout_seconds == Some(0) {
+                push(None, "engine.timeout_seconds".into(), "must be at least 1".into());
+            }
+            for (span, path, message) in self.entra_only() {
+                push(Some(span), path, message);
+            }
         }
         let mut users: Vec<String> = Vec::new();
         let mut groups: Vec<String> = Vec::new();

@@ -80,8 +80,12 @@ pub(super) const SCENARIO: &[Field] = &[
     opt("entra", Shape::Table(ENTRA)),
     opt("aws", Shape::Table(AWS)),
     opt("faults", Shape::List(&Shape::Table(FAULT))),
+    opt("engine", Shape::Table(ENGINE)),
     opt("steps", Shape::Each(&Shape::Tagged("action", STEPS))),
 ];
+
+/// [`super::Engine`].
+pub(super) const ENGINE: &[Field] = &[req("command", STRINGS), opt("timeout_seconds", U64)];
 
 /// [`super::Directory`].
 pub(super) const DIRECTORY: &[Field] = &[
@@ -591,8 +595,8 @@ mod tests {
     use crate::fault::{FaultAction, FaultRule, Nth, TimeWindow};
     use crate::scenario::{Aws, Problem};
     use crate::scenario::{
-        AwsGroup, AwsRequest, AwsUser, Directory, Entra, Expectation, Generated, Group, JobExpectation, LogExpectation,
-        MappingEdit, RequestExpectation, Scenario, ScopingClause, ScopingFilter, Step, User,
+        AwsGroup, AwsRequest, AwsUser, Directory, Engine, Entra, Expectation, Generated, Group, JobExpectation,
+        LogExpectation, MappingEdit, RequestExpectation, Scenario, ScopingClause, ScopingFilter, Step, User,
     };
 
     /// A value of the shape that serde accepts.
@@ -691,6 +695,7 @@ mod tests {
         in_sync::<Group>("Group", GROUP, None);
         in_sync::<Generated>("Generated", GENERATED, None);
         in_sync::<Entra>("Entra", ENTRA, None);
+        in_sync::<Engine>("Engine", ENGINE, None);
         in_sync::<Aws>("Aws", AWS, None);
         in_sync::<AwsUser>("AwsUser", AWS_USER, None);
         in_sync::<AwsGroup>("AwsGroup", AWS_GROUP, None);
