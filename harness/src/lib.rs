@@ -12,6 +12,8 @@
 //! - [`report`]: human, JSON and JUnit reports.
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
 //!   outside (`harness serve`).
+//! - [`test_env`]: [`TestEnv`], both mocks wired in one call for a test, driven over HTTP (seed,
+//!   assign, start, advance, logs, AWS's state); it also drives mocks started elsewhere.
 //!
 //! # Example
 //! ```no_run
@@ -32,6 +34,9 @@ pub mod placeholders;
 pub mod report;
 pub mod runner;
 pub mod serve;
+pub mod test_env;
+
+pub use test_env::TestEnv;
 
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
 /// a time on running mocks, reset before each; results in input order, verdicts only
