@@ -32,6 +32,10 @@
 //! - `[[faults]]`: rules of the mock-scim fault plan (`method`, `path`, `nth = { from, to, every }`,
 //!   `probability`, `window`, `action = { kind = "status", status = 429, retryAfter = 3 }`,
 //!   `latency`/`drop`/`timeout`).
+//! - `[engine]`: `command` (the program and its arguments), `timeout_seconds` (default 60) — a sync
+//!   tool of one's own run in place of Entra's provisioning service, once per cycle due on an
+//!   `advance`, with the endpoints in its environment; steps and expectations only Entra's service
+//!   has are then refused ([`Scenario::entra_only`]).
 //! - `[[steps]]`, each with an `action`:
 //!   - the directory: `create_user` (the fields of a directory user), `update_user` (`user`,
 //!     `set = {…}` Graph properties, `clear = ["jobTitle"]` properties emptied: sent as null),
