@@ -19,6 +19,23 @@ use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+/// A running mock and a clone of its state, for the in-process seeding and readings that must not
+/// load the server being measured (the handles give out no state). Derefs to the handle.
+pub struct Held<M, S> {
+    /// The running mock.
+    pub mock: M,
+    /// Its state, as passed to `start_over`.
+    pub state: S,
+}
+
+impl<M, S> std::ops::Deref for Held<M, S> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        &self.mock
+    }
+}
+
 /// Size of the floor's echoed JSON body, as in the performance anchors.
 pub const ECHO_BYTES: usize = 600;
 

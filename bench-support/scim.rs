@@ -15,11 +15,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use mock_scim::MockScim;
 use mock_scim::model::{GroupInput, UserInput};
+use mock_scim::state::AppState;
 use mock_scim::state::World;
 use reqwest::Method;
 use reqwest::header::HeaderValue;
+use scenarios::tls::TlsMode;
 use serde_json::{Value, json};
 
+use crate::common::Held;
 use crate::load::Load;
 
 /// Members each PATCH adds: AWS's limit per request (aws-scim.md §3.3).
@@ -83,11 +86,18 @@ impl Seeded {
     }
 }
 
+/// mock-scim with the default config on loopback, its state held for seeding in memory.
+pub async fn start_scim() -> Held<MockScim, AppState> {
+    let state = mock_scim::Config::default().into_state();
+    let mock = MockScim::start_over(state.clone(), &TlsMode::Off, 0).await.expect("mock-scim starts on loopback");
+    Held { mock, state }
+}
+
 /// Seeds `users` users (`user-{i}`), `users / 100` groups of 10 members, and `patch_groups` empty
 /// groups for the PATCH load, in one lock scope.
-pub fn seed_scale(mock: &MockScim, users: usize, patch_groups: usize) -> Seeded {
+pub fn seed_scale(mock: &Held<MockScim, AppState>, users: usize, patch_groups: usize) -> Seeded {
     let tenant_id = mock.tenant_id().to_owned();
-    let mut world = mock.state().world();
+    let mut world = mock.state.world();
     let user_ids: Vec<String> = (0..users).map(|i| seed_user(&mut world, &tenant_id, user_input("user", i))).collect();
     for g in 0..Seeded::member_groups(users) {
         let members: Vec<&str> = (0..10).map(|j| user_ids[(g * 10 + j) % users].as_str()).collect();

@@ -16,9 +16,10 @@ use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
+use scenarios::tls::TlsMode;
 use serde_json::{Value, json};
 
-use crate::common::{ECHO_BYTES, mean_f64, percentile_f64};
+use crate::common::{ECHO_BYTES, Held, mean_f64, percentile_f64};
 
 /// The tenant's verified domain; seeded UPNs must end in it.
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -326,8 +327,18 @@ pub fn summary_of(execution: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// mock-scim's journal sequence number: every SCIM exchange so far (in-process read).
-pub fn journal_seq(scim: &MockScim) -> u64 {
-    scim.state().world().core.journal.seq()
+pub fn journal_seq(scim: &Held<MockScim, mock_scim::state::AppState>) -> u64 {
+    scim.state.world().core.journal.seq()
+}
+
+/// Both mocks with default configs on loopback, their states held for in-process readings.
+pub async fn start_pair() -> (Held<MockGraph, mock_graph::state::AppState>, Held<MockScim, mock_scim::state::AppState>)
+{
+    let graph_state = mock_graph::Config::default().into_state().expect("the default mock-graph config");
+    let graph = MockGraph::start_over(graph_state.clone(), &TlsMode::Off, 0).await.expect("mock-graph starts");
+    let scim_state = mock_scim::Config::default().into_state();
+    let scim = MockScim::start_over(scim_state.clone(), &TlsMode::Off, 0).await.expect("mock-scim starts");
+    (Held { mock: graph, state: graph_state }, Held { mock: scim, state: scim_state })
 }
 
 /// SCIM requests in the journal after a sequence number, read through `GET /_admin/journal?since=`.

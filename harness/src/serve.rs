@@ -348,35 +348,20 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
 
     let mut stops = Vec::new();
     let mut servers = Vec::new();
-    {
+    let mut start = |mock: &'static str, listener, tls: Option<Prepared>, app| {
         let (stop, stopped) = oneshot::channel::<()>();
-        let identity = graph_tls.map(|Prepared { identity, .. }| identity);
-        let state = graph_state.clone();
+        let identity = tls.map(|Prepared { identity, .. }| identity);
         stops.push(stop);
+        let stopped = async {
+            let _ = stopped.await;
+        };
         servers.push((
-            "mock-graph",
-            tokio::spawn(async move {
-                mock_graph::server::serve(graph_listener, identity.as_ref(), state, async {
-                    let _ = stopped.await;
-                })
-                .await
-            }),
+            mock,
+            tokio::spawn(async move { scenarios::tls::serve(listener, identity.as_ref(), app, stopped).await }),
         ));
-    }
-    {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let identity = scim_tls.map(|Prepared { identity, .. }| identity);
-        stops.push(stop);
-        servers.push((
-            "mock-scim",
-            tokio::spawn(async move {
-                mock_scim::server::serve(scim_listener, identity.as_ref(), scim_state, async {
-                    let _ = stopped.await;
-                })
-                .await
-            }),
-        ));
-    }
+    };
+    start("mock-graph", graph_listener, graph_tls, mock_graph::router(graph_state.clone()));
+    start("mock-scim", scim_listener, scim_tls, mock_scim::router(scim_state));
 
     // The wiring, over HTTP, as `harness run` does on running mocks.
     let mut http = reqwest::Client::builder();

@@ -58,10 +58,10 @@ use mock_graph::MockGraph;
 use mock_scim::MockScim;
 use serde_json::Value;
 
-use common::{echo_body, mean_f64 as mean, memory, percentile_f64, process_cpu, start_floor, verdict};
+use common::{Held, echo_body, mean_f64 as mean, memory, percentile_f64, process_cpu, start_floor, verdict};
 use sync::{
     Api, MICROSOFT_MINUTES_PER_OBJECT, Shape, SyncJob as Job, journal_seq, journal_since, measure_floor, seed,
-    set_journal_capacity, summary_of, upn, verify_target,
+    set_journal_capacity, start_pair, summary_of, upn, verify_target,
 };
 
 /// Scenario A's target: engine time per SCIM request at most this many times the floor's.
@@ -181,9 +181,12 @@ fn main() {
 // ---------------------------------------------------------------------------------------------
 
 /// In-process sizes that explain the memory: the engine's provisioning log and mock-scim's journal.
-fn retained(graph: &MockGraph, scim: &MockScim) -> String {
+fn retained(
+    graph: &Held<MockGraph, mock_graph::state::AppState>,
+    scim: &Held<MockScim, mock_scim::state::AppState>,
+) -> String {
     let (logs, log_bytes, log_heap) = {
-        let world = graph.state().world();
+        let world = graph.state.world();
         let logs = &world.provisioning.logs;
         // Entries are kept typed; written out as serde_json values they would take `heap`.
         let written: Vec<Value> = logs.iter().map(|entry| entry.to_json()).collect();
@@ -192,7 +195,7 @@ fn retained(graph: &MockGraph, scim: &MockScim) -> String {
         (logs.len(), text, heap)
     };
     let (entries, bytes) = {
-        let world = scim.state().world();
+        let world = scim.state.world();
         let bytes: usize = world
             .core
             .journal
@@ -264,14 +267,19 @@ struct Timeline {
 
 impl Timeline {
     /// Runs `job.advance(by)` while sampling every `period`.
-    async fn advance(job: &Job<'_>, scim: &MockScim, by: &str, period: Duration) -> Timeline {
+    async fn advance(
+        job: &Job<'_>,
+        scim: &Held<MockScim, mock_scim::state::AppState>,
+        by: &str,
+        period: Duration,
+    ) -> Timeline {
         let since = journal_seq(scim);
         let cpu = process_cpu();
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let sampler = {
-            let (state, samples, stop) = (scim.state().clone(), Arc::clone(&samples), Arc::clone(&stop));
+            let (state, samples, stop) = (scim.state.clone(), Arc::clone(&samples), Arc::clone(&stop));
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     tokio::time::sleep(period).await;
@@ -392,8 +400,7 @@ async fn scenario_a(plan: Plan) {
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
-    let graph = MockGraph::start().await;
-    let scim = MockScim::start().await;
+    let (graph, scim) = start_pair().await;
     let seeded = seed(&api, &graph, shape).await;
     println!("  seeded in {:.2} s ({} seed calls); {}", seeded.elapsed.as_secs_f64(), seeded.calls, memory());
     let job = Job::create(&api, &graph, &scim, &seeded.sp).await;
@@ -470,8 +477,7 @@ async fn scenario_b(plan: Plan) {
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
-    let graph = MockGraph::start().await;
-    let scim = MockScim::start().await;
+    let (graph, scim) = start_pair().await;
     set_journal_capacity(&api, &scim, SCENARIO_B_JOURNAL).await;
     let seeded = seed(&api, &graph, shape).await;
     println!("  seeded in {:.2} s ({} seed calls); {}", seeded.elapsed.as_secs_f64(), seeded.calls, memory());

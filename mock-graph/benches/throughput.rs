@@ -46,11 +46,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use mock_graph::MockGraph;
+use mock_graph::state::AppState;
 use reqwest::RequestBuilder;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use scenarios::tls::TlsMode;
 use serde_json::{Value, json};
 
-use common::{Rng, median, percentile, proc_status_mib, send, snippet, start_floor, try_send, verdict};
+use common::{Held, Rng, median, percentile, proc_status_mib, send, snippet, start_floor, try_send, verdict};
 use graph::{bearer, check_everyone, walk};
 
 /// The tenant's verified domain; seeded UPNs must end in it.
@@ -286,7 +288,7 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone());
         let (elapsed, _) = send(request, 200, "seed of one user").await;
-        let world = scale.mock.state().world();
+        let world = scale.mock.state.world();
         let journal = world.core.journal.len();
         drop(world);
         notes.push(format!(
@@ -327,7 +329,7 @@ async fn benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
 /// A seeded mock, kept for the incremental delta rounds.
 struct Scale {
     n: usize,
-    mock: MockGraph,
+    mock: Held<MockGraph, AppState>,
     admin: HeaderValue,
     auth: HeaderValue,
     /// User ids in seeding order.
@@ -349,7 +351,9 @@ struct Scale {
 /// Seeds one fresh mock of `n` users, lists it, and takes a full delta round.
 async fn measure_scale(http: &Http, counts: Counts, n: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Scale {
     let rss_before = proc_status_mib("VmRSS:");
-    let mock = MockGraph::start().await;
+    let state = mock_graph::Config::default().into_state().expect("the default config");
+    let mock = MockGraph::start_over(state.clone(), &TlsMode::Off, 0).await.expect("mock-graph starts on loopback");
+    let mock = Held { mock, state };
     let uri = mock.uri();
     let admin = bearer(mock.admin_token());
     // The mock's clock is virtual and does not move: one token lasts the whole run.

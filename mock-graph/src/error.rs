@@ -1,12 +1,13 @@
 //! Graph's error envelope, `{"error":{"code","message","innerError":{"date","request-id",
 //! "client-request-id"}}}` (microsoft-graph.md §5.1), and the errors this mock answers with.
 //!
-//! As in mock-scim, a handler's error becomes a response carrying a [`PendingError`]; the middleware
-//! renders it with the request's ids and the mock's clock.
+//! As in mock-scim, a handler's error becomes a response carrying it ([`scenarios::serve::pipeline::pending`]);
+//! the middleware renders it with the request's ids and the mock's clock.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use scenarios::serve::BodyRefused;
 use serde_json::{Value, json};
 
 /// A refused Graph request.
@@ -32,10 +33,6 @@ pub struct Extras {
     /// `Location`, for a delta reset (§4).
     pub location: Option<String>,
 }
-
-/// Marks a response whose body the middleware renders as a Graph error envelope.
-#[derive(Debug, Clone)]
-pub struct PendingError(pub GraphError);
 
 impl GraphError {
     /// An error with a status, code and message.
@@ -191,11 +188,23 @@ impl GraphError {
     }
 }
 
+/// A body the pipeline would not take: over its 1 MiB limit, or unreadable.
+impl From<BodyRefused> for GraphError {
+    fn from(why: BodyRefused) -> GraphError {
+        match why {
+            BodyRefused::TooLarge => GraphError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body exceeds the maximum size of 1 MiB.",
+            ),
+            BodyRefused::Unreadable => GraphError::unreadable_body(),
+        }
+    }
+}
+
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
-        let mut response = self.status.into_response();
-        response.extensions_mut().insert(PendingError(self));
-        response
+        scenarios::serve::pipeline::pending(self.status, self)
     }
 }
 

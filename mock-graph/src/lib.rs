@@ -9,7 +9,10 @@
 //! # Layout
 //! - [`server`]: the router, the [`MockGraph`] handle and the config, plain HTTP or HTTPS
 //!   (`scenarios::tls`: a CA from the seed, or the user's certificate) and the engine's trusted CAs.
-//! - `scenarios::serve` (shared with mock-scim): the request pipeline (body limit, faults, journal),
+//!   The handle gives out URLs and tokens, never the state: a bench that seeds in memory makes the
+//!   state ([`Config::into_state`]) and serves it ([`MockGraph::start_over`]).
+//! - `scenarios::serve` (shared with mock-scim): the request pipeline (body limit, clock and fault
+//!   plan read once per request, handlers' errors handed to the envelope, journal),
 //!   the admin API's common verbs, the server handle. This crate plugs into it with
 //!   [`state::World`]'s `MockWorld` impl (cycles run on a clock advance) and, in [`middleware`], its
 //!   `Protocol` impl: the bearer check, Graph's error envelope, request ids, OData headers.

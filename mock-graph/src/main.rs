@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mock_graph::server::{Config, DEFAULT_START, serve};
+use mock_graph::server::{Config, DEFAULT_START};
 use scenarios::clock::Clock;
 use scenarios::serve::cli::{self, Failure, say};
 use scenarios::tls::TlsArgs;
@@ -103,7 +103,7 @@ async fn serve_until_stopped(args: Args) -> Result<(), Failure> {
         say(format_args!("admin token: {admin_token}"));
     }
     let identity = tls.map(|tls| tls.identity);
-    serve(listener, identity.as_ref(), state, cli::stop_signal())
+    scenarios::tls::serve(listener, identity.as_ref(), mock_graph::router(state), cli::stop_signal())
         .await
         .map_err(|err| Failure::serving(format!("serving: {err}")))
 }

@@ -5,10 +5,11 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use scenarios::serve::{Admission, BodyRefused, Protocol};
+use scenarios::serve::pipeline::error_of;
+use scenarios::serve::{Admission, Protocol};
 
 use crate::auth::{GRAPH_APP_ID, check_bearer};
-use crate::error::{GraphError, PendingError};
+use crate::error::GraphError;
 use crate::state::{AppState, World};
 
 /// Graph's JSON content type (microsoft-graph.md §3.11).
@@ -26,39 +27,16 @@ pub struct RequestContext {
     pub base: String,
 }
 
-/// What the response is stamped with.
-#[derive(Debug)]
-pub struct Stamp {
-    request_id: String,
-    client_request_id: String,
-    now: Timestamp,
-    /// Whether the path is Graph's (`/v1.0`), whose JSON carries OData's content type.
-    odata: bool,
-}
-
 impl Protocol for World {
     type Context = RequestContext;
     type Error = GraphError;
     type Stamp = Stamp;
 
-    fn refused_body(why: BodyRefused) -> GraphError {
-        match why {
-            BodyRefused::TooLarge => GraphError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "The request body exceeds the maximum size of 1 MiB.",
-            ),
-            BodyRefused::Unreadable => GraphError::unreadable_body(),
-        }
-    }
-
-    fn admit(&mut self, head: &request::Parts, _body: &[u8]) -> Admission<Self> {
-        let path = head.uri.path();
+    fn admit(&mut self, head: &request::Parts, _body: &[u8], now: Timestamp) -> Admission<Self> {
         // Deleted items past their retention are gone before anyone reads or writes the directory.
         self.expire_deleted_users();
         let request_id = self.uuid();
-        let now = self.core.now();
-        let fault = self.core.fault_for(head.method.as_str(), path);
+        let path = head.uri.path();
         let graph = path.starts_with("/v1.0/") || path == "/v1.0";
         let admitted = if graph { check_bearer(self, &head.headers, now) } else { Ok(()) };
         // `client-request-id` echoes the client's, or equals `request-id` (§3.11, inferred).
@@ -71,7 +49,7 @@ impl Protocol for World {
         let scheme = scenarios::tls::Scheme::of(&head.extensions).as_str();
         let outcome = admitted.map(|()| RequestContext { base: format!("{scheme}://{host}") });
         let stamp = Stamp { request_id, client_request_id, now, odata: path.starts_with("/v1.0") };
-        Admission { at: now, fault, outcome, stamp }
+        Admission { outcome, stamp }
     }
 
     fn injected(status: StatusCode, retry_after: Option<u64>) -> Response {
@@ -80,27 +58,17 @@ impl Protocol for World {
 
     /// Renders errors, then stamps ids and, on `/v1.0` JSON, Graph's OData content type and version.
     fn finish(_: &AppState, response: Response, stamp: &Stamp) -> Response {
-        let pending = response.extensions().get::<PendingError>().cloned();
-        let content_type =
-            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let status = response.status();
-        let error = match pending {
-            Some(PendingError(err)) => Some(err),
-            None if (status.is_client_error() || status.is_server_error())
-                && !content_type.starts_with("application/json") =>
-            {
-                Some(if status == StatusCode::METHOD_NOT_ALLOWED {
-                    GraphError::new(
-                        status,
-                        "BadRequest",
-                        "The request is currently not supported on the targeted entity set",
-                    )
-                } else {
-                    GraphError::injected(status, None)
-                })
+        let error = error_of(&response, |status| {
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                GraphError::new(
+                    status,
+                    "BadRequest",
+                    "The request is currently not supported on the targeted entity set",
+                )
+            } else {
+                GraphError::injected(status, None)
             }
-            None => None,
-        };
+        });
         let mut response = match &error {
             Some(err) => {
                 let body = err.body(&stamp.request_id, &stamp.client_request_id, stamp.now);
@@ -135,6 +103,16 @@ impl Protocol for World {
         insert(headers, CLIENT_REQUEST_ID.clone(), &stamp.client_request_id);
         response
     }
+}
+
+/// What the response is stamped with.
+#[derive(Debug)]
+pub struct Stamp {
+    request_id: String,
+    client_request_id: String,
+    now: Timestamp,
+    /// Whether the path is Graph's (`/v1.0`), whose JSON carries OData's content type.
+    odata: bool,
 }
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {

@@ -6,8 +6,7 @@ use axum::routing::{get, post};
 use scenarios::clock::Clock;
 use scenarios::serve::Listening;
 use scenarios::serve::pipeline::pipeline;
-use scenarios::tls::{Authority, ServerIdentity, TlsMode};
-use tokio::net::TcpListener;
+use scenarios::tls::{Authority, TlsMode};
 
 use crate::auth;
 use crate::routes::{admin, apps, directory as dir, sync};
@@ -197,16 +196,6 @@ pub fn spawn_ticker(state: &AppState) {
     });
 }
 
-/// Serves the router on a bound listener, over TLS when `tls` is given, until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<&ServerIdentity>,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    scenarios::tls::serve(listener, tls, router(state), shutdown).await
-}
-
 /// A running mock on loopback; stops when dropped. With `Config { tls: TlsMode::Generated { .. }, .. }`
 /// it serves HTTPS: [`MockGraph::uri`] is `https://…` and [`MockGraph::ca_certificate_pem`] is what a
 /// client must trust.
@@ -238,8 +227,13 @@ impl MockGraph {
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockGraph> {
         let (tls, seed) = (config.tls.clone(), config.seed);
-        let state = config.into_state()?;
-        let listening = Listening::start(router(state.clone()), &tls, seed).await?;
+        Self::start_over(config.into_state()?, &tls, seed).await
+    }
+
+    /// Starts over a state the caller made with [`Config::into_state`] and keeps a clone of, for
+    /// benchmarks and tests that seed or inspect without HTTP; the handle does not hand its own out.
+    pub async fn start_over(state: AppState, tls: &TlsMode, seed: u64) -> std::io::Result<MockGraph> {
+        let listening = Listening::start(router(state.clone()), tls, seed).await?;
         spawn_ticker(&state);
         Ok(MockGraph { listening, state })
     }
@@ -262,11 +256,6 @@ impl MockGraph {
     /// The admin API's bearer token.
     pub fn admin_token(&self) -> &str {
         self.state.admin_token()
-    }
-
-    /// The shared state, for tests and benchmarks that seed or inspect without HTTP.
-    pub fn state(&self) -> &AppState {
-        &self.state
     }
 
     /// A fresh access token, as the token endpoint would issue for the configured client.

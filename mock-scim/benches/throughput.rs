@@ -35,14 +35,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mock_scim::{Config, MockScim};
+use mock_scim::Config;
 use reqwest::Method;
 
 use common::{Rng, echo_body, median_f64 as median, proc_status_mib, start_floor, verdict};
 use load::{Load, Sample, measure};
 use scim::{
     PATCH_MEMBERS, PATCHES_PER_GROUP, bearer, create_load, filter_load, group_input, patch_load, seed_group,
-    seed_scale, seed_user, user_input,
+    seed_scale, seed_user, start_scim, user_input,
 };
 
 /// The user counts measured over HTTP.
@@ -217,7 +217,7 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
     let mut rng = Rng(0x5eed);
     for scale in SCALES {
         let rss_before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
-        let mock = MockScim::start().await;
+        let mock = start_scim().await;
         let endpoint = mock.scim_endpoint();
         let auth = bearer(&mock);
         let patch_total = counts.reps * (counts.patch_seq + counts.patch_conc);
@@ -296,7 +296,7 @@ async fn http_benchmark(counts: Counts) -> (Vec<Row>, Vec<String>) {
         }
 
         // What the load left behind: every request created what it should have.
-        let world = mock.state().world();
+        let world = mock.state.world();
         let tenant = &world.tenants[mock.tenant_id()];
         let targets: HashSet<&str> = seeded.patch_groups.iter().map(String::as_str).collect();
         let added: usize =

@@ -1,12 +1,13 @@
 //! The SCIM error as AWS writes it, and the one error type every SCIM handler returns.
 //!
-//! Handlers cannot know the request id or the clock, so an error first becomes a response carrying a
-//! [`PendingError`] extension; the request middleware ([`crate::middleware`]) renders the envelope
-//! with the request's `exceptionRequestId` and the mock's `timeStamp`.
+//! Handlers cannot know the request id or the clock, so an error first becomes a response carrying it
+//! ([`scenarios::serve::pipeline::pending`]); the request middleware ([`crate::middleware`]) renders
+//! the envelope with the request's `exceptionRequestId` and the mock's `timeStamp`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use scenarios::serve::BodyRefused;
 use serde_json::json;
 
 use crate::clock::error_timestamp;
@@ -39,10 +40,6 @@ pub struct ScimError {
     /// `Retry-After` seconds, for throttling.
     pub retry_after: Option<u64>,
 }
-
-/// Marks a response whose body the middleware must render as an AWS error envelope.
-#[derive(Debug, Clone)]
-pub struct PendingError(pub ScimError);
 
 impl ScimError {
     fn fixed(status: StatusCode, detail: impl Into<String>) -> Self {
@@ -154,11 +151,19 @@ impl ScimError {
     }
 }
 
+/// A body the pipeline would not take: over its 1 MiB limit, or unreadable.
+impl From<BodyRefused> for ScimError {
+    fn from(why: BodyRefused) -> ScimError {
+        match why {
+            BodyRefused::TooLarge => ScimError::payload_too_large(),
+            BodyRefused::Unreadable => ScimError::validation("Invalid JSON from RequestBody"),
+        }
+    }
+}
+
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
-        let mut response = self.status.into_response();
-        response.extensions_mut().insert(PendingError(self));
-        response
+        scenarios::serve::pipeline::pending(self.status, self)
     }
 }
 

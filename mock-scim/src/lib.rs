@@ -7,8 +7,11 @@
 //!
 //! # Layout
 //! - [`server`]: the router, the [`MockScim`] handle and the config, plain HTTP or HTTPS
-//!   (`scenarios::tls`: a CA from the seed, or the user's certificate).
-//! - `scenarios::serve` (shared with mock-graph): the request pipeline (body limit, faults, journal),
+//!   (`scenarios::tls`: a CA from the seed, or the user's certificate). The handle gives out URLs and
+//!   tokens, never the state: a bench that seeds in memory makes the state ([`Config::into_state`])
+//!   and serves it ([`MockScim::start_over`]).
+//! - `scenarios::serve` (shared with mock-graph): the request pipeline (body limit, clock and fault
+//!   plan read once per request, handlers' errors handed to the envelope, journal),
 //!   the admin API's common verbs, the server handle. This crate plugs into it with
 //!   [`state::World`]'s `MockWorld` impl and, in [`middleware`], its `Protocol` impl: tenant and token
 //!   check, rate limit, AWS's error envelope, `x-amzn-RequestId`.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mock_scim::clock::Clock;
-use mock_scim::server::{Config, DEFAULT_START, serve};
+use mock_scim::server::{Config, DEFAULT_START};
 use scenarios::serve::cli::{self, Failure, say};
 use scenarios::tls::TlsArgs;
 use tokio::net::TcpListener;
@@ -65,7 +65,7 @@ async fn serve_until_stopped(args: Args) -> Result<(), Failure> {
         say(format_args!("access token: {}", token.secret));
     }
     let identity = tls.map(|tls| tls.identity);
-    serve(listener, identity.as_ref(), state, cli::stop_signal())
+    scenarios::tls::serve(listener, identity.as_ref(), mock_scim::router(state), cli::stop_signal())
         .await
         .map_err(|err| Failure::serving(format!("serving: {err}")))
 }

@@ -4,9 +4,10 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use scenarios::serve::{Admission, BodyRefused, Protocol};
+use scenarios::serve::pipeline::error_of;
+use scenarios::serve::{Admission, Protocol};
 
-use crate::error::{PendingError, ScimError};
+use crate::error::ScimError;
 use crate::state::{AppState, World, uuid_from};
 
 /// What a SCIM handler learns from the middleware.
@@ -72,20 +73,11 @@ impl Protocol for World {
     type Error = ScimError;
     type Stamp = Stamp;
 
-    fn refused_body(why: BodyRefused) -> ScimError {
-        match why {
-            BodyRefused::TooLarge => ScimError::payload_too_large(),
-            BodyRefused::Unreadable => ScimError::validation("Invalid JSON from RequestBody"),
-        }
-    }
-
-    fn admit(&mut self, head: &request::Parts, body: &[u8]) -> Admission<Self> {
+    fn admit(&mut self, head: &request::Parts, body: &[u8], now: Timestamp) -> Admission<Self> {
         let path = head.uri.path();
         let request_id = uuid_from(&mut self.request_draws(head.method.as_str(), path, head.uri.query(), body));
-        let now = self.core.now();
-        let fault = self.core.fault_for(head.method.as_str(), path);
         let outcome = admit(self, path, &head.headers, now).map(|tenant| ScimContext { tenant });
-        Admission { at: now, fault, outcome, stamp: Stamp { request_id, now } }
+        Admission { outcome, stamp: Stamp { request_id, now } }
     }
 
     fn injected(status: StatusCode, retry_after: Option<u64>) -> Response {
@@ -95,24 +87,13 @@ impl Protocol for World {
     /// Renders pending errors and any bare error status (an axum 405, say) as AWS envelopes, and
     /// stamps the request id and content type on every response.
     fn finish(state: &AppState, response: Response, stamp: &Stamp) -> Response {
-        let pending = response.extensions().get::<PendingError>().cloned();
-        let is_json = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        let status = response.status();
-        let error = match pending {
-            Some(PendingError(err)) => Some(err),
-            None if (status.is_client_error() || status.is_server_error()) && !is_json => {
-                Some(if status == StatusCode::METHOD_NOT_ALLOWED {
-                    ScimError::method_not_allowed()
-                } else {
-                    ScimError::injected(status, None)
-                })
+        let error = error_of(&response, |status| {
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                ScimError::method_not_allowed()
+            } else {
+                ScimError::injected(status, None)
             }
-            None => None,
-        };
+        });
         let mut response = match &error {
             Some(err) => {
                 let mode = state.world().switches.error_detail;

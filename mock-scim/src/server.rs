@@ -5,8 +5,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get};
 use scenarios::serve::Listening;
 use scenarios::serve::pipeline::pipeline;
-use scenarios::tls::{ServerIdentity, TlsMode};
-use tokio::net::TcpListener;
+use scenarios::tls::TlsMode;
 
 use crate::clock::Clock;
 use crate::routes::{admin, groups, meta, users};
@@ -81,16 +80,6 @@ pub fn router(state: AppState) -> Router {
     Router::new().nest("/_admin", admin::router(state)).merge(scim)
 }
 
-/// Serves the router on a bound listener, over TLS when `tls` is given, until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<&ServerIdentity>,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    scenarios::tls::serve(listener, tls, router(state), shutdown).await
-}
-
 /// A running mock on loopback, with one tenant and its token ready; stops when dropped. With
 /// `Config { tls: TlsMode::Generated { .. }, .. }` it serves HTTPS: [`MockScim::uri`] is `https://…`
 /// and [`MockScim::ca_certificate_pem`] is what a client must trust.
@@ -111,7 +100,7 @@ pub async fn serve(
 #[derive(Debug)]
 pub struct MockScim {
     listening: Listening,
-    state: AppState,
+    admin_token: String,
     tenant_id: String,
     token: String,
 }
@@ -128,10 +117,16 @@ impl MockScim {
     /// Starts with a config on `127.0.0.1:0`.
     pub async fn start_with(config: Config) -> std::io::Result<MockScim> {
         let (tls, seed) = (config.tls.clone(), config.seed);
-        let state = config.into_state();
+        Self::start_over(config.into_state(), &tls, seed).await
+    }
+
+    /// Starts over a state the caller made with [`Config::into_state`] and keeps a clone of, for
+    /// benchmarks and tests that seed or inspect without HTTP: the handle itself holds no state.
+    pub async fn start_over(state: AppState, tls: &TlsMode, seed: u64) -> std::io::Result<MockScim> {
         let (tenant_id, token) = state.world().create_tenant(None).map_err(std::io::Error::other)?;
-        let listening = Listening::start(router(state.clone()), &tls, seed).await?;
-        Ok(MockScim { listening, state, tenant_id, token: token.secret })
+        let listening = Listening::start(router(state.clone()), tls, seed).await?;
+        let admin_token = state.admin_token().to_owned();
+        Ok(MockScim { listening, admin_token, tenant_id, token: token.secret })
     }
 
     /// `http://127.0.0.1:PORT`, or `https://…` under TLS.
@@ -161,11 +156,6 @@ impl MockScim {
 
     /// The admin API's bearer token.
     pub fn admin_token(&self) -> &str {
-        self.state.admin_token()
-    }
-
-    /// The shared state, for tests and benchmarks that seed or inspect without HTTP.
-    pub fn state(&self) -> &AppState {
-        &self.state
+        &self.admin_token
     }
 }

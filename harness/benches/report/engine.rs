@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mock_graph::MockGraph;
-use mock_scim::MockScim;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,7 +17,7 @@ use crate::common::{echo_body, median, percentile, proc_status_mib, start_floor}
 use crate::graph::{bearer, check_everyone, get_json, walk};
 use crate::results::{EngineRun, GraphLists, Latency, Probe, Walked, micros};
 use crate::sync::{
-    Api, Shape, SyncJob, journal_seq, journal_since, measure_floor, seed, set_journal_capacity, summary_of,
+    Api, Shape, SyncJob, journal_seq, journal_since, measure_floor, seed, set_journal_capacity, start_pair, summary_of,
     verify_target,
 };
 
@@ -71,8 +70,7 @@ pub async fn engine(plan: &Plan, shape: Shape, concurrency: Option<usize>, probe
     let api = Api::new();
     let floor = start_floor().await;
     let echo = echo_body();
-    let graph = MockGraph::start().await;
-    let scim = MockScim::start().await;
+    let (graph, scim) = start_pair().await;
     if shape.users >= 100_000 {
         set_journal_capacity(&api, &scim, LARGE_JOURNAL).await;
     }

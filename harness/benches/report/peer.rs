@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mock_scim::MockScim;
 use reqwest::Method;
 
 use crate::Plan;
@@ -153,7 +152,7 @@ pub async fn peer(plan: &Plan, python: &Path) -> Outcome<PeerResult> {
     let pid = server.child.id();
     let peer_rss_start_mib = pid_status_mib(pid, "VmRSS:").unwrap_or(f64::NAN);
     let ours_rss_start_mib = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
-    let mock = MockScim::start().await;
+    let mock = crate::scim::start_scim().await;
     let ours = mock.scim_endpoint();
     let auth = Some(bearer(&mock));
     let client = client();
@@ -203,7 +202,7 @@ pub async fn peer(plan: &Plan, python: &Path) -> Outcome<PeerResult> {
     }
 
     // Both hold exactly the users created.
-    let held = mock.state().world().tenants[mock.tenant_id()].user_count();
+    let held = mock.state.world().tenants[mock.tenant_id()].user_count();
     assert_eq!(held, created, "mock-scim holds every user created");
     let (_, body) =
         crate::common::send(client.get(format!("{peer}Users?count=1")), 200, "scim2-server GET /Users").await;

@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mock_scim::MockScim;
-
 use crate::Plan;
 use crate::common::{Rng, client, echo_body, median_f64, proc_status_mib, start_floor};
 use crate::load::{Load, Run, Sample, measure};
 use crate::markdown::thousands;
 use crate::results::{FloorResult, Rate, ScimRow, ScimScale};
-use crate::scim::{PATCH_MEMBERS, PATCHES_PER_GROUP, Seeded, bearer, create_load, filter_load, patch_load, seed_scale};
+use crate::scim::{
+    PATCH_MEMBERS, PATCHES_PER_GROUP, Seeded, bearer, create_load, filter_load, patch_load, seed_scale, start_scim,
+};
 
 /// Tasks sharing the client in the concurrent mode.
 pub const CONCURRENCY: usize = 16;
@@ -58,7 +58,7 @@ pub async fn scim_scale(plan: &Plan, users: usize) -> ScimScale {
     measure(&client, &floor_post, plan.warmup, CONCURRENCY).await;
 
     let rss_before_mib = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
-    let mock = MockScim::start().await;
+    let mock = start_scim().await;
     let endpoint = mock.scim_endpoint();
     let auth = Some(bearer(&mock));
     let patch_total = plan.reps * plan.patch_seq;
@@ -129,7 +129,7 @@ pub async fn scim_scale(plan: &Plan, users: usize) -> ScimScale {
 
     // What the load left behind: every request created what it should have.
     let note = {
-        let world = mock.state().world();
+        let world = mock.state.world();
         let tenant = &world.tenants[mock.tenant_id()];
         let targets: HashSet<&str> = seeded.patch_groups.iter().map(String::as_str).collect();
         let added: usize =

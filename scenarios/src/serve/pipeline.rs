@@ -16,17 +16,44 @@ use super::{MockState, MockWorld};
 use crate::fault::{AppliedFault, FaultAction};
 use crate::journal::RawExchange;
 
-/// What a mock decides of a request, under one hold of its lock, before the handler runs.
+/// What a mock decides of a request before the handler runs, under the same hold of its lock in
+/// which the pipeline read the clock and the fault plan.
 #[derive(Debug)]
 pub struct Admission<P: Protocol> {
-    /// The mock's clock when the request arrived.
-    pub at: Timestamp,
-    /// The fault the plan chose.
-    pub fault: Option<AppliedFault>,
     /// What the handler learns (inserted as a request extension), or why the request is refused.
     pub outcome: Result<P::Context, P::Error>,
     /// What the response is stamped with: request ids, say.
     pub stamp: P::Stamp,
+}
+
+/// Marks a response whose body [`Protocol::finish`] renders in the protocol's envelope: handlers
+/// know neither the request's id nor the clock, so their errors wait here for the pipeline.
+#[derive(Debug, Clone)]
+struct Pending<E>(E);
+
+/// A response of `status` carrying `error`, for [`Protocol::finish`] to render ([`error_of`]).
+pub fn pending<E: Clone + Send + Sync + 'static>(status: StatusCode, error: E) -> Response {
+    let mut response = status.into_response();
+    response.extensions_mut().insert(Pending(error));
+    response
+}
+
+/// The error a response carries: a handler's ([`pending`]), or, for a 4xx or 5xx that is not JSON
+/// (one axum or hyper made on its own), `otherwise(status)`; `None` for a response to pass as it is.
+pub fn error_of<E: Clone + Send + Sync + 'static>(
+    response: &Response,
+    otherwise: impl FnOnce(StatusCode) -> E,
+) -> Option<E> {
+    if let Some(Pending(error)) = response.extensions().get::<Pending<E>>() {
+        return Some(error.clone());
+    }
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    ((status.is_client_error() || status.is_server_error()) && !is_json).then(|| otherwise(status))
 }
 
 /// Why a request's body was not read.
@@ -42,8 +69,9 @@ pub enum BodyRefused {
 pub trait Protocol: MockWorld {
     /// What a handler learns from the pipeline, as a request extension.
     type Context: Clone + Send + Sync + 'static;
-    /// The protocol's error, rendered in its own envelope.
-    type Error: IntoResponse + Send;
+    /// The protocol's error, rendered in its own envelope; made from a [`BodyRefused`] for a body
+    /// over [`Protocol::MAX_BODY_BYTES`] or one that could not be read.
+    type Error: IntoResponse + Send + From<BodyRefused>;
     /// What [`Protocol::finish`] stamps on the response.
     type Stamp: Send + Sync;
 
@@ -51,12 +79,10 @@ pub trait Protocol: MockWorld {
     /// Graph's differ by API).
     const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-    /// The answer to a body that is over [`Protocol::MAX_BODY_BYTES`] or could not be read.
-    fn refused_body(why: BodyRefused) -> Self::Error;
-
-    /// Under the mock's lock: the request's id, the fault for it
-    /// ([`crate::mock_core::MockCore::fault_for`]), and whether it is let in.
-    fn admit(&mut self, head: &request::Parts, body: &[u8]) -> Admission<Self>;
+    /// Under the mock's lock, `now` being the mock's clock as the request arrived: the request's id,
+    /// and whether it is let in. The fault plan has been asked already
+    /// ([`crate::mock_core::MockCore::fault_for`]), so a fault never depends on what a mock draws.
+    fn admit(&mut self, head: &request::Parts, body: &[u8], now: Timestamp) -> Admission<Self>;
 
     /// The answer to a fault that names a status but no body.
     fn injected(status: StatusCode, retry_after: Option<u64>) -> Response;
@@ -70,15 +96,21 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
     let (mut head, body) = request.into_parts();
     let body = match Limited::new(body, P::MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(P::refused_body(BodyRefused::TooLarge)),
-        Err(_) => Err(P::refused_body(BodyRefused::Unreadable)),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
+        Err(_) => Err(BodyRefused::Unreadable.into()),
     };
     let bytes = body.as_ref().map(Bytes::clone).unwrap_or_default();
-    let admission = mock.world().admit(&head, &bytes);
+    let (at, fault, admission) = {
+        let mut world = mock.world();
+        let at = world.core().now();
+        let fault = world.core().fault_for(head.method.as_str(), head.uri.path());
+        let admission = world.admit(&head, &bytes, at);
+        (at, fault, admission)
+    };
     // Kept raw; bodies are parsed and redacted only when the journal is read.
     let exchange = RawExchange::new(
         0,
-        admission.at,
+        at,
         0,
         head.method.as_str(),
         head.uri.path(),
@@ -91,7 +123,7 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
     let mut delay_ms = 0;
     let mut injected = None;
     let mut dropped = false;
-    match admission.fault.as_ref().map(|f| &f.action) {
+    match fault.as_ref().map(|f| &f.action) {
         Some(FaultAction::Drop) => dropped = true,
         Some(FaultAction::Timeout { ms }) => {
             delay_ms = *ms;
@@ -116,7 +148,7 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         None => {}
     }
     if dropped {
-        record(&mock, admission.at, delay_ms, exchange, admission.fault);
+        record(&mock, at, delay_ms, exchange, fault);
         return dropped_connection();
     }
     let response = match (injected, admission.outcome, body) {
@@ -134,7 +166,7 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
     }
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let exchange = exchange.with_response(head.status.as_u16(), header_pairs(&head.headers), bytes.to_vec());
-    record(&mock, admission.at, delay_ms, exchange, admission.fault);
+    record(&mock, at, delay_ms, exchange, fault);
     Response::from_parts(head, Body::from(bytes))
 }
 
