@@ -14,6 +14,8 @@
 //!   outside (`harness serve`).
 //! - [`test_env`]: [`TestEnv`], both mocks wired in one call for a test, driven over HTTP (seed,
 //!   assign, start, advance, logs, AWS's state); it also drives mocks started elsewhere.
+//! - `containers` (feature `containers`): the same pair as a container of the `entra-aws-harness`
+//!   image, through testcontainers.
 //!
 //! # Example
 //! ```no_run
@@ -27,6 +29,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "containers")]
+pub mod containers;
 pub mod engine;
 pub mod expect;
 pub mod load;

@@ -130,7 +130,35 @@ pub struct Env {
     pub pairs: Vec<(&'static str, String)>,
 }
 
+/// Every key an [`Env`] may hold, in the order `harness serve` writes them.
+pub const KEYS: [&str; 13] = [
+    "GRAPH_URL",
+    "GRAPH_TENANT",
+    "GRAPH_CLIENT_ID",
+    "GRAPH_CLIENT_SECRET",
+    "GRAPH_ADMIN_TOKEN",
+    "SCIM_URL",
+    "SCIM_TOKEN",
+    "SCIM_ADMIN_TOKEN",
+    "SCIM_BASE_URL",
+    "SCIM_TENANT_ID",
+    "SYNC_JOB_ID",
+    "SERVICE_PRINCIPAL_ID",
+    "CA_CERT",
+];
+
 impl Env {
+    /// Reads what [`Env::to_text`] writes (an env file, or `harness serve`'s standard output): the
+    /// `KEY=VALUE` lines whose key is one of [`KEYS`]; any other line is passed over.
+    pub fn parse(text: &str) -> Env {
+        let pairs = text
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .filter_map(|(key, value)| KEYS.iter().find(|k| **k == key.trim()).map(|k| (*k, value.trim().to_owned())))
+            .collect();
+        Env { pairs }
+    }
+
     /// One `KEY=VALUE` a line; values never hold a line break or need quoting (URLs, ids, tokens
     /// in hexadecimal or base64url, paths).
     pub fn to_text(&self) -> String {
@@ -476,6 +504,11 @@ mod tests {
     fn the_env_text_is_one_pair_a_line() {
         let env = Env { pairs: vec![("GRAPH_URL", "http://127.0.0.1:1".into()), ("SYNC_JOB_ID", "j".into())] };
         assert_eq!(env.to_text(), "GRAPH_URL=http://127.0.0.1:1\nSYNC_JOB_ID=j\n");
+        assert_eq!(
+            Env::parse(&format!("serving…\n{}OTHER=x\n", env.to_text())),
+            env,
+            "read back, other lines passed over"
+        );
         assert_eq!(env.get("SYNC_JOB_ID"), Some("j"));
     }
 
