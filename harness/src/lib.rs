@@ -14,6 +14,8 @@
 //!   outside (`harness serve`).
 //! - [`test_env`]: [`TestEnv`], both mocks wired in one call for a test, driven over HTTP (seed,
 //!   assign, start, advance, logs, AWS's state); it also drives mocks started elsewhere.
+//! - [`validate`]: `harness validate-scim`, Entra's SCIM traffic in both PATCH dialects against any
+//!   SCIM server, each check reported with the exchange that decided it.
 //!
 //! # Example
 //! ```no_run
@@ -35,6 +37,7 @@ pub mod report;
 pub mod runner;
 pub mod serve;
 pub mod test_env;
+pub mod validate;
 
 pub use test_env::TestEnv;
 

@@ -1,0 +1,1007 @@
+//! `harness validate-scim`: Entra's provisioning traffic (entra-provisioning.md §4.5) against any SCIM
+//! server, in both PATCH dialects, each check judged on what Entra needs back and reported with the
+//! exchange that decided it.
+//!
+//! The requests are the engine's own ([`mock_graph::provisioning::scim`]: [`Target`], the dialects'
+//! ops and values, [`build_resource`], [`operations`], member operations in chunks of
+//! [`MEMBER_CHUNK`]), so what is validated is what mock-graph's Entra sends. Per dialect: the probes,
+//! a user created, read, matched by `userName`, updated, created twice; a group created, matched by
+//! `displayName`, members added and removed in chunks (and read back where the server shows them),
+//! renamed, created twice; the user disabled; both deleted and gone. Everything it made is deleted
+//! afterwards, even after a failed check (best effort, reported).
+//!
+//! Names come from a seed (`validate-scim-…`): one seed, the same requests and the same report apart
+//! from the ids the server assigns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use mock_graph::provisioning::cycle::MEMBER_CHUNK;
+use mock_graph::provisioning::mapping::get_path;
+use mock_graph::provisioning::scim::{Dialect, Reply, Target, build_resource, eq_filter, operations};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Every name this command gives a user or group starts with this.
+pub const PREFIX: &str = "validate-scim-";
+/// The ListResponse schema a probe and a match must answer with (§4.5).
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The error schema Entra reads a refusal's body by (RFC 7644 §3.12; §4.5).
+const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// Bodies in a report are cut here.
+const BODY_LIMIT: usize = 2000;
+
+/// The checks, in the order they run within a dialect, with what each expects.
+pub const CHECKS: &[(&str, &str)] = &[
+    ("probe-users", "GET /Users?filter=userName eq \"<random guid>\" answers 200 and an empty ListResponse"),
+    (
+        "probe-groups",
+        "GET /Groups?excludedAttributes=members&filter=displayName eq \"<random guid>\" answers 200 and an empty ListResponse",
+    ),
+    ("user-create", "POST /Users answers 201 with the user's id and meta"),
+    ("user-get", "GET /Users/{id} answers 200 with the same id and userName"),
+    ("user-match", "GET /Users?filter=userName eq \"…\" answers 200 with exactly that one user"),
+    ("user-update", "PATCH /Users/{id} (Replace name.familyName and the work email) answers 200 or 204, and GET shows it"),
+    ("user-duplicate", "POST /Users with a userName taken answers 409 with a SCIM error body"),
+    ("group-create", "POST /Groups answers 201 with the group's id and meta"),
+    (
+        "group-match",
+        "GET /Groups?excludedAttributes=members&filter=displayName eq \"…\" answers 200 with exactly that group, no members",
+    ),
+    ("members-add", "PATCH /Groups/{id} adding members, in chunks of at most 100, answers 200 or 204 to each"),
+    ("members-add-read", "the group then shows every member added (GET /Groups/{id}, or id eq … and members eq …)"),
+    ("members-remove", "PATCH /Groups/{id} removing members, in the dialect's form, answers 200 or 204 to each"),
+    ("members-remove-read", "the group then shows none of them"),
+    ("group-rename", "PATCH /Groups/{id} (Replace displayName) answers 200 or 204, and GET shows the new name"),
+    ("group-duplicate", "POST /Groups with a displayName taken answers 409 with a SCIM error body"),
+    ("user-disable", "PATCH /Users/{id} (active false, in the dialect's form) answers 200 or 204, and GET shows active false"),
+    ("group-delete", "DELETE /Groups/{id} answers 204, and GET then 404"),
+    ("user-delete", "DELETE /Users/{id} answers 204, and GET then 404"),
+];
+
+/// What to validate and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The SCIM base URL (Entra's tenant URL); a `?aadOptscim062020` in it is ignored: `dialects` chooses.
+    pub url: String,
+    /// The bearer token.
+    pub token: String,
+    /// The dialects to run, in order.
+    pub dialects: Vec<Dialect>,
+    /// Where names and GUIDs come from.
+    pub seed: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Members added to (and removed from) the group: more than [`MEMBER_CHUNK`] sends two chunks.
+    pub members: usize,
+    /// A PEM CA certificate to trust beside the usual roots.
+    pub ca_cert: Option<Vec<u8>>,
+}
+
+/// Why nothing could be validated.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// The URL is not an http(s) URL.
+    #[error("{0:?} is not an http(s) URL")]
+    Url(String),
+    /// The CA certificate could not be used.
+    #[error("the CA certificate: {0}")]
+    Certificate(String),
+    /// The first probe got no answer.
+    #[error("the SCIM server at {url} did not answer the probe: {reason}")]
+    Unreachable {
+        /// The probe's URL.
+        url: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// The first probe was answered 401 or 403: the token is refused, nothing else can be judged.
+    #[error("the SCIM server refused the token: {status} to GET {url}: {body}")]
+    Refused {
+        /// The probe's URL.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+        /// Its body, cut.
+        body: String,
+    },
+}
+
+/// A check's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered as Entra needs.
+    Pass,
+    /// It did not.
+    Fail {
+        /// What was wrong.
+        reason: String,
+    },
+    /// Not run: what it needed failed before it.
+    Skip {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// `pass`, `fail` or `skip`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail { .. } => "fail",
+            Outcome::Skip { .. } => "skip",
+        }
+    }
+}
+
+/// One request and its answer, as reported: bodies cut at 2000 characters, the bearer never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The full URL, query encoded as sent.
+    pub url: String,
+    /// The request body.
+    pub request_body: Option<String>,
+    /// The status, when there was an answer.
+    pub status: Option<u16>,
+    /// The answer's body, or the transport error.
+    pub response_body: String,
+}
+
+/// One check in one dialect.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// A name from [`CHECKS`].
+    pub name: &'static str,
+    /// The dialect it ran in.
+    pub dialect: Dialect,
+    /// Its verdict.
+    pub outcome: Outcome,
+    /// The exchange that decided it; none for a skipped check.
+    pub exchange: Option<Exchange>,
+}
+
+/// Everything a run found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The SCIM base URL.
+    pub url: String,
+    /// The seed names came from.
+    pub seed: u64,
+    /// Members per group.
+    pub members: usize,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// What the clean-up did, a line per dialect.
+    pub cleanup: Vec<String>,
+}
+
+/// The dialect's name on the command line and in reports.
+pub fn dialect_name(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Default => "default",
+        Dialect::Optscim062020 => "optscim062020",
+    }
+}
+
+fn expects(name: &str) -> &'static str {
+    CHECKS.iter().find(|(n, _)| *n == name).map_or("", |(_, e)| e)
+}
+
+/// splitmix64: names and GUIDs from the seed, nothing else needs randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A version 4 GUID, as Entra's probe uses.
+    fn guid(&mut self) -> String {
+        let bits = (u128::from(self.next()) << 64) | u128::from(self.next());
+        // Version 4 in bits 76–79, the RFC 4122 variant in bits 62–63.
+        let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+        let hex = format!("{bits:032x}");
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    }
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(BODY_LIMIT) {
+        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+        None => text.to_owned(),
+    }
+}
+
+type Failure = (String, Exchange);
+type Judged<T> = Result<(T, Exchange), Failure>;
+
+fn status_in(reply: &Reply, exchange: &Exchange, wanted: &[u16]) -> Result<(), Failure> {
+    let wanted_text = wanted.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ");
+    match reply.status() {
+        Some(status) if wanted.contains(&status) => Ok(()),
+        Some(status) => Err((format!("expected {wanted_text}, got {status}"), exchange.clone())),
+        None => Err((format!("expected {wanted_text}, got no answer: {}", reply.text()), exchange.clone())),
+    }
+}
+
+fn body_json(reply: &Reply, exchange: &Exchange) -> Result<Value, Failure> {
+    reply.json().ok_or_else(|| ("the body is not JSON".to_owned(), exchange.clone()))
+}
+
+/// A 200 ListResponse's resources, checked against `totalResults`.
+fn list(reply: &Reply, exchange: &Exchange) -> Result<Vec<Value>, Failure> {
+    status_in(reply, exchange, &[200])?;
+    let body = body_json(reply, exchange)?;
+    let fail = |reason: &str| Err((reason.to_owned(), exchange.clone()));
+    if !schemas_contain(&body, LIST_RESPONSE) {
+        return fail(&format!("schemas does not contain {LIST_RESPONSE}"));
+    }
+    let Some(total) = body["totalResults"].as_u64() else { return fail("no totalResults number") };
+    let resources = match &body["Resources"] {
+        Value::Array(resources) => resources.clone(),
+        Value::Null if total == 0 => Vec::new(),
+        _ => return fail("no Resources list"),
+    };
+    if total as usize != resources.len() {
+        return fail(&format!("totalResults is {total} but Resources holds {}", resources.len()));
+    }
+    Ok(resources)
+}
+
+fn schemas_contain(body: &Value, schema: &str) -> bool {
+    body["schemas"].as_array().is_some_and(|s| s.iter().any(|v| v.as_str() == Some(schema)))
+}
+
+/// A created resource's id, with `meta` beside it (§4.5: Entra keeps the id; SCIM's `meta`).
+fn created(reply: &Reply, exchange: &Exchange) -> Result<String, Failure> {
+    status_in(reply, exchange, &[201])?;
+    let body = body_json(reply, exchange)?;
+    let id = id_of(&body).ok_or_else(|| ("no id in the created resource".to_owned(), exchange.clone()))?;
+    if !body["meta"].is_object() {
+        return Err(("no meta in the created resource".to_owned(), exchange.clone()));
+    }
+    Ok(id)
+}
+
+fn id_of(body: &Value) -> Option<String> {
+    body["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned)
+}
+
+/// A refusal Entra can read: the SCIM error schema and the status (RFC 7644 §3.12).
+fn error_body(reply: &Reply, exchange: &Exchange, wanted: u16) -> Result<(), Failure> {
+    status_in(reply, exchange, &[wanted])?;
+    let body = body_json(reply, exchange).map_err(|(_, e)| ("the error body is not JSON".to_owned(), e))?;
+    if !schemas_contain(&body, ERROR) {
+        return Err((format!("the error body's schemas does not contain {ERROR}"), exchange.clone()));
+    }
+    let status = match &body["status"] {
+        Value::String(s) => s.parse::<u16>().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        _ => None,
+    };
+    if status != Some(wanted) {
+        return Err((format!("the error body's status is {}, not \"{wanted}\"", body["status"]), exchange.clone()));
+    }
+    Ok(())
+}
+
+/// How a group's members can be read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// `GET /Groups/{id}` lists them.
+    Listed,
+    /// Only `id eq "…" and members eq "…"` tells (AWS: "Group members are never returned").
+    Filter,
+}
+
+/// One dialect's run.
+struct Run<'a> {
+    target: Target,
+    dialect: Dialect,
+    token: &'a str,
+    rng: &'a mut Rng,
+    members: usize,
+    checks: Vec<Check>,
+    /// Ids this run created and has not deleted, for the clean-up.
+    users: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+impl Run<'_> {
+    async fn send(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> (Reply, Exchange) {
+        let replies = self.target.send(method.clone(), path, query, body).await;
+        let reply = replies.into_iter().last().unwrap_or_else(|| Reply::Transport("no attempt was made".into()));
+        let mut url = format!("{}{path}", self.target.base);
+        if !query.is_empty()
+            && let Ok(mut parsed) = reqwest::Url::parse(&url)
+        {
+            parsed.query_pairs_mut().extend_pairs(query);
+            url = parsed.to_string();
+        }
+        let hide = |text: &str| if self.token.is_empty() { text.to_owned() } else { text.replace(self.token, "<token>") };
+        let exchange = Exchange {
+            method: method.to_string(),
+            url: hide(&url),
+            request_body: body.map(|b| cut(&hide(&b.to_string()))),
+            status: reply.status(),
+            response_body: cut(&hide(reply.text())),
+        };
+        (reply, exchange)
+    }
+
+    fn record<T>(&mut self, name: &'static str, judged: Judged<T>) -> Option<T> {
+        let (outcome, exchange, value) = match judged {
+            Ok((value, exchange)) => (Outcome::Pass, exchange, Some(value)),
+            Err((reason, exchange)) => (Outcome::Fail { reason }, exchange, None),
+        };
+        self.checks.push(Check { name, dialect: self.dialect, outcome, exchange: Some(exchange) });
+        value
+    }
+
+    fn skip(&mut self, name: &'static str, reason: &str) {
+        let outcome = Outcome::Skip { reason: reason.to_owned() };
+        self.checks.push(Check { name, dialect: self.dialect, outcome, exchange: None });
+    }
+
+    /// §4.5 test connection: a user (or group) that cannot exist, expecting 200 and an empty list.
+    async fn probe(&mut self, name: &'static str, collection: &str, attribute: &str) -> Reply {
+        let guid = self.rng.guid();
+        let filter = eq_filter(attribute, &guid);
+        let query: Vec<(&str, &str)> = if collection == "Groups" {
+            vec![("excludedAttributes", "members"), ("filter", &filter)]
+        } else {
+            vec![("filter", &filter)]
+        };
+        let (reply, exchange) = self.send(Method::GET, collection, &query, None).await;
+        let judged = list(&reply, &exchange).and_then(|resources| {
+            if resources.is_empty() {
+                Ok(((), exchange.clone()))
+            } else {
+                Err((format!("{} resource(s) for a random GUID", resources.len()), exchange.clone()))
+            }
+        });
+        self.record(name, judged);
+        reply
+    }
+
+    /// §4.5 create user: the engine's body for a user with the AWS app's mappings.
+    async fn create_user(&mut self, desired: &BTreeMap<String, String>) -> (Reply, Exchange) {
+        let body = build_resource(
+            desired,
+            &BTreeMap::new(),
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]),
+        );
+        let (reply, exchange) = self.send(Method::POST, "Users", &[], Some(&body)).await;
+        if reply.ok()
+            && let Some(id) = reply.json().as_ref().and_then(id_of)
+        {
+            self.users.insert(id);
+        }
+        (reply, exchange)
+    }
+
+    /// §4.5 create group: always without members (§4.2).
+    async fn create_group(&mut self, desired: &BTreeMap<String, String>) -> (Reply, Exchange) {
+        let body = build_resource(desired, &BTreeMap::new(), json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]));
+        let (reply, exchange) = self.send(Method::POST, "Groups", &[], Some(&body)).await;
+        if reply.ok()
+            && let Some(id) = reply.json().as_ref().and_then(id_of)
+        {
+            self.groups.insert(id);
+        }
+        (reply, exchange)
+    }
+
+    /// A PATCH with the engine's operations for `desired` over `current`, then a GET of the resource
+    /// that `check` judges.
+    async fn patch_then_get(
+        &mut self,
+        path: &str,
+        desired: &BTreeMap<String, String>,
+        current: &BTreeMap<String, String>,
+        query: &[(&str, &str)],
+        check: impl Fn(&Value) -> Result<(), String>,
+    ) -> Judged<()> {
+        let body = Target::patch(operations(self.dialect, desired, current));
+        let (reply, exchange) = self.send(Method::PATCH, path, &[], Some(&body)).await;
+        status_in(&reply, &exchange, &[200, 204])?;
+        let (reply, exchange) = self.send(Method::GET, path, query, None).await;
+        status_in(&reply, &exchange, &[200])?;
+        let resource = body_json(&reply, &exchange)?;
+        check(&resource).map_err(|reason| (reason, exchange.clone()))?;
+        Ok(((), exchange))
+    }
+
+    /// DELETE, then GET expecting 404 (§4.5: 204; a get by id of what is gone is 404).
+    async fn delete(&mut self, collection: &str, id: &str) -> Judged<()> {
+        let path = format!("{collection}/{id}");
+        let (reply, exchange) = self.send(Method::DELETE, &path, &[], None).await;
+        status_in(&reply, &exchange, &[204])?;
+        if collection == "Users" {
+            self.users.remove(id);
+        } else {
+            self.groups.remove(id);
+        }
+        let (reply, exchange) = self.send(Method::GET, &path, &[], None).await;
+        status_in(&reply, &exchange, &[404]).map_err(|(reason, e)| (format!("after the delete, {reason}"), e))?;
+        Ok(((), exchange))
+    }
+
+    /// §4.5 add/remove members: the dialect's member operations, a PATCH per chunk of [`MEMBER_CHUNK`].
+    async fn members(&mut self, op: &str, group: &str, ids: &[String]) -> Judged<()> {
+        let path = format!("Groups/{group}");
+        let mut last = None;
+        for (n, chunk) in ids.chunks(MEMBER_CHUNK).enumerate() {
+            let body = Target::patch(self.dialect.member_operations(op, chunk));
+            let (reply, exchange) = self.send(Method::PATCH, &path, &[], Some(&body)).await;
+            status_in(&reply, &exchange, &[200, 204]).map_err(|(reason, e)| (format!("chunk {}: {reason}", n + 1), e))?;
+            last = Some(exchange);
+        }
+        last.map(|e| ((), e)).ok_or_else(|| ("no members to send".to_owned(), placeholder()))
+    }
+
+    /// Whether `ids` are all in the group (`present`) or none is: from the group's `members` when
+    /// the server lists them, else from `id eq "…" and members eq "…"` for the first and last id
+    /// (AWS's form, §4.5). `Ok(None)` when the server shows neither.
+    async fn read_members(
+        &mut self,
+        group: &str,
+        ids: &[String],
+        present: bool,
+        known: Option<Members>,
+    ) -> Result<Option<(Members, Exchange)>, Failure> {
+        let path = format!("Groups/{group}");
+        let (reply, exchange) = self.send(Method::GET, &path, &[], None).await;
+        status_in(&reply, &exchange, &[200])?;
+        let resource = body_json(&reply, &exchange)?;
+        let listed = match &resource["members"] {
+            Value::Array(members) => Some(members.iter().filter_map(|m| m["value"].as_str()).collect::<BTreeSet<_>>()),
+            Value::Null if known == Some(Members::Listed) => Some(BTreeSet::new()),
+            _ => None,
+        };
+        if let Some(listed) = listed {
+            let wrong: Vec<&String> = ids.iter().filter(|id| listed.contains(id.as_str()) != present).collect();
+            if !wrong.is_empty() {
+                let reason = format!(
+                    "{} of {} member(s) {}, {} among them",
+                    wrong.len(),
+                    ids.len(),
+                    if present { "missing" } else { "still there" },
+                    wrong[0]
+                );
+                return Err((reason, exchange));
+            }
+            return Ok(Some((Members::Listed, exchange)));
+        }
+        let mut samples = vec![&ids[0]];
+        if ids.len() > 1 {
+            samples.push(&ids[ids.len() - 1]);
+        }
+        let mut last = exchange;
+        for id in samples {
+            let filter = format!("{} and {}", eq_filter("id", group), eq_filter("members", id));
+            let (reply, exchange) =
+                self.send(Method::GET, "Groups", &[("excludedAttributes", "members"), ("filter", &filter)], None).await;
+            if reply.status() != Some(200) {
+                return Ok(None);
+            }
+            let resources = list(&reply, &exchange)?;
+            if resources.len() != usize::from(present) {
+                let state = if present { "is not in the group" } else { "is still in the group" };
+                return Err((format!("member {id} {state}"), exchange));
+            }
+            last = exchange;
+        }
+        Ok(Some((Members::Filter, last)))
+    }
+
+    /// Every check in order; on the `first` run, no answer or 401/403 to the probe ends it all.
+    async fn run(&mut self, first: bool) -> Result<(), ValidateError> {
+        let d = dialect_name(self.dialect);
+        let tag = format!("{:08x}", self.rng.next() as u32);
+        let base = format!("{PREFIX}{tag}-{d}");
+        // The probes (§4.5 test connection), users then groups.
+        let reply = self.probe("probe-users", "Users", "userName").await;
+        if first {
+            let url = self.checks[0].exchange.as_ref().map(|e| e.url.clone()).unwrap_or_default();
+            match reply {
+                Reply::Transport(reason) => return Err(ValidateError::Unreachable { url, reason }),
+                Reply::Http { status: status @ (401 | 403), body, .. } => {
+                    return Err(ValidateError::Refused { url, status, body: cut(&body) });
+                }
+                Reply::Http { .. } => {}
+            }
+        }
+        self.probe("probe-groups", "Groups", "displayName").await;
+
+        // A user with the AWS app's user mappings, the values Entra would send.
+        let user_name = format!("{base}-user@example.com");
+        let user = |i: usize, name: &str| -> BTreeMap<String, String> {
+            [
+                ("userName", name.to_owned()),
+                ("active", "True".to_owned()),
+                ("displayName", format!("Validate Scim {tag} {i}")),
+                ("name.givenName", "Validate".to_owned()),
+                ("name.familyName", format!("Scim {i}")),
+                ("name.formatted", format!("Validate Scim {i}")),
+                ("emails[type eq \"work\"].value", name.to_owned()),
+                ("externalId", format!("{base}-user-{i}")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+        };
+        let desired = user(0, &user_name);
+        let (reply, exchange) = self.create_user(&desired).await;
+        let judged = created(&reply, &exchange).map(|id| (id, exchange));
+        let user_id = self.record("user-create", judged);
+
+        if let Some(id) = &user_id {
+            // §4.5 get user by id.
+            let path = format!("Users/{id}");
+            let (reply, exchange) = self.send(Method::GET, &path, &[], None).await;
+            let judged = status_in(&reply, &exchange, &[200]).and_then(|()| {
+                let body = body_json(&reply, &exchange)?;
+                if id_of(&body).as_deref() != Some(id) {
+                    return Err((format!("id is {}, not {id:?}", body["id"]), exchange.clone()));
+                }
+                if !body["userName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&user_name)) {
+                    return Err((format!("userName is {}, not {user_name:?}", body["userName"]), exchange.clone()));
+                }
+                Ok(((), exchange.clone()))
+            });
+            self.record("user-get", judged);
+
+            // §4.5 get user by matching attribute.
+            let filter = eq_filter("userName", &user_name);
+            let (reply, exchange) = self.send(Method::GET, "Users", &[("filter", &filter)], None).await;
+            let judged = list(&reply, &exchange).and_then(|resources| match resources.as_slice() {
+                [one] if id_of(one).as_deref() == Some(id) => Ok(((), exchange.clone())),
+                [one] => Err((format!("the user matched has id {}, not {id:?}", one["id"]), exchange.clone())),
+                many => Err((format!("{} users matched, Entra needs exactly one", many.len()), exchange.clone())),
+            });
+            self.record("user-match", judged);
+
+            // §4.5 update user: Replace name.familyName and the work email.
+            let mut updated = BTreeMap::new();
+            updated.insert("name.familyName".to_owned(), "Updated".to_owned());
+            updated.insert("emails[type eq \"work\"].value".to_owned(), format!("{base}-updated@example.com"));
+            let current = updated.keys().map(|k| (k.clone(), desired[k].clone())).collect();
+            let expected = updated.clone();
+            let judged = self
+                .patch_then_get(&path, &updated, &current, &[], move |resource| {
+                    for (path, value) in &expected {
+                        let held = get_path(resource, path);
+                        if held.as_deref() != Some(value) {
+                            return Err(format!("{path} is {held:?} after the PATCH, not {value:?}"));
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+            self.record("user-update", judged);
+
+            // A second create of the same userName: Entra reads the 409's SCIM error.
+            let (reply, exchange) = self.create_user(&desired).await;
+            let judged = error_body(&reply, &exchange, 409).map(|()| ((), exchange));
+            self.record("user-duplicate", judged);
+        } else {
+            for name in ["user-get", "user-match", "user-update", "user-duplicate"] {
+                self.skip(name, "user-create failed");
+            }
+        }
+
+        // A group with the AWS app's group mappings.
+        let group_name = format!("{base}-group");
+        let group: BTreeMap<String, String> =
+            [("displayName".to_owned(), group_name.clone()), ("externalId".to_owned(), format!("{base}-group"))].into();
+        let (reply, exchange) = self.create_group(&group).await;
+        let judged = created(&reply, &exchange).map(|id| (id, exchange));
+        let group_id = self.record("group-create", judged);
+
+        if let Some(gid) = &group_id {
+            // §4.5 get group by displayName: members excluded, and they must be.
+            let filter = eq_filter("displayName", &group_name);
+            let query = [("excludedAttributes", "members"), ("filter", filter.as_str())];
+            let (reply, exchange) = self.send(Method::GET, "Groups", &query, None).await;
+            let judged = list(&reply, &exchange).and_then(|resources| match resources.as_slice() {
+                [one] if id_of(one).as_deref() != Some(gid) => {
+                    Err((format!("the group matched has id {}, not {gid:?}", one["id"]), exchange.clone()))
+                }
+                [one] if one["members"].as_array().is_some_and(|m| !m.is_empty()) => {
+                    Err(("members returned despite excludedAttributes=members".to_owned(), exchange.clone()))
+                }
+                [_] => Ok(((), exchange.clone())),
+                many => Err((format!("{} groups matched, Entra needs exactly one", many.len()), exchange.clone())),
+            });
+            self.record("group-match", judged);
+        } else {
+            self.skip("group-match", "group-create failed");
+        }
+
+        // Members: the user and as many more as needed for the chunks.
+        match (&user_id, &group_id) {
+            (Some(uid), Some(gid)) => {
+                let mut ids = vec![uid.clone()];
+                let mut setup = Ok(());
+                for i in 1..self.members.max(1) {
+                    let (reply, exchange) = self.create_user(&user(i, &format!("{base}-member-{i}@example.com"))).await;
+                    match created(&reply, &exchange) {
+                        Ok(id) => ids.push(id),
+                        Err((reason, exchange)) => {
+                            setup = Err((format!("creating member user {i}: {reason}"), exchange));
+                            break;
+                        }
+                    }
+                }
+                let added = match setup {
+                    Ok(()) => self.members("add", gid, &ids).await,
+                    Err(failure) => Err(failure),
+                };
+                let added = self.record("members-add", added).is_some();
+                let mut known = None;
+                if added {
+                    let read = self.read_members(gid, &ids, true, None).await;
+                    known = self.record_read("members-add-read", read);
+                } else {
+                    self.skip("members-add-read", "members-add failed");
+                }
+                if added {
+                    let removed = self.members("remove", gid, &ids).await;
+                    if self.record("members-remove", removed).is_some() {
+                        let read = self.read_members(gid, &ids, false, known).await;
+                        self.record_read("members-remove-read", read);
+                    } else {
+                        self.skip("members-remove-read", "members-remove failed");
+                    }
+                } else {
+                    self.skip("members-remove", "members-add failed");
+                    self.skip("members-remove-read", "members-add failed");
+                }
+            }
+            _ => {
+                let reason = if user_id.is_none() { "user-create failed" } else { "group-create failed" };
+                for name in ["members-add", "members-add-read", "members-remove", "members-remove-read"] {
+                    self.skip(name, reason);
+                }
+            }
+        }
+
+        if let Some(gid) = &group_id {
+            // §4.5 group rename: Replace displayName.
+            let renamed = format!("{base}-renamed");
+            let desired: BTreeMap<String, String> = [("displayName".to_owned(), renamed.clone())].into();
+            let current: BTreeMap<String, String> = [("displayName".to_owned(), group_name.clone())].into();
+            let path = format!("Groups/{gid}");
+            let judged = self
+                .patch_then_get(&path, &desired, &current, &[("excludedAttributes", "members")], |resource| {
+                    match resource["displayName"].as_str() {
+                        Some(name) if name == renamed => Ok(()),
+                        other => Err(format!("displayName is {other:?} after the PATCH, not {renamed:?}")),
+                    }
+                })
+                .await;
+            let renamed_ok = self.record("group-rename", judged).is_some();
+            // A second create of the name the group holds now.
+            let mut again = group.clone();
+            if renamed_ok {
+                again.insert("displayName".to_owned(), format!("{base}-renamed"));
+            }
+            let (reply, exchange) = self.create_group(&again).await;
+            let judged = error_body(&reply, &exchange, 409).map(|()| ((), exchange));
+            self.record("group-duplicate", judged);
+        } else {
+            self.skip("group-rename", "group-create failed");
+            self.skip("group-duplicate", "group-create failed");
+        }
+
+        if let Some(id) = &user_id {
+            // §4.5 disable user: active false, "False" in the default dialect, false with the flag.
+            let desired: BTreeMap<String, String> = [("active".to_owned(), "False".to_owned())].into();
+            let current: BTreeMap<String, String> = [("active".to_owned(), "True".to_owned())].into();
+            let judged = self
+                .patch_then_get(&format!("Users/{id}"), &desired, &current, &[], |resource| match &resource["active"] {
+                    Value::Bool(false) => Ok(()),
+                    other => Err(format!("active is {other} after the PATCH, not false")),
+                })
+                .await;
+            self.record("user-disable", judged);
+        } else {
+            self.skip("user-disable", "user-create failed");
+        }
+
+        // §4.5 delete group, delete user.
+        match &group_id {
+            Some(gid) => {
+                let judged = self.delete("Groups", gid).await;
+                self.record("group-delete", judged);
+            }
+            None => self.skip("group-delete", "group-create failed"),
+        }
+        match &user_id {
+            Some(id) => {
+                let judged = self.delete("Users", id).await;
+                self.record("user-delete", judged);
+            }
+            None => self.skip("user-delete", "user-create failed"),
+        }
+        Ok(())
+    }
+
+    /// Records a read-back; a server that shows members neither way skips it.
+    fn record_read(
+        &mut self,
+        name: &'static str,
+        read: Result<Option<(Members, Exchange)>, Failure>,
+    ) -> Option<Members> {
+        match read {
+            Ok(None) => {
+                self.skip(name, "the server neither lists a group's members nor answers id eq … and members eq …");
+                None
+            }
+            Ok(Some((how, exchange))) => self.record(name, Ok((how, exchange))),
+            Err(failure) => self.record::<Members>(name, Err(failure)),
+        }
+    }
+
+    /// Deletes whatever this run made and did not delete: groups first, then users.
+    async fn clean_up(&mut self) -> String {
+        let d = dialect_name(self.dialect);
+        let mut left = Vec::new();
+        let (mut users, mut groups) = (0, 0);
+        for (collection, ids) in [("Groups", std::mem::take(&mut self.groups)), ("Users", std::mem::take(&mut self.users))] {
+            for id in ids {
+                let (reply, _) = self.send(Method::DELETE, &format!("{collection}/{id}"), &[], None).await;
+                match reply.status() {
+                    Some(200..=299 | 404) if collection == "Groups" => groups += 1,
+                    Some(200..=299 | 404) => users += 1,
+                    Some(status) => left.push(format!("{collection}/{id} ({status})")),
+                    None => left.push(format!("{collection}/{id} (no answer)")),
+                }
+            }
+        }
+        let mut line = format!("cleanup {d}: deleted {users} user(s) and {groups} group(s) left over");
+        if !left.is_empty() {
+            let _ = write!(line, "; could not delete {}", left.join(", "));
+        }
+        line
+    }
+}
+
+fn placeholder() -> Exchange {
+    Exchange { method: String::new(), url: String::new(), request_body: None, status: None, response_body: String::new() }
+}
+
+/// Runs every check in every dialect asked for. `Err` when nothing could be judged: a bad URL or
+/// certificate, no answer to the first probe, or the token refused there.
+pub async fn validate(options: &Options) -> Result<Report, ValidateError> {
+    let mut http = reqwest::Client::builder();
+    if let Some(pem) = &options.ca_cert {
+        let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| ValidateError::Certificate(e.to_string()))?;
+        http = http.add_root_certificate(certificate);
+    }
+    let http = http.build().map_err(|e| ValidateError::Certificate(e.to_string()))?;
+    let mut target = Target::new(&options.url, &options.token, http, options.timeout, 1)
+        .map_err(|_| ValidateError::Url(options.url.clone()))?;
+    let mut rng = Rng(options.seed);
+    let mut report = Report {
+        url: target.base.clone(),
+        seed: options.seed,
+        members: options.members,
+        checks: Vec::new(),
+        cleanup: Vec::new(),
+    };
+    for (n, dialect) in options.dialects.iter().enumerate() {
+        target.dialect = *dialect;
+        let mut run = Run {
+            target: target.clone(),
+            dialect: *dialect,
+            token: &options.token,
+            rng: &mut rng,
+            members: options.members,
+            checks: Vec::new(),
+            users: BTreeSet::new(),
+            groups: BTreeSet::new(),
+        };
+        run.run(n == 0).await?;
+        let cleanup = run.clean_up().await;
+        report.checks.append(&mut run.checks);
+        report.cleanup.push(cleanup);
+    }
+    Ok(report)
+}
+
+impl Report {
+    fn count(&self, outcome: &str) -> usize {
+        self.checks.iter().filter(|c| c.outcome.as_str() == outcome).count()
+    }
+
+    /// Whether any check failed.
+    pub fn failed(&self) -> bool {
+        self.count("fail") > 0
+    }
+
+    /// One line per check (`PASS  default        probe-users`), the deciding exchange under it, the
+    /// reason and the bodies under a failure; the clean-up; a summary line.
+    pub fn human(&self) -> String {
+        let mut out = format!("validate-scim {} (seed {}, {} member(s) per group)\n", self.url, self.seed, self.members);
+        for check in &self.checks {
+            let verdict = check.outcome.as_str().to_ascii_uppercase();
+            let _ = writeln!(out, "{verdict}  {:<14} {}", dialect_name(check.dialect), check.name);
+            match &check.outcome {
+                Outcome::Pass => {}
+                Outcome::Fail { reason } | Outcome::Skip { reason } => {
+                    let _ = writeln!(out, "    {reason}");
+                }
+            }
+            if let Some(exchange) = &check.exchange {
+                let status = exchange.status.map_or("no answer".to_owned(), |s| s.to_string());
+                let url = exchange.url.strip_prefix(&self.url).unwrap_or(&exchange.url);
+                let _ = writeln!(out, "    {} {url} -> {status}", exchange.method);
+                if matches!(check.outcome, Outcome::Fail { .. }) {
+                    if let Some(body) = &exchange.request_body {
+                        let _ = writeln!(out, "      sent: {body}");
+                    }
+                    let _ = writeln!(out, "      got:  {}", exchange.response_body);
+                }
+            }
+        }
+        for line in &self.cleanup {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(
+            out,
+            "\nchecks: {} passed, {} failed, {} skipped",
+            self.count("pass"),
+            self.count("fail"),
+            self.count("skip")
+        );
+        out
+    }
+
+    /// The JSON report.
+    pub fn json(&self) -> String {
+        let checks: Vec<Value> = self
+            .checks
+            .iter()
+            .map(|check| {
+                let mut value = json!({
+                    "name": check.name,
+                    "dialect": dialect_name(check.dialect),
+                    "outcome": check.outcome.as_str(),
+                    "expects": expects(check.name),
+                });
+                if let Outcome::Fail { reason } | Outcome::Skip { reason } = &check.outcome {
+                    value["reason"] = json!(reason);
+                }
+                if let Some(e) = &check.exchange {
+                    value["exchange"] = json!({
+                        "request": {"method": e.method, "url": e.url, "body": e.request_body},
+                        "response": {"status": e.status, "body": e.response_body},
+                    });
+                }
+                value
+            })
+            .collect();
+        let report = json!({
+            "url": self.url,
+            "seed": self.seed,
+            "members": self.members,
+            "passed": self.count("pass"),
+            "failed": self.count("fail"),
+            "skipped": self.count("skip"),
+            "checks": checks,
+            "cleanup": self.cleanup,
+        });
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    }
+
+    /// The JUnit XML report: a test case per check and dialect.
+    pub fn junit(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuite name=\"validate-scim\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            self.checks.len(),
+            self.count("fail"),
+            self.count("skip")
+        );
+        for check in &self.checks {
+            let d = dialect_name(check.dialect);
+            let _ = writeln!(
+                out,
+                "  <testcase name=\"{}\" classname=\"validate-scim.{d}\">",
+                xml(&format!("{d}: {}", check.name))
+            );
+            let exchange = check.exchange.as_ref().map(|e| {
+                let status = e.status.map_or("no answer".to_owned(), |s| s.to_string());
+                let sent = e.request_body.as_deref().map(|b| format!("\nsent: {b}")).unwrap_or_default();
+                format!("{} {} -> {status}{sent}\ngot: {}", e.method, e.url, e.response_body)
+            });
+            match &check.outcome {
+                Outcome::Pass => {}
+                Outcome::Fail { reason } => {
+                    let _ = writeln!(
+                        out,
+                        "    <failure message=\"{}\">{}</failure>",
+                        xml(reason),
+                        xml(exchange.as_deref().unwrap_or(""))
+                    );
+                }
+                Outcome::Skip { reason } => {
+                    let _ = writeln!(out, "    <skipped message=\"{}\"/>", xml(reason));
+                }
+            }
+            if let Some(exchange) = &exchange {
+                let _ = writeln!(out, "    <system-out>{}</system-out>", xml(exchange));
+            }
+            out.push_str("  </testcase>\n");
+        }
+        let _ = writeln!(out, "  <system-out>{}</system-out>", xml(&self.cleanup.join("\n")));
+        out.push_str("</testsuite>\n");
+        out
+    }
+}
+
+/// Escaped for XML text and attributes; characters XML 1.0 cannot hold (a server's body may have
+/// any) become U+FFFD.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_gives_the_same_guids_and_they_are_version_4() {
+        let (mut a, mut b) = (Rng(7), Rng(7));
+        let guid = a.guid();
+        assert_eq!(guid, b.guid());
+        assert_eq!(guid.len(), 36);
+        assert_eq!(&guid[14..15], "4");
+        assert!("89ab".contains(&guid[19..20]), "{guid}");
+        assert_eq!(guid.matches('-').count(), 4);
+        assert_ne!(guid, a.guid());
+    }
+
+    #[test]
+    fn bodies_are_cut_and_xml_keeps_no_control_characters() {
+        let long = "x".repeat(BODY_LIMIT + 10);
+        assert!(cut(&long).ends_with(&format!("… ({} bytes in all)", BODY_LIMIT + 10)));
+        assert_eq!(cut("short"), "short");
+        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
+    }
+
+    #[test]
+    fn a_refusal_entra_can_read_has_the_error_schema_and_the_status() {
+        let exchange = placeholder();
+        let reply = |body: Value| Reply::Http { status: 409, body: body.to_string(), retry_after: None };
+        assert!(error_body(&reply(json!({"schemas": [ERROR], "status": "409"})), &exchange, 409).is_ok());
+        assert!(error_body(&reply(json!({"schemas": [ERROR], "status": 409})), &exchange, 409).is_ok());
+        let (reason, _) = error_body(&reply(json!({"detail": "taken"})), &exchange, 409).unwrap_err();
+        assert!(reason.contains("schemas"), "{reason}");
+        let (reason, _) = error_body(&reply(json!({"schemas": [ERROR]})), &exchange, 409).unwrap_err();
+        assert!(reason.contains("status"), "{reason}");
+    }
+}
