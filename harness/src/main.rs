@@ -294,17 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve(options, env_file))
         }
-        Command::ValidateScim {
-            url,
-            token,
-            dialect,
-            seed,
-            timeout_seconds,
-            members,
-            ca_cert,
-            format,
-            out,
-        } => {
+        Command::ValidateScim { url, token, dialect, seed, timeout_seconds, members, ca_cert, format, out } => {
             use mock_graph::provisioning::scim::Dialect;
             if timeout_seconds == 0 || members == 0 {
                 eprintln!("error: --timeout-seconds and --members must be at least 1");
