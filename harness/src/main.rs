@@ -166,7 +166,7 @@ enum Command {
         /// Members added to and removed from the group; 101 sends a chunk of 100 and one of 1.
         #[arg(long, default_value_t = 101)]
         members: usize,
-        /// A PEM CA certificate to trust beside the system's roots.
+        /// A PEM CA certificate to trust beside the built-in (webpki) roots.
         #[arg(long, value_name = "FILE")]
         ca_cert: Option<PathBuf>,
         /// Report format.

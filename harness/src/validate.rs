@@ -33,6 +33,10 @@ pub const PREFIX: &str = "validate-scim-";
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The error schema Entra reads a refusal's body by (RFC 7644 §3.12; §4.5).
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// Attempts of a request answered 429, the first included.
+const THROTTLED_ATTEMPTS: u32 = 5;
+/// The longest `Retry-After` waited out, in seconds.
+const MAX_RETRY_AFTER: u64 = 30;
 /// Bodies in a report are cut here.
 const BODY_LIMIT: usize = 2000;
 
@@ -85,7 +89,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Members added to (and removed from) the group: more than [`MEMBER_CHUNK`] sends two chunks.
     pub members: usize,
-    /// A PEM CA certificate to trust beside the usual roots.
+    /// A PEM CA certificate to trust beside the built-in (webpki) roots.
     pub ca_cert: Option<Vec<u8>>,
 }
 
@@ -334,8 +338,20 @@ impl Run<'_> {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> (Reply, Exchange) {
-        let replies = self.target.send(method.clone(), path, query, body).await;
-        let reply = replies.into_iter().last().unwrap_or_else(|| Reply::Transport("no attempt was made".into()));
+        // A 429 is waited out and sent again, as Entra does (§5.1), so that a server's rate limit is
+        // not reported as a failed check; anything else is judged as it comes.
+        let mut reply = Reply::Transport("no attempt was made".into());
+        for attempt in 1..=THROTTLED_ATTEMPTS {
+            let replies = self.target.send(method.clone(), path, query, body).await;
+            reply = replies.into_iter().last().unwrap_or(reply);
+            match &reply {
+                Reply::Http { status: 429, retry_after, .. } if attempt < THROTTLED_ATTEMPTS => {
+                    let seconds = retry_after.unwrap_or(1).min(MAX_RETRY_AFTER);
+                    tokio::time::sleep(Duration::from_secs(seconds)).await;
+                }
+                _ => break,
+            }
+        }
         let mut url = format!("{}{path}", self.target.base);
         if !query.is_empty()
             && let Ok(mut parsed) = reqwest::Url::parse(&url)

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
@@ -117,11 +118,13 @@ enum Broken {
     Probe404,
     /// Created users come back without `meta`.
     NoMeta,
+    /// The first create is answered 429 with `Retry-After: 0`.
+    ThrottledOnce,
 }
 
 /// A SCIM server of a few lines holding nothing: empty lists, creates answered with an id, PATCH
 /// and DELETE with 204, everything else 404 — and one rule broken.
-async fn scim(broken: Broken, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn scim(broken: Broken, throttled: &AtomicBool, method: Method, uri: Uri, body: Bytes) -> Response {
     let empty =
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []});
     let path = uri.path().trim_start_matches('/');
@@ -134,6 +137,9 @@ async fn scim(broken: Broken, method: Method, uri: Uri, body: Bytes) -> Response
         (StatusCode::CREATED, axum::Json(resource)).into_response()
     };
     match (method, path) {
+        (Method::POST, "Users") if broken == Broken::ThrottledOnce && !throttled.swap(true, Ordering::SeqCst) => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")]).into_response()
+        }
         (Method::GET, "Users") if broken == Broken::Probe404 => StatusCode::NOT_FOUND.into_response(),
         (Method::GET, "Users" | "Groups") => axum::Json(empty).into_response(),
         (Method::POST, "Users") => created("User"),
@@ -146,10 +152,10 @@ async fn scim(broken: Broken, method: Method, uri: Uri, body: Bytes) -> Response
 async fn serve(broken: Broken) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let broken = Arc::new(broken);
+    let throttled = Arc::new(AtomicBool::new(false));
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-        let broken = *broken;
-        async move { scim(broken, method, uri, body).await }
+        let throttled = throttled.clone();
+        async move { scim(broken, &throttled, method, uri, body).await }
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     address
@@ -177,6 +183,21 @@ async fn a_server_that_omits_meta_fails_user_create_and_what_needs_the_user_is_s
     assert!(report.contains("FAIL  default        group-create\n"), "{report}");
     // The user it could not judge is still deleted.
     assert!(report.contains("cleanup default: deleted 1 user(s)"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_sent_again_as_entra_does() {
+    let address = serve(Broken::ThrottledOnce).await;
+    let output =
+        validate(&format!("http://{address}/"), "t0ken-of-a-test", &["--members", "1", "--format", "json"]).await;
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let create = &report["checks"][2];
+    assert_eq!(
+        (create["name"].as_str(), create["outcome"].as_str()),
+        (Some("user-create"), Some("pass")),
+        "{report:#}"
+    );
+    assert_eq!(create["exchange"]["response"]["status"], 201);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
