@@ -147,8 +147,9 @@ enum Command {
     #[command(name = "validate-scim")]
     ValidateScim {
         /// The SCIM base URL, as Entra's Tenant URL (`https://…/scim/v2/`; any `?aadOptscim062020` is
-        /// ignored, see --dialect).
-        #[arg(long)]
+        /// ignored, see --dialect). SCIM_URL and SCIM_TOKEN are the names `harness serve --env-file`
+        /// writes.
+        #[arg(long, env = "SCIM_URL")]
         url: String,
         /// The bearer token (Entra's Secret Token).
         #[arg(long, env = "SCIM_TOKEN", hide_env_values = true)]

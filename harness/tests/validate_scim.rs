@@ -19,6 +19,7 @@ async fn validate(url: &str, token: &str, extra: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["validate-scim", "--url", url, "--token", token, "--seed", "1", "--timeout-seconds", "5"])
         .args(extra)
+        .env_remove("SCIM_URL")
         .env_remove("SCIM_TOKEN")
         .output()
         .await

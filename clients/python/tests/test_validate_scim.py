@@ -8,6 +8,7 @@ change to explain, and a listed failure that passes means the file is stale.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def verdicts(report: str) -> list[str]:
 
 def validate(url: str, token: str, *extra: str) -> subprocess.CompletedProcess[str]:
     command = [str(mocks.binary("harness")), "validate-scim", "--url", url, "--token", token, "--seed", "1", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT, check=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("SCIM_URL", "SCIM_TOKEN")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT, check=False, env=env)
 
 
 def free_port() -> int:
