@@ -1,17 +1,5 @@
-//! `harness validate-scim`: Entra's provisioning traffic (entra-provisioning.md §4.5) against any SCIM
-//! server, in both PATCH dialects, each check judged on what Entra needs back and reported with the
-//! exchange that decided it.
-//!
-//! The requests are the engine's own ([`mock_graph::provisioning::scim`]: [`Target`], the dialects'
-//! ops and values, [`build_resource`], [`operations`], member operations in chunks of
-//! [`MEMBER_CHUNK`]), so what is validated is what mock-graph's Entra sends. Per dialect: the probes,
-//! a user created, read, matched by `userName`, updated, created twice; a group created, matched by
-//! `displayName`, members added and removed in chunks (and read back where the server shows them),
-//! renamed, created twice; the user disabled; both deleted and gone. Everything it made is deleted
-//! afterwards, even after a failed check (best effort, reported).
-//!
-//! Names come from a seed (`validate-scim-…`): one seed, the same requests and the same report apart
-//! from the ids the server assigns.
+//! One dialect's run (entra-provisioning.md §4.5): the requests the engine sends, each check's
+//! judgement of the answers, and the clean-up of what the run made.
 
 // A failure (a reason and an exchange) is large for an `Err`, but made at most once per check, after
 // a round trip over the network: boxing it would buy nothing.
@@ -27,8 +15,8 @@ use mock_graph::provisioning::scim::{Dialect, Reply, Target, build_resource, eq_
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Every name this command gives a user or group starts with this.
-pub const PREFIX: &str = "validate-scim-";
+use super::{Check, Exchange, Outcome, PREFIX, ValidateError, dialect_name};
+
 /// The ListResponse schema a probe and a match must answer with (§4.5).
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The error schema Entra reads a refusal's body by (RFC 7644 §3.12; §4.5).
@@ -40,173 +28,8 @@ const MAX_RETRY_AFTER: u64 = 30;
 /// Bodies in a report are cut here.
 const BODY_LIMIT: usize = 2000;
 
-/// The checks, in the order they run within a dialect, with what each expects.
-pub const CHECKS: &[(&str, &str)] = &[
-    ("probe-users", "GET /Users?filter=userName eq \"<random guid>\" answers 200 and an empty ListResponse"),
-    (
-        "probe-groups",
-        "GET /Groups?excludedAttributes=members&filter=displayName eq \"<random guid>\" answers 200 and an empty ListResponse",
-    ),
-    ("user-create", "POST /Users answers 201 with the user's id and meta"),
-    ("user-get", "GET /Users/{id} answers 200 with the same id and userName"),
-    ("user-match", "GET /Users?filter=userName eq \"…\" answers 200 with exactly that one user"),
-    (
-        "user-update",
-        "PATCH /Users/{id} (Replace name.familyName and the work email) answers 200 or 204, and GET shows it",
-    ),
-    ("user-duplicate", "POST /Users with a userName taken answers 409 with a SCIM error body"),
-    ("group-create", "POST /Groups answers 201 with the group's id and meta"),
-    (
-        "group-match",
-        "GET /Groups?excludedAttributes=members&filter=displayName eq \"…\" answers 200 with exactly that group, no members",
-    ),
-    ("members-add", "PATCH /Groups/{id} adding members, in chunks of at most 100, answers 200 or 204 to each"),
-    ("members-add-read", "the group then shows every member added (GET /Groups/{id}, or id eq … and members eq …)"),
-    ("members-remove", "PATCH /Groups/{id} removing members, in the dialect's form, answers 200 or 204 to each"),
-    ("members-remove-read", "the group then shows none of them"),
-    ("group-rename", "PATCH /Groups/{id} (Replace displayName) answers 200 or 204, and GET shows the new name"),
-    ("group-duplicate", "POST /Groups with a displayName taken answers 409 with a SCIM error body"),
-    (
-        "user-disable",
-        "PATCH /Users/{id} (active false, in the dialect's form) answers 200 or 204, and GET shows active false",
-    ),
-    ("group-delete", "DELETE /Groups/{id} answers 204, and GET then 404"),
-    ("user-delete", "DELETE /Users/{id} answers 204, and GET then 404"),
-];
-
-/// What to validate and how.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// The SCIM base URL (Entra's tenant URL); a `?aadOptscim062020` in it is ignored: `dialects` chooses.
-    pub url: String,
-    /// The bearer token.
-    pub token: String,
-    /// The dialects to run, in order.
-    pub dialects: Vec<Dialect>,
-    /// Where names and GUIDs come from.
-    pub seed: u64,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Members added to (and removed from) the group: more than [`MEMBER_CHUNK`] sends two chunks.
-    pub members: usize,
-    /// A PEM CA certificate to trust beside the built-in (webpki) roots.
-    pub ca_cert: Option<Vec<u8>>,
-}
-
-/// Why nothing could be validated.
-#[derive(Debug, thiserror::Error)]
-pub enum ValidateError {
-    /// The URL is not an http(s) URL.
-    #[error("{0:?} is not an http(s) URL")]
-    Url(String),
-    /// The CA certificate could not be used.
-    #[error("the CA certificate: {0}")]
-    Certificate(String),
-    /// The first probe got no answer.
-    #[error("the SCIM server at {url} did not answer the probe: {reason}")]
-    Unreachable {
-        /// The probe's URL.
-        url: String,
-        /// The transport error.
-        reason: String,
-    },
-    /// The first probe was answered 401 or 403: the token is refused, nothing else can be judged.
-    #[error("the SCIM server refused the token: {status} to GET {url}: {body}")]
-    Refused {
-        /// The probe's URL.
-        url: String,
-        /// 401 or 403.
-        status: u16,
-        /// Its body, cut.
-        body: String,
-    },
-}
-
-/// A check's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The server answered as Entra needs.
-    Pass,
-    /// It did not.
-    Fail {
-        /// What was wrong.
-        reason: String,
-    },
-    /// Not run: what it needed failed before it.
-    Skip {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Outcome {
-    /// `pass`, `fail` or `skip`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail { .. } => "fail",
-            Outcome::Skip { .. } => "skip",
-        }
-    }
-}
-
-/// One request and its answer, as reported: bodies cut at 2000 characters, the bearer never shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exchange {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The full URL, query encoded as sent.
-    pub url: String,
-    /// The request body.
-    pub request_body: Option<String>,
-    /// The status, when there was an answer.
-    pub status: Option<u16>,
-    /// The answer's body, or the transport error.
-    pub response_body: String,
-}
-
-/// One check in one dialect.
-#[derive(Debug, Clone)]
-pub struct Check {
-    /// A name from [`CHECKS`].
-    pub name: &'static str,
-    /// The dialect it ran in.
-    pub dialect: Dialect,
-    /// Its verdict.
-    pub outcome: Outcome,
-    /// The exchange that decided it; none for a skipped check.
-    pub exchange: Option<Exchange>,
-}
-
-/// Everything a run found.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// The SCIM base URL.
-    pub url: String,
-    /// The seed names came from.
-    pub seed: u64,
-    /// Members per group.
-    pub members: usize,
-    /// Every check, in order.
-    pub checks: Vec<Check>,
-    /// What the clean-up did, a line per dialect.
-    pub cleanup: Vec<String>,
-}
-
-/// The dialect's name on the command line and in reports.
-pub fn dialect_name(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Default => "default",
-        Dialect::Optscim062020 => "optscim062020",
-    }
-}
-
-fn expects(name: &str) -> &'static str {
-    CHECKS.iter().find(|(n, _)| *n == name).map_or("", |(_, e)| e)
-}
-
 /// splitmix64: names and GUIDs from the seed, nothing else needs randomness.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -318,16 +141,16 @@ enum Members {
 }
 
 /// One dialect's run.
-struct Run<'a> {
-    target: Target,
-    dialect: Dialect,
-    token: &'a str,
-    rng: &'a mut Rng,
-    members: usize,
-    checks: Vec<Check>,
+pub(super) struct Run<'a> {
+    pub(super) target: Target,
+    pub(super) dialect: Dialect,
+    pub(super) token: &'a str,
+    pub(super) rng: &'a mut Rng,
+    pub(super) members: usize,
+    pub(super) checks: Vec<Check>,
     /// Ids this run created and has not deleted, for the clean-up.
-    users: BTreeSet<String>,
-    groups: BTreeSet<String>,
+    pub(super) users: BTreeSet<String>,
+    pub(super) groups: BTreeSet<String>,
 }
 
 impl Run<'_> {
@@ -544,7 +367,7 @@ impl Run<'_> {
     }
 
     /// Every check in order; on the `first` run, no answer or 401/403 to the probe ends it all.
-    async fn run(&mut self, first: bool) -> Result<(), ValidateError> {
+    pub(super) async fn run(&mut self, first: bool) -> Result<(), ValidateError> {
         let d = dialect_name(self.dialect);
         let tag = format!("{:08x}", self.rng.next() as u32);
         let base = format!("{PREFIX}{tag}-{d}");
@@ -793,7 +616,7 @@ impl Run<'_> {
     }
 
     /// Deletes whatever this run made and did not delete: groups first, then users.
-    async fn clean_up(&mut self) -> String {
+    pub(super) async fn clean_up(&mut self) -> String {
         let d = dialect_name(self.dialect);
         let mut left = Vec::new();
         let (mut users, mut groups) = (0, 0);
@@ -828,197 +651,6 @@ fn placeholder() -> Exchange {
     }
 }
 
-/// Runs every check in every dialect asked for. `Err` when nothing could be judged: a bad URL or
-/// certificate, no answer to the first probe, or the token refused there.
-pub async fn validate(options: &Options) -> Result<Report, ValidateError> {
-    let mut http = reqwest::Client::builder();
-    if let Some(pem) = &options.ca_cert {
-        let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| ValidateError::Certificate(e.to_string()))?;
-        http = http.add_root_certificate(certificate);
-    }
-    let http = http.build().map_err(|e| ValidateError::Certificate(e.to_string()))?;
-    let mut target = Target::new(&options.url, &options.token, http, options.timeout, 1)
-        .map_err(|_| ValidateError::Url(options.url.clone()))?;
-    let mut rng = Rng(options.seed);
-    let mut report = Report {
-        url: target.base.clone(),
-        seed: options.seed,
-        members: options.members,
-        checks: Vec::new(),
-        cleanup: Vec::new(),
-    };
-    for (n, dialect) in options.dialects.iter().enumerate() {
-        target.dialect = *dialect;
-        let mut run = Run {
-            target: target.clone(),
-            dialect: *dialect,
-            token: &options.token,
-            rng: &mut rng,
-            members: options.members,
-            checks: Vec::new(),
-            users: BTreeSet::new(),
-            groups: BTreeSet::new(),
-        };
-        run.run(n == 0).await?;
-        let cleanup = run.clean_up().await;
-        report.checks.append(&mut run.checks);
-        report.cleanup.push(cleanup);
-    }
-    Ok(report)
-}
-
-impl Report {
-    fn count(&self, outcome: &str) -> usize {
-        self.checks.iter().filter(|c| c.outcome.as_str() == outcome).count()
-    }
-
-    /// Whether any check failed.
-    pub fn failed(&self) -> bool {
-        self.count("fail") > 0
-    }
-
-    /// One line per check (`PASS  default        probe-users`), the deciding exchange under it, the
-    /// reason and the bodies under a failure; the clean-up; a summary line.
-    pub fn human(&self) -> String {
-        let mut out =
-            format!("validate-scim {} (seed {}, {} member(s) per group)\n", self.url, self.seed, self.members);
-        for check in &self.checks {
-            let verdict = check.outcome.as_str().to_ascii_uppercase();
-            let _ = writeln!(out, "{verdict}  {:<14} {}", dialect_name(check.dialect), check.name);
-            match &check.outcome {
-                Outcome::Pass => {}
-                Outcome::Fail { reason } | Outcome::Skip { reason } => {
-                    let _ = writeln!(out, "    {reason}");
-                }
-            }
-            if let Some(exchange) = &check.exchange {
-                let status = exchange.status.map_or("no answer".to_owned(), |s| s.to_string());
-                let url = exchange.url.strip_prefix(&self.url).unwrap_or(&exchange.url);
-                let _ = writeln!(out, "    {} {url} -> {status}", exchange.method);
-                if matches!(check.outcome, Outcome::Fail { .. }) {
-                    if let Some(body) = &exchange.request_body {
-                        let _ = writeln!(out, "      sent: {body}");
-                    }
-                    let _ = writeln!(out, "      got:  {}", exchange.response_body);
-                }
-            }
-        }
-        for line in &self.cleanup {
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = writeln!(
-            out,
-            "\nchecks: {} passed, {} failed, {} skipped",
-            self.count("pass"),
-            self.count("fail"),
-            self.count("skip")
-        );
-        out
-    }
-
-    /// The JSON report.
-    pub fn json(&self) -> String {
-        let checks: Vec<Value> = self
-            .checks
-            .iter()
-            .map(|check| {
-                let mut value = json!({
-                    "name": check.name,
-                    "dialect": dialect_name(check.dialect),
-                    "outcome": check.outcome.as_str(),
-                    "expects": expects(check.name),
-                });
-                if let Outcome::Fail { reason } | Outcome::Skip { reason } = &check.outcome {
-                    value["reason"] = json!(reason);
-                }
-                if let Some(e) = &check.exchange {
-                    value["exchange"] = json!({
-                        "request": {"method": e.method, "url": e.url, "body": e.request_body},
-                        "response": {"status": e.status, "body": e.response_body},
-                    });
-                }
-                value
-            })
-            .collect();
-        let report = json!({
-            "url": self.url,
-            "seed": self.seed,
-            "members": self.members,
-            "passed": self.count("pass"),
-            "failed": self.count("fail"),
-            "skipped": self.count("skip"),
-            "checks": checks,
-            "cleanup": self.cleanup,
-        });
-        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
-    }
-
-    /// The JUnit XML report: a test case per check and dialect.
-    pub fn junit(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuite name=\"validate-scim\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            self.checks.len(),
-            self.count("fail"),
-            self.count("skip")
-        );
-        for check in &self.checks {
-            let d = dialect_name(check.dialect);
-            let _ = writeln!(
-                out,
-                "  <testcase name=\"{}\" classname=\"validate-scim.{d}\">",
-                xml(&format!("{d}: {}", check.name))
-            );
-            let exchange = check.exchange.as_ref().map(|e| {
-                let status = e.status.map_or("no answer".to_owned(), |s| s.to_string());
-                let sent = e.request_body.as_deref().map(|b| format!("\nsent: {b}")).unwrap_or_default();
-                format!("{} {} -> {status}{sent}\ngot: {}", e.method, e.url, e.response_body)
-            });
-            match &check.outcome {
-                Outcome::Pass => {}
-                Outcome::Fail { reason } => {
-                    let _ = writeln!(
-                        out,
-                        "    <failure message=\"{}\">{}</failure>",
-                        xml(reason),
-                        xml(exchange.as_deref().unwrap_or(""))
-                    );
-                }
-                Outcome::Skip { reason } => {
-                    let _ = writeln!(out, "    <skipped message=\"{}\"/>", xml(reason));
-                }
-            }
-            // A failure carries its exchange already.
-            if let (Outcome::Pass, Some(exchange)) = (&check.outcome, &exchange) {
-                let _ = writeln!(out, "    <system-out>{}</system-out>", xml(exchange));
-            }
-            out.push_str("  </testcase>\n");
-        }
-        let _ = writeln!(out, "  <system-out>{}</system-out>", xml(&self.cleanup.join("\n")));
-        out.push_str("</testsuite>\n");
-        out
-    }
-}
-
-/// Escaped for XML text and attributes; characters XML 1.0 cannot hold (a server's body may have
-/// any) become U+FFFD.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1036,11 +668,10 @@ mod tests {
     }
 
     #[test]
-    fn bodies_are_cut_and_xml_keeps_no_control_characters() {
+    fn bodies_are_cut_with_their_length_said() {
         let long = "x".repeat(BODY_LIMIT + 10);
         assert!(cut(&long).ends_with(&format!("… ({} bytes in all)", BODY_LIMIT + 10)));
         assert_eq!(cut("short"), "short");
-        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
     }
 
     #[test]
