@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
@@ -123,9 +123,16 @@ enum Broken {
     ThrottledOnce,
 }
 
+/// What the server saw: whether it throttled already, and every PATCH body, in order.
+#[derive(Default)]
+struct Seen {
+    throttled: AtomicBool,
+    patches: Mutex<Vec<Value>>,
+}
+
 /// A SCIM server of a few lines holding nothing: empty lists, creates answered with an id, PATCH
 /// and DELETE with 204, everything else 404 — and one rule broken.
-async fn scim(broken: Broken, throttled: &AtomicBool, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn scim(broken: Broken, seen: &Seen, method: Method, uri: Uri, body: Bytes) -> Response {
     let empty =
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []});
     let path = uri.path().trim_start_matches('/');
@@ -138,33 +145,38 @@ async fn scim(broken: Broken, throttled: &AtomicBool, method: Method, uri: Uri, 
         (StatusCode::CREATED, axum::Json(resource)).into_response()
     };
     match (method, path) {
-        (Method::POST, "Users") if broken == Broken::ThrottledOnce && !throttled.swap(true, Ordering::SeqCst) => {
+        (Method::POST, "Users") if broken == Broken::ThrottledOnce && !seen.throttled.swap(true, Ordering::SeqCst) => {
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")]).into_response()
         }
         (Method::GET, "Users") if broken == Broken::Probe404 => StatusCode::NOT_FOUND.into_response(),
         (Method::GET, "Users" | "Groups") => axum::Json(empty).into_response(),
         (Method::POST, "Users") => created("User"),
         (Method::POST, "Groups") => created("Group"),
-        (Method::PATCH | Method::DELETE, _) => StatusCode::NO_CONTENT.into_response(),
+        (Method::PATCH, _) => {
+            seen.patches.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (Method::DELETE, _) => StatusCode::NO_CONTENT.into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-async fn serve(broken: Broken) -> SocketAddr {
+async fn serve(broken: Broken) -> (SocketAddr, Arc<Seen>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let throttled = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Seen::default());
+    let kept = seen.clone();
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-        let throttled = throttled.clone();
-        async move { scim(broken, &throttled, method, uri, body).await }
+        let seen = kept.clone();
+        async move { scim(broken, &seen, method, uri, body).await }
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
+    (address, seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_answers_the_probe_404_fails_probe_users_with_exit_1() {
-    let address = serve(Broken::Probe404).await;
+    let (address, _) = serve(Broken::Probe404).await;
     let output = validate(&format!("http://{address}/"), "t0ken-of-a-test", &["--members", "1"]).await;
     let report = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{report}");
@@ -175,7 +187,7 @@ async fn a_server_that_answers_the_probe_404_fails_probe_users_with_exit_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_omits_meta_fails_user_create_and_what_needs_the_user_is_skipped() {
-    let address = serve(Broken::NoMeta).await;
+    let (address, _) = serve(Broken::NoMeta).await;
     let output = validate(&format!("http://{address}/"), "t0ken-of-a-test", &["--members", "1"]).await;
     let report = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{report}");
@@ -187,8 +199,26 @@ async fn a_server_that_omits_meta_fails_user_create_and_what_needs_the_user_is_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_dialect_sends_its_own_patch_bodies_as_the_engine_writes_them() {
+    let (address, seen) = serve(Broken::ThrottledOnce).await;
+    let _ = validate(&format!("http://{address}/"), "t0ken-of-a-test", &["--members", "1"]).await;
+    let patches = seen.patches.lock().unwrap().clone();
+    let ops: Vec<&Value> = patches.iter().flat_map(|p| p["Operations"].as_array().unwrap()).collect();
+    let sent = |wanted: Value| assert!(ops.contains(&&wanted), "{wanted} not among {ops:#?}");
+    // entra-provisioning.md §4.5: the default dialect, then ?aadOptscim062020.
+    sent(json!({"op": "Replace", "path": "active", "value": "False"}));
+    sent(json!({"op": "replace", "path": "active", "value": false}));
+    sent(json!({"op": "Add", "path": "members", "value": [{"value": "User-1"}]}));
+    sent(json!({"op": "Remove", "path": "members", "value": [{"value": "User-1"}]}));
+    sent(json!({"op": "add", "path": "members", "value": [{"value": "User-1"}]}));
+    sent(json!({"op": "remove", "path": "members[value eq \"User-1\"]"}));
+    sent(json!({"op": "Replace", "path": "name.familyName", "value": "Updated"}));
+    assert!(patches.iter().all(|p| p["schemas"] == json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_waited_out_and_sent_again_as_entra_does() {
-    let address = serve(Broken::ThrottledOnce).await;
+    let (address, _) = serve(Broken::ThrottledOnce).await;
     let output =
         validate(&format!("http://{address}/"), "t0ken-of-a-test", &["--members", "1", "--format", "json"]).await;
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
