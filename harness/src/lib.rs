@@ -16,6 +16,8 @@
 //!   assign, start, advance, logs, AWS's state); it also drives mocks started elsewhere.
 //! - `containers` (feature `containers`): the same pair as a container of the `entra-aws-harness`
 //!   image, through testcontainers.
+//! - [`validate`]: `harness validate-scim`, Entra's SCIM traffic in both PATCH dialects against any
+//!   SCIM server, each check reported with the exchange that decided it.
 //!
 //! # Example
 //! ```no_run
@@ -39,6 +41,7 @@ pub mod report;
 pub mod runner;
 pub mod serve;
 pub mod test_env;
+pub mod validate;
 
 pub use test_env::TestEnv;
 

@@ -135,6 +135,48 @@ enum Command {
         #[arg(long, value_name = "DURATION", requires = "real_clock", value_parser = harness::serve::parse_cycle_interval)]
         cycle_interval: Option<jiff::SignedDuration>,
     },
+    /// Send Entra's provisioning traffic to a SCIM server and report what Entra would not accept.
+    ///
+    /// In each PATCH dialect (Entra's default, then `?aadOptscim062020`'s): the probes, a user created,
+    /// read, matched by userName, updated, created twice (409 and a SCIM error body); a group created,
+    /// matched by displayName, members added and removed in chunks of 100, renamed, created twice; the
+    /// user disabled; both deleted and gone (404). Every request is the one mock-graph's Entra sends
+    /// (entra-provisioning.md §4.5). Users and groups are named `validate-scim-…` and deleted
+    /// afterwards, even after a failed check. Exit codes: 0 every check passed, 1 a check failed,
+    /// 2 bad input, or the server did not answer the probe or refused the token.
+    #[command(name = "validate-scim")]
+    ValidateScim {
+        /// The SCIM base URL, as Entra's Tenant URL (`https://…/scim/v2/`; any `?aadOptscim062020` is
+        /// ignored, see --dialect). SCIM_URL and SCIM_TOKEN are the names `harness serve --env-file`
+        /// writes.
+        #[arg(long, env = "SCIM_URL")]
+        url: String,
+        /// The bearer token (Entra's Secret Token).
+        #[arg(long, env = "SCIM_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The PATCH dialect(s) to send.
+        #[arg(long, value_enum, default_value_t = DialectArg::Both)]
+        dialect: DialectArg,
+        /// Where names and GUIDs come from: one seed, the same requests and report apart from the
+        /// ids the server assigns. Random when omitted (the report says which).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seconds each request may take.
+        #[arg(long, default_value_t = 10)]
+        timeout_seconds: u64,
+        /// Members added to and removed from the group; 101 sends a chunk of 100 and one of 1.
+        #[arg(long, default_value_t = 101)]
+        members: usize,
+        /// A PEM CA certificate to trust beside the built-in (webpki) roots.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Write the report here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files or folders.
@@ -147,6 +189,17 @@ enum Format {
     Human,
     Json,
     Junit,
+}
+
+/// `--dialect`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DialectArg {
+    /// Entra's default PATCH bodies.
+    Default,
+    /// The `?aadOptscim062020` flag's.
+    Optscim062020,
+    /// Both, default first.
+    Both,
 }
 
 fn main() -> ExitCode {
@@ -241,6 +294,51 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve(options, env_file))
+        }
+        Command::ValidateScim { url, token, dialect, seed, timeout_seconds, members, ca_cert, format, out } => {
+            use mock_graph::provisioning::scim::Dialect;
+            if timeout_seconds == 0 || members == 0 {
+                eprintln!("error: --timeout-seconds and --members must be at least 1");
+                return Ok(EXIT_INVALID);
+            }
+            let ca_cert = match ca_cert {
+                Some(path) => Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?),
+                None => None,
+            };
+            let options = harness::validate::Options {
+                url,
+                token,
+                dialects: match dialect {
+                    DialectArg::Default => vec![Dialect::Default],
+                    DialectArg::Optscim062020 => vec![Dialect::Optscim062020],
+                    DialectArg::Both => vec![Dialect::Default, Dialect::Optscim062020],
+                },
+                seed: seed.unwrap_or_else(|| {
+                    use std::hash::{BuildHasher, RandomState};
+                    RandomState::new().hash_one(0) % 1_000_000
+                }),
+                timeout: std::time::Duration::from_secs(timeout_seconds),
+                members,
+                ca_cert,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let report = match runtime.block_on(harness::validate::validate(&options)) {
+                Ok(report) => report,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            let text = match format {
+                Format::Human => report.human(),
+                Format::Json => report.json(),
+                Format::Junit => report.junit(),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(if report.failed() { EXIT_FAILED } else { EXIT_PASSED })
         }
         Command::Check { paths } => {
             let loaded = match harness::load::find(&default_paths(paths)).and_then(|files| harness::load::load(&files))

@@ -157,7 +157,8 @@ pub async fn probe(target: &Target, guid: &str) -> Result<(), (Reply, &'static s
 
 /// The diff between what should be and what was exported: PATCH operations for changed values only,
 /// `Add` where nothing was there, `Replace` otherwise (§4.5, inferred rule); nulls are never sent.
-pub(crate) fn operations(
+/// Public (through [`scim`](super::scim)) for `harness validate-scim`, which sends the engine's shapes.
+pub fn operations(
     dialect: Dialect,
     desired: &BTreeMap<String, String>,
     current: &BTreeMap<String, String>,
@@ -174,7 +175,10 @@ pub(crate) fn operations(
     ops
 }
 
-pub(crate) fn build_resource(
+/// A POST body: `schemas`, then each value at its SCIM path (`create_only` first, then `desired`), as
+/// the engine creates users and groups (§4.5). Public (through [`scim`](super::scim)) for
+/// `harness validate-scim`.
+pub fn build_resource(
     desired: &BTreeMap<String, String>,
     create_only: &BTreeMap<String, String>,
     schemas: Value,
