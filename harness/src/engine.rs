@@ -168,8 +168,11 @@ mod tests {
     use super::*;
 
     fn engine(script: &str, timeout_seconds: u64) -> ExternalEngine {
-        let engine =
-            Engine { command: vec!["sh".into(), "-c".into(), script.into()], timeout_seconds: Some(timeout_seconds) };
+        let engine = Engine {
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            timeout_seconds: Some(timeout_seconds),
+            tls: None,
+        };
         let start = scenarios::clock::DEFAULT_START;
         ExternalEngine::new(
             engine,

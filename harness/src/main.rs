@@ -390,7 +390,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     eprintln!("error: --engine needs a command and --engine-timeout at least 1 second");
                     return Ok(EXIT_INVALID);
                 }
-                let engine = scenarios::scenario::Engine { command, timeout_seconds: Some(engine_timeout) };
+                let engine = scenarios::scenario::Engine { command, timeout_seconds: Some(engine_timeout), tls: None };
                 if let Err(problems) = harness::load::with_engine(&mut loaded, &engine) {
                     return Ok(refuse(&problems));
                 }

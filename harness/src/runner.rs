@@ -131,6 +131,28 @@ pub struct Context {
     graph_token: std::sync::Mutex<Option<String>>,
     /// The user's own sync tool, when it runs in place of Entra's service.
     engine: Option<ExternalEngine>,
+    /// The CA the in-process mocks' certificates come from, written out for an external engine.
+    ca_file: Option<CaFile>,
+}
+
+/// A CA certificate written to a file of its own in the temporary folder, removed when dropped.
+#[derive(Debug)]
+struct CaFile(std::path::PathBuf);
+
+impl CaFile {
+    fn write(pem: &str) -> Result<CaFile, StepError> {
+        static WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("harness-ca-{}-{n}.pem", std::process::id()));
+        std::fs::write(&path, pem).map_err(|err| StepError(format!("writing {}: {err}", path.display())))?;
+        Ok(CaFile(path))
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Where the two mocks answer and how to talk to them.
@@ -307,7 +329,7 @@ impl Context {
     /// What an external engine is given: the names `harness serve --env-file` writes.
     fn engine_env(&self) -> Vec<(&'static str, String)> {
         let e = &self.endpoints;
-        vec![
+        let mut env = vec![
             ("GRAPH_URL", e.graph.clone()),
             ("GRAPH_TENANT", e.tokens.tenant.clone()),
             ("GRAPH_CLIENT_ID", e.tokens.client_id.clone()),
@@ -320,7 +342,14 @@ impl Context {
             ("SCIM_TENANT_ID", e.scim_tenant.clone()),
             ("SYNC_JOB_ID", self.job.clone()),
             ("SERVICE_PRINCIPAL_ID", self.sp.clone()),
-        ]
+        ];
+        // What Python's ssl and httpx (SSL_CERT_FILE) and requests (REQUESTS_CA_BUNDLE) read.
+        if let Some(CaFile(path)) = &self.ca_file {
+            for key in ["CA_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"] {
+                env.push((key, path.display().to_string()));
+            }
+        }
+        env
     }
 
     /// The runs of the external engine so far (none under Entra's service).
@@ -538,23 +567,36 @@ fn user_body(
     body
 }
 
-/// Starts in-process mocks for a scenario, on `127.0.0.1:0`, with its seed and start time.
-async fn in_process(scenario: &Scenario) -> Result<(Endpoints, (MockGraph, MockScim)), StepError> {
+/// In-process mocks: where they answer, their handles, and the CA certificate (PEM) a client must
+/// trust when they serve HTTPS.
+type InProcess = (Endpoints, (MockGraph, MockScim), Option<String>);
+
+/// Starts in-process mocks for a scenario, on `127.0.0.1:0`, with its seed and start time; over
+/// HTTPS for an external engine (unless its `tls` is off), both certificates from the seed's CA.
+async fn in_process(scenario: &Scenario) -> Result<InProcess, StepError> {
     let start = scenario.start.unwrap_or(mock_graph::server::DEFAULT_START);
-    let graph = MockGraph::start_with(mock_graph::Config {
-        seed: scenario.seed,
-        clock: scenarios::clock::Clock::virtual_at(start),
-        ..mock_graph::Config::default()
-    })
-    .await
-    .map_err(|e| StepError(format!("mock-graph could not start: {e}")))?;
+    let tls = match &scenario.engine {
+        Some(engine) if engine.tls() => scenarios::tls::TlsMode::Generated { names: Vec::new() },
+        _ => scenarios::tls::TlsMode::Off,
+    };
     let scim = MockScim::start_with(mock_scim::Config {
         seed: scenario.seed,
         clock: scenarios::clock::Clock::virtual_at(start),
+        tls: tls.clone(),
         ..mock_scim::Config::default()
     })
     .await
     .map_err(|e| StepError(format!("mock-scim could not start: {e}")))?;
+    let ca_pem = scim.ca_certificate_pem().map(str::to_owned);
+    let graph = MockGraph::start_with(mock_graph::Config {
+        seed: scenario.seed,
+        clock: scenarios::clock::Clock::virtual_at(start),
+        tls,
+        scim_trusted_ca_pem: ca_pem.iter().cloned().collect(),
+        ..mock_graph::Config::default()
+    })
+    .await
+    .map_err(|e| StepError(format!("mock-graph could not start: {e}")))?;
     let endpoints = Endpoints {
         graph: graph.uri(),
         graph_admin: graph.admin_token().to_owned(),
@@ -568,7 +610,7 @@ async fn in_process(scenario: &Scenario) -> Result<(Endpoints, (MockGraph, MockS
             Credentials { tenant: tenant.domain, client_id: tenant.client_id, client_secret: tenant.client_secret }
         },
     };
-    Ok((endpoints, (graph, scim)))
+    Ok((endpoints, (graph, scim), ca_pem))
 }
 
 /// Resets running mocks and makes a fresh AWS tenant on them.
@@ -615,12 +657,24 @@ pub async fn setup_with(
     mocks: Option<&Running>,
     http: reqwest::Client,
 ) -> Result<Context, StepError> {
-    let (endpoints, handles) = match mocks {
+    let (endpoints, handles, ca_file, http) = match mocks {
         None => {
-            let (endpoints, handles) = in_process(scenario).await?;
-            (endpoints, Some(handles))
+            let (endpoints, handles, ca_pem) = in_process(scenario).await?;
+            let (ca_file, http) = match ca_pem {
+                Some(pem) => {
+                    let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
+                        .map_err(|err| StepError(format!("the mocks' CA certificate: {err}")))?;
+                    let http = reqwest::Client::builder()
+                        .add_root_certificate(certificate)
+                        .build()
+                        .map_err(|err| StepError(format!("an HTTPS client: {err}")))?;
+                    (Some(CaFile::write(&pem)?), http)
+                }
+                None => (None, http),
+            };
+            (endpoints, Some(handles), ca_file, http)
         }
-        Some(mocks) => (running(&http, mocks).await?, None),
+        Some(mocks) => (running(&http, mocks).await?, None, None, http),
     };
     let mut ctx = Context {
         endpoints,
@@ -633,6 +687,7 @@ pub async fn setup_with(
         setup_mark: 0,
         graph_token: std::sync::Mutex::new(None),
         engine: None,
+        ca_file,
     };
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;

@@ -32,10 +32,12 @@
 //! - `[[faults]]`: rules of the mock-scim fault plan (`method`, `path`, `nth = { from, to, every }`,
 //!   `probability`, `window`, `action = { kind = "status", status = 429, retryAfter = 3 }`,
 //!   `latency`/`drop`/`timeout`).
-//! - `[engine]`: `command` (the program and its arguments), `timeout_seconds` (default 60) — a sync
-//!   tool of one's own run in place of Entra's provisioning service, once per cycle due on an
-//!   `advance`, with the endpoints in its environment; steps and expectations only Entra's service
-//!   has are then refused ([`Scenario::entra_only`]).
+//! - `[engine]`: `command` (the program and its arguments), `timeout_seconds` (default 60), `tls`
+//!   (default `true`: the in-process mocks serve HTTPS, as Graph and AWS do, and the engine gets the
+//!   CA to trust as `CA_CERT`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE`) — a sync tool of one's own
+//!   run in place of Entra's provisioning service, once per cycle due on an `advance`, with the
+//!   endpoints in its environment; steps and expectations only Entra's service has are then refused
+//!   ([`Scenario::entra_only`]).
 //! - `[[steps]]`, each with an `action`:
 //!   - the directory: `create_user` (the fields of a directory user), `update_user` (`user`,
 //!     `set = {…}` Graph properties, `clear = ["jobTitle"]` properties emptied: sent as null),
@@ -307,9 +309,19 @@ pub struct Engine {
     /// How long one run may take before it is stopped and the scenario fails (default 60).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Whether the in-process mocks serve HTTPS, as Graph and AWS only do (default `true`): the
+    /// engine is told the CA to trust as `CA_CERT`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE`.
+    /// Microsoft's SDKs and auth libraries refuse plain HTTP.
+    #[serde(default)]
+    pub tls: Option<bool>,
 }
 
 impl Engine {
+    /// Whether the in-process mocks serve HTTPS for this engine.
+    pub fn tls(&self) -> bool {
+        self.tls.unwrap_or(true)
+    }
+
     /// The time limit of one run.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(60))

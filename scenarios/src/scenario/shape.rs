@@ -85,7 +85,7 @@ pub(super) const SCENARIO: &[Field] = &[
 ];
 
 /// [`super::Engine`].
-pub(super) const ENGINE: &[Field] = &[req("command", STRINGS), opt("timeout_seconds", U64)];
+pub(super) const ENGINE: &[Field] = &[req("command", STRINGS), opt("timeout_seconds", U64), opt("tls", Shape::Bool)];
 
 /// [`super::Directory`].
 pub(super) const DIRECTORY: &[Field] = &[
