@@ -70,6 +70,10 @@ enum Command {
         /// Seconds one run of `--engine` may take.
         #[arg(long, default_value_t = 60, requires = "engine")]
         engine_timeout: u64,
+        /// With `--engine`: pass over the scenarios that need Entra's own service (its steps or its
+        /// logs), saying how many, instead of refusing the run.
+        #[arg(long, requires = "engine")]
+        skip_entra_only: bool,
     },
     /// Write a scenario with a generated directory of a given size and shape, for load and demos.
     Generate {
@@ -364,6 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             client_secret,
             engine,
             engine_timeout,
+            skip_entra_only,
         } => {
             let mocks = match (graph, scim, graph_admin_token, scim_admin_token, client_secret) {
                 (Some(graph), Some(scim), Some(graph_admin), Some(scim_admin), Some(client_secret)) => {
@@ -391,6 +396,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(EXIT_INVALID);
                 }
                 let engine = scenarios::scenario::Engine { command, timeout_seconds: Some(engine_timeout), tls: None };
+                if skip_entra_only {
+                    let before = loaded.len();
+                    loaded.retain(|l| l.scenario.entra_only().is_empty());
+                    eprintln!(
+                        "{} of {before} scenario(s) need Entra's own service and are passed over",
+                        before - loaded.len()
+                    );
+                    if loaded.is_empty() {
+                        eprintln!("error: no scenario left for an external engine");
+                        return Ok(EXIT_INVALID);
+                    }
+                }
                 if let Err(problems) = harness::load::with_engine(&mut loaded, &engine) {
                     return Ok(refuse(&problems));
                 }

@@ -128,7 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1.0/groups/{id}/appRoleAssignments", get(dir::principal_assignments))
         .route("/v1.0/directoryObjects/{id}", get(dir::directory_objects_get))
         .route("/v1.0/directory/deletedItems/microsoft.graph.user", get(dir::deleted_users_list))
-        .route("/v1.0/directory/deletedItems/{id}", axum::routing::delete(dir::deleted_items_delete))
+        .route("/v1.0/directory/deletedItems/{id}", get(dir::deleted_items_get).delete(dir::deleted_items_delete))
         .route("/v1.0/directory/deletedItems/{id}/restore", post(dir::deleted_items_restore))
         .route("/v1.0/applicationTemplates", get(apps::templates_list))
         .route("/v1.0/applicationTemplates/{id}", get(apps::templates_get))

@@ -565,6 +565,23 @@ pub async fn deleted_users_list(
     list(&ctx, &headers, uri.path(), &options, collection)
 }
 
+/// `GET /directory/deletedItems/{id}` → 200 with the soft-deleted user, typed; 404 for one that is
+/// not in deleted items (never deleted, restored, or purged). microsoft-graph.md says nothing of it:
+/// the shape follows the restore's answer (inferred; see the README's fidelity table).
+pub async fn deleted_items_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let world = state.world();
+    let (_, user) = world.directory.deleted_users.get(&id).ok_or_else(|| GraphError::not_found(&id))?;
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(super::context(&ctx, "directoryObjects/$entity")));
+    body.insert("@odata.type".into(), json!(ObjectKind::User.odata_type()));
+    body.extend(super::project(&USER, user, None));
+    Ok(json_response(StatusCode::OK, Value::Object(body)))
+}
+
 /// `DELETE /directory/deletedItems/{id}` → 204: the permanent delete (entra-provisioning.md §4.4).
 pub async fn deleted_items_delete(
     State(state): State<AppState>,

@@ -268,6 +268,10 @@ async fn a_deleted_user_is_purged_30_days_later_and_deleted_in_aws() {
         .await
         .1;
     assert_eq!(deleted["value"][0]["deletedDateTime"], "2026-01-01T00:01:00Z", "{deleted:#}");
+    // One deleted item by id: how a sync tool tells a soft delete from a purge.
+    let (status, item) = w.call(reqwest::Method::GET, &format!("/directory/deletedItems/{annie}"), None).await;
+    assert_eq!((status, item["@odata.type"].as_str()), (200, Some("#microsoft.graph.user")), "{item:#}");
+    assert_eq!(item["userPrincipalName"], "annie@contoso.onmicrosoft.com");
     w.advance("P29DT23H59M").await;
     let deleted = w.call(reqwest::Method::GET, "/directory/deletedItems/microsoft.graph.user", None).await.1;
     assert_eq!(deleted["value"].as_array().map(Vec::len), Some(1), "a minute short of 30 days");
@@ -276,6 +280,8 @@ async fn a_deleted_user_is_purged_30_days_later_and_deleted_in_aws() {
     assert_eq!(deleted["value"], json!([]), "purged at 30 days");
     let (status, _) = w.call(reqwest::Method::POST, &format!("/directory/deletedItems/{annie}/restore"), None).await;
     assert_eq!(status, 404);
+    let (status, _) = w.call(reqwest::Method::GET, &format!("/directory/deletedItems/{annie}"), None).await;
+    assert_eq!(status, 404, "a purged user is no deleted item");
     w.advance("PT40M").await;
     assert_eq!(w.aws_state().await["users"], json!([]), "the purge deletes in AWS");
     let newest = &w.logs().await[0];
