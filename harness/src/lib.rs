@@ -46,24 +46,24 @@ pub mod validate;
 pub use test_env::TestEnv;
 
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
-/// a time on running mocks, reset before each; results in input order, verdicts only
+/// a time on running mocks, reset before each, or against a SCIM target; results in input order, verdicts only
 /// ([`runner::Keep::Verdict`]). `progress` hears of each finished scenario.
 pub async fn run_all(
     loaded: Vec<load::Loaded>,
     parallelism: usize,
-    mocks: Option<runner::Running>,
+    against: runner::Against,
     progress: &(dyn Fn(usize, &runner::ScenarioResult) + Sync),
 ) -> Vec<(String, runner::ScenarioResult)> {
     use futures::StreamExt as _;
-    let parallelism = if mocks.is_some() { 1 } else { parallelism.max(1) };
-    let mocks = mocks.as_ref();
+    let parallelism = if against.one_at_a_time() { 1 } else { parallelism.max(1) };
+    let against = &against;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let done = &done;
     let mut results: Vec<(usize, String, runner::ScenarioResult)> =
         futures::stream::iter(loaded.into_iter().enumerate())
             .map(|(i, item)| async move {
                 let file = item.path.display().to_string();
-                let result = runner::run_keeping(&item.scenario, mocks, runner::Keep::Verdict).await;
+                let result = against.run(&item.scenario, runner::Keep::Verdict).await;
                 progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, &result);
                 (i, file, result)
             })

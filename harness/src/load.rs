@@ -102,18 +102,42 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Loaded>, Vec<Problem>> {
 pub fn with_engine(loaded: &mut [Loaded], engine: &scenarios::scenario::Engine) -> Result<(), Vec<Problem>> {
     let mut problems = Vec::new();
     for item in loaded.iter_mut() {
-        let found = item.scenario.entra_only();
-        if !found.is_empty() {
-            let text = std::fs::read_to_string(&item.path).unwrap_or_default();
-            problems.extend(found.into_iter().map(|(span, path, message)| Problem {
-                file: item.path.display().to_string(),
-                line: (!text.is_empty()).then(|| scenarios::scenario::line_of(&text, span.start)),
-                column: None,
-                path,
-                message,
-            }));
-        }
+        problems.extend(placed(item, item.scenario.entra_only()));
         item.scenario.engine = Some(engine.clone());
     }
     if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// Checks every scenario can run against a SCIM server without mock-scim's admin API (`harness run
+/// --scim URL --scim-token T`), refusing, with every place, what needs it (see
+/// [`scenarios::scenario::Scenario::needs_aws_admin`]): nothing is run then.
+pub fn for_scim_target(loaded: &[Loaded]) -> Result<(), Vec<Problem>> {
+    let problems: Vec<Problem> = loaded.iter().flat_map(|item| placed(item, item.scenario.needs_aws_admin())).collect();
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// Problems at their lines: a span's, or for a top-level table (an empty span) the line its header
+/// is on (`[[faults]]`, `[aws.switches]`).
+fn placed(item: &Loaded, found: Vec<(std::ops::Range<usize>, String, String)>) -> Vec<Problem> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(&item.path).unwrap_or_default();
+    found
+        .into_iter()
+        .map(|(span, path, message)| {
+            let start = if span.is_empty() {
+                [format!("[[{path}]]"), format!("[{path}]")].iter().find_map(|header| text.find(header.as_str()))
+            } else {
+                Some(span.start)
+            };
+            Problem {
+                file: item.path.display().to_string(),
+                line: start.filter(|_| !text.is_empty()).map(|at| scenarios::scenario::line_of(&text, at)),
+                column: None,
+                path,
+                message,
+            }
+        })
+        .collect()
 }

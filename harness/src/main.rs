@@ -45,9 +45,14 @@ enum Command {
         /// A running mock-graph to use instead of in-process mocks (it is reset before each scenario).
         #[arg(long, requires_all = ["scim", "graph_admin_token", "scim_admin_token", "client_secret"])]
         graph: Option<String>,
-        /// A running mock-scim, with `--graph`.
-        #[arg(long, requires = "graph")]
+        /// A running mock-scim, with `--graph`; or, with `--scim-token`, any SCIM server in AWS's
+        /// place (its tenant URL, `…/scim/v2/`): no admin API needed, AWS's state read over SCIM,
+        /// what each scenario made there deleted at its end.
+        #[arg(long)]
         scim: Option<String>,
+        /// The SCIM server's bearer token, for `--scim` without `--graph`.
+        #[arg(long, env = "SCIM_TOKEN", requires = "scim", conflicts_with = "graph")]
+        scim_token: Option<String>,
         /// mock-graph's admin token.
         #[arg(long, env = "MOCK_GRAPH_ADMIN_TOKEN", requires = "graph")]
         graph_admin_token: Option<String>,
@@ -70,10 +75,11 @@ enum Command {
         /// Seconds one run of `--engine` may take.
         #[arg(long, default_value_t = 60, requires = "engine")]
         engine_timeout: u64,
-        /// With `--engine`: pass over the scenarios that need Entra's own service (its steps or its
-        /// logs), saying how many, instead of refusing the run.
-        #[arg(long, requires = "engine")]
-        skip_entra_only: bool,
+        /// Pass over the scenarios that need what this run has not — Entra's own service (its steps,
+        /// its logs) under `--engine`, mock-scim's admin API (faults, its clock, its journal) under
+        /// `--scim-token` — saying how many, instead of refusing the run.
+        #[arg(long)]
+        skip_inapplicable: bool,
     },
     /// Write a scenario with a generated directory of a given size and shape, for load and demos.
     Generate {
@@ -361,6 +367,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             jobs,
             graph,
             scim,
+            scim_token,
             graph_admin_token,
             scim_admin_token,
             tenant,
@@ -368,8 +375,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             client_secret,
             engine,
             engine_timeout,
-            skip_entra_only,
+            skip_inapplicable,
         } => {
+            let target = match (&scim, scim_token, &graph) {
+                (Some(url), Some(token), None) => {
+                    let url = if url.ends_with('/') { url.clone() } else { format!("{url}/") };
+                    Some(harness::runner::ScimTarget { url, token })
+                }
+                (Some(_), None, None) => {
+                    eprintln!("error: --scim needs --graph (running mocks) or --scim-token (any SCIM server)");
+                    return Ok(EXIT_INVALID);
+                }
+                _ => None,
+            };
             let mocks = match (graph, scim, graph_admin_token, scim_admin_token, client_secret) {
                 (Some(graph), Some(scim), Some(graph_admin), Some(scim_admin), Some(client_secret)) => {
                     Some(harness::runner::Running {
@@ -396,19 +414,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(EXIT_INVALID);
                 }
                 let engine = scenarios::scenario::Engine { command, timeout_seconds: Some(engine_timeout), tls: None };
-                if skip_entra_only {
-                    let before = loaded.len();
-                    loaded.retain(|l| l.scenario.entra_only().is_empty());
-                    eprintln!(
-                        "{} of {before} scenario(s) need Entra's own service and are passed over",
-                        before - loaded.len()
-                    );
-                    if loaded.is_empty() {
-                        eprintln!("error: no scenario left for an external engine");
-                        return Ok(EXIT_INVALID);
-                    }
+                if skip_inapplicable && !pass_over(&mut loaded, |s| !s.entra_only().is_empty(), "Entra's own service") {
+                    return Ok(EXIT_INVALID);
                 }
                 if let Err(problems) = harness::load::with_engine(&mut loaded, &engine) {
+                    return Ok(refuse(&problems));
+                }
+            }
+            if target.is_some() {
+                if skip_inapplicable
+                    && !pass_over(&mut loaded, |s| !s.needs_aws_admin().is_empty(), "mock-scim's admin API")
+                {
+                    return Ok(EXIT_INVALID);
+                }
+                if let Err(problems) = harness::load::for_scim_target(&loaded) {
                     return Ok(refuse(&problems));
                 }
             }
@@ -436,7 +455,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     }
                 }
             };
-            let results = runtime.block_on(harness::run_all(loaded, jobs, mocks, &progress));
+            let against = match (mocks, target) {
+                (Some(mocks), _) => harness::runner::Against::Running(mocks),
+                (None, Some(target)) => harness::runner::Against::Target(target),
+                (None, None) => harness::runner::Against::InProcess,
+            };
+            let results = runtime.block_on(harness::run_all(loaded, jobs, against, &progress));
             let total = started.elapsed();
             let report = match format {
                 Format::Human => harness::report::human(&results, total),
@@ -451,6 +475,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
         }
     }
+}
+
+/// Drops the scenarios that `needs` what the run has not, saying how many; false (with a message)
+/// when none is left.
+fn pass_over(
+    loaded: &mut Vec<harness::load::Loaded>,
+    needs: impl Fn(&scenarios::scenario::Scenario) -> bool,
+    what: &str,
+) -> bool {
+    let before = loaded.len();
+    loaded.retain(|l| !needs(&l.scenario));
+    eprintln!("{} of {before} scenario(s) need {what} and are passed over", before - loaded.len());
+    if loaded.is_empty() {
+        eprintln!("error: no scenario left to run");
+    }
+    !loaded.is_empty()
 }
 
 /// A token or secret as given, or a random one when none is (an empty variable, as compose writes

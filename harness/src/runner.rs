@@ -115,7 +115,7 @@ pub struct Context {
     /// Where the mocks answer, and the AWS tenant's endpoint and token.
     pub endpoints: Endpoints,
     /// The in-process mocks, kept alive for the scenario; `None` against running mocks.
-    _mocks: Option<(MockGraph, MockScim)>,
+    _mocks: Option<(MockGraph, Option<MockScim>)>,
     http: reqwest::Client,
     /// The AWS app's service principal id.
     pub sp: String,
@@ -133,6 +133,66 @@ pub struct Context {
     engine: Option<ExternalEngine>,
     /// The CA the in-process mocks' certificates come from, written out for an external engine.
     ca_file: Option<CaFile>,
+    /// A SCIM server of another make as AWS's side: what it held before the scenario, which the
+    /// scenario's state hides and its clean-up leaves.
+    target: Option<Baseline>,
+}
+
+/// A SCIM server of any make in AWS's place (`harness run --scim URL --scim-token T`): no admin
+/// API, so its state is read over SCIM, and nothing it held before a scenario is changed by the
+/// harness (what the scenario made is deleted at its end).
+#[derive(Debug, Clone)]
+pub struct ScimTarget {
+    /// The tenant URL, ending in `/` (`…/scim/v2/`), as Entra's Tenant URL takes it.
+    pub url: String,
+    /// Its bearer token.
+    pub token: String,
+}
+
+/// The ids a SCIM target held before the scenario.
+#[derive(Debug, Default)]
+struct Baseline {
+    users: std::collections::BTreeSet<String>,
+    groups: std::collections::BTreeSet<String>,
+}
+
+/// Where scenarios run, as `harness run` is told.
+#[derive(Debug, Clone)]
+pub enum Against {
+    /// Each on both mocks of its own, in this process.
+    InProcess,
+    /// On mocks running elsewhere, reset before each.
+    Running(Running),
+    /// On an in-process mock-graph and a SCIM server of another make.
+    Target(ScimTarget),
+}
+
+impl Against {
+    /// Runs a scenario here.
+    pub async fn run(&self, scenario: &Scenario, keep: Keep) -> ScenarioResult {
+        let place = match self {
+            Against::InProcess => Place::InProcess,
+            Against::Running(mocks) => Place::Running(mocks),
+            Against::Target(target) => Place::Target(target),
+        };
+        run_at(scenario, place, keep).await
+    }
+
+    /// Whether scenarios must run one at a time: on shared servers they would see each other.
+    pub fn one_at_a_time(&self) -> bool {
+        !matches!(self, Against::InProcess)
+    }
+}
+
+/// Where a scenario runs.
+#[derive(Debug, Clone, Copy)]
+enum Place<'a> {
+    /// Both mocks in this process.
+    InProcess,
+    /// Both mocks running elsewhere, reset first.
+    Running(&'a Running),
+    /// mock-graph in this process, a SCIM server of another make as AWS.
+    Target(&'a ScimTarget),
 }
 
 /// A CA certificate written to a file of its own in the temporary folder, removed when dropped.
@@ -369,10 +429,15 @@ impl Context {
             }
         };
         let graph = self.admin(false, Method::GET, "/_admin/clock", None).await?;
-        let aws = self.admin(true, Method::GET, "/_admin/clock", None).await?;
         let missing = || StepError("a clock answered without \"now\"".to_owned());
         let graph_now = instant(&graph, "now")?.ok_or_else(missing)?;
-        let aws_now = instant(&aws, "now")?.ok_or_else(missing)?;
+        // A SCIM target keeps its own time: only mock-graph's clock moves.
+        let aws_now = match &self.target {
+            Some(_) => graph_now,
+            None => {
+                instant(&self.admin(true, Method::GET, "/_admin/clock", None).await?, "now")?.ok_or_else(missing)?
+            }
+        };
         let offset = aws_now.duration_since(graph_now);
         let step = scenarios::clock::forward_by(graph_now, by).map_err(|err| StepError(format!("by: {err}")))?;
         let target = graph_now.saturating_add(step).unwrap_or(graph_now);
@@ -384,7 +449,7 @@ impl Context {
         loop {
             let due = next.filter(|due| *due <= target).unwrap_or(target);
             let aws_due = due.saturating_add(offset).unwrap_or(due);
-            if aws_due > aws_at {
+            if aws_due > aws_at && self.target.is_none() {
                 self.admin(true, Method::PUT, "/_admin/clock", Some(json!({ "now": aws_due }))).await?;
                 aws_at = aws_due;
             }
@@ -416,7 +481,111 @@ impl Context {
 
     /// AWS as its console shows it: users by userName, groups with their members' userNames.
     pub async fn aws_state(&self) -> Result<Value, StepError> {
-        self.admin(true, Method::GET, &format!("/_admin/tenants/{}/state", self.endpoints.scim_tenant), None).await
+        match &self.target {
+            Some(baseline) => Ok(self.target_state(baseline).await?.0),
+            None => {
+                self.admin(true, Method::GET, &format!("/_admin/tenants/{}/state", self.endpoints.scim_tenant), None)
+                    .await
+            }
+        }
+    }
+
+    /// A SCIM target's users and groups, in the shape of mock-scim's `/_admin/tenants/{id}/state`
+    /// (`users`, `groups` with `members` as user ids), what it held before the scenario left out;
+    /// and every id read, the baseline's included.
+    async fn target_state(&self, baseline: &Baseline) -> Result<(Value, Baseline), StepError> {
+        let users = self.scim_list("Users", None).await?;
+        let mut groups = self.scim_list("Groups", None).await?;
+        // AWS returns no members on a group (aws-scim.md §3.6); an RFC server lists them.
+        for group in &mut groups {
+            if group.get("members").is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)) {
+                let id = group["id"].as_str().unwrap_or_default().to_owned();
+                let filter = format!("groups.value eq \"{id}\"");
+                if let Ok(members) = self.scim_list("Users", Some(&filter)).await {
+                    group["members"] = members.iter().map(|u| json!({"value": u["id"]})).collect();
+                }
+            }
+            let ids: Vec<Value> = group["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["value"].as_str().map(|id| json!(id)))
+                .collect();
+            group["members"] = Value::Array(ids);
+        }
+        let id_of = |object: &Value| object["id"].as_str().unwrap_or_default().to_owned();
+        let seen = Baseline { users: users.iter().map(id_of).collect(), groups: groups.iter().map(id_of).collect() };
+        let users: Vec<Value> = users.into_iter().filter(|u| !baseline.users.contains(&id_of(u))).collect();
+        let groups: Vec<Value> = groups.into_iter().filter(|g| !baseline.groups.contains(&id_of(g))).collect();
+        Ok((json!({ "users": users, "groups": groups }), seen))
+    }
+
+    /// Every resource of a SCIM list, through AWS's cursor or RFC 7644's `startIndex` paging.
+    async fn scim_list(&self, resource: &str, filter: Option<&str>) -> Result<Vec<Value>, StepError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("count", "100".to_owned())];
+            match &cursor {
+                Some(cursor) => query.push(("cursor", cursor.clone())),
+                None => query.push(("startIndex", (all.len() + 1).to_string())),
+            }
+            if let Some(filter) = filter {
+                query.push(("filter", filter.to_owned()));
+            }
+            let url = format!("{}{resource}", self.endpoints.scim_endpoint);
+            let answer = self
+                .http
+                .get(&url)
+                .query(&query)
+                .bearer_auth(&self.endpoints.scim_token)
+                .send()
+                .await
+                .map_err(|e| StepError(format!("GET {url}: {e}")))?;
+            let status = answer.status();
+            let page: Value = answer.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                return Err(StepError(format!("the SCIM target answered {status} to GET {url}: {page}")));
+            }
+            let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+            let got = resources.len();
+            all.extend(resources);
+            if let Some(next) = page["nextCursor"].as_str() {
+                cursor = Some(next.to_owned());
+                continue;
+            }
+            let total = page["totalResults"].as_u64().unwrap_or(0) as usize;
+            if cursor.is_some() || got == 0 || all.len() >= total {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Deletes what a scenario made on a SCIM target: every user and group not there before it.
+    async fn clean_target(&self) -> Result<(), StepError> {
+        let Some(baseline) = &self.target else { return Ok(()) };
+        let (_, now) = self.target_state(baseline).await?;
+        let made = |kind: &'static str,
+                    ids: std::collections::BTreeSet<String>,
+                    before: &std::collections::BTreeSet<String>| {
+            ids.into_iter().filter(|id| !before.contains(id)).map(move |id| (kind, id)).collect::<Vec<_>>()
+        };
+        let mut problems = Vec::new();
+        for (kind, id) in
+            made("Groups", now.groups, &baseline.groups).into_iter().chain(made("Users", now.users, &baseline.users))
+        {
+            let url = format!("{}{kind}/{id}", self.endpoints.scim_endpoint);
+            match self.http.delete(&url).bearer_auth(&self.endpoints.scim_token).send().await {
+                Ok(answer) if answer.status().is_success() || answer.status() == 404 => {}
+                Ok(answer) => problems.push(format!("DELETE {url} answered {}", answer.status())),
+                Err(err) => problems.push(format!("DELETE {url}: {err}")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StepError(format!("cleaning the SCIM target: {}", problems.join("; "))))
+        }
     }
 
     /// Provisioning log entries, newest first.
@@ -440,12 +609,19 @@ impl Context {
 
     /// The `seq` of AWS's newest exchange (0 before any).
     pub async fn journal_seq(&self) -> Result<u64, StepError> {
+        // A SCIM target keeps no journal (what reads one is refused at load).
+        if self.target.is_some() {
+            return Ok(0);
+        }
         let seq = self.admin(true, Method::GET, "/_admin/journal/seq", None).await?;
         Ok(seq["seq"].as_u64().unwrap_or(0))
     }
 
     /// AWS exchanges after a journal position.
     pub async fn journal_since(&self, seq: u64) -> Result<Vec<Value>, StepError> {
+        if self.target.is_some() {
+            return Ok(Vec::new());
+        }
         let journal = self.admin(true, Method::GET, &format!("/_admin/journal?since={seq}"), None).await?;
         Ok(journal.as_array().cloned().unwrap_or_default())
     }
@@ -569,11 +745,15 @@ fn user_body(
 
 /// In-process mocks: where they answer, their handles, and the CA certificate (PEM) a client must
 /// trust when they serve HTTPS.
-type InProcess = (Endpoints, (MockGraph, MockScim), Option<String>);
+type InProcess = (Endpoints, (MockGraph, Option<MockScim>), Option<String>);
 
 /// Starts in-process mocks for a scenario, on `127.0.0.1:0`, with its seed and start time; over
 /// HTTPS for an external engine (unless its `tls` is off), both certificates from the seed's CA.
-async fn in_process(scenario: &Scenario) -> Result<InProcess, StepError> {
+/// With a SCIM target, mock-graph alone, its job pointed at the target.
+async fn in_process(scenario: &Scenario, target: Option<&ScimTarget>) -> Result<InProcess, StepError> {
+    if let Some(target) = target {
+        return graph_beside(scenario, target).await;
+    }
     let start = scenario.start.unwrap_or(mock_graph::server::DEFAULT_START);
     let tls = match &scenario.engine {
         Some(engine) if engine.tls() => scenarios::tls::TlsMode::Generated { names: Vec::new() },
@@ -610,7 +790,36 @@ async fn in_process(scenario: &Scenario) -> Result<InProcess, StepError> {
             Credentials { tenant: tenant.domain, client_id: tenant.client_id, client_secret: tenant.client_secret }
         },
     };
-    Ok((endpoints, (graph, scim), ca_pem))
+    Ok((endpoints, (graph, Some(scim)), ca_pem))
+}
+
+/// mock-graph in this process, a SCIM target as AWS's side.
+async fn graph_beside(scenario: &Scenario, target: &ScimTarget) -> Result<InProcess, StepError> {
+    let start = scenario.start.unwrap_or(mock_graph::server::DEFAULT_START);
+    let graph = MockGraph::start_with(mock_graph::Config {
+        seed: scenario.seed,
+        clock: scenarios::clock::Clock::virtual_at(start),
+        ..mock_graph::Config::default()
+    })
+    .await
+    .map_err(|e| StepError(format!("mock-graph could not start: {e}")))?;
+    let origin = reqwest::Url::parse(&target.url)
+        .map(|url| url.origin().ascii_serialization())
+        .map_err(|e| StepError(format!("the SCIM target {:?}: {e}", target.url)))?;
+    let endpoints = Endpoints {
+        graph: graph.uri(),
+        graph_admin: graph.admin_token().to_owned(),
+        scim: origin,
+        scim_admin: String::new(),
+        scim_tenant: String::new(),
+        scim_endpoint: target.url.clone(),
+        scim_token: target.token.clone(),
+        tokens: {
+            let tenant = graph.tenant();
+            Credentials { tenant: tenant.domain, client_id: tenant.client_id, client_secret: tenant.client_secret }
+        },
+    };
+    Ok((endpoints, (graph, None), None))
 }
 
 /// Resets running mocks and makes a fresh AWS tenant on them.
@@ -645,21 +854,25 @@ async fn running(http: &reqwest::Client, mocks: &Running) -> Result<Endpoints, S
     })
 }
 
-/// Builds the situation: mocks, AWS side, faults, directory, the AWS app and its job.
-async fn setup(scenario: &Scenario, mocks: Option<&Running>) -> Result<Context, StepError> {
-    setup_with(scenario, mocks, reqwest::Client::new()).await
-}
-
-/// [`setup`] with a client of the caller's (one that trusts a CA, say): the situation a scenario's
-/// steps start from — on running mocks, reset first, or on in-process ones — without its steps.
+/// Builds the situation a scenario's steps start from — mocks (running ones reset first, or
+/// in-process ones), AWS side, faults, directory, the AWS app and its job — without its steps, with
+/// a client of the caller's (one that trusts a CA, say).
 pub async fn setup_with(
     scenario: &Scenario,
     mocks: Option<&Running>,
     http: reqwest::Client,
 ) -> Result<Context, StepError> {
-    let (endpoints, handles, ca_file, http) = match mocks {
-        None => {
-            let (endpoints, handles, ca_pem) = in_process(scenario).await?;
+    setup_at(scenario, mocks.map_or(Place::InProcess, Place::Running), http).await
+}
+
+async fn setup_at(scenario: &Scenario, place: Place<'_>, http: reqwest::Client) -> Result<Context, StepError> {
+    let target = match place {
+        Place::Target(target) => Some(target),
+        _ => None,
+    };
+    let (endpoints, handles, ca_file, http) = match place {
+        Place::InProcess | Place::Target(_) => {
+            let (endpoints, handles, ca_pem) = in_process(scenario, target).await?;
             let (ca_file, http) = match ca_pem {
                 Some(pem) => {
                     let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
@@ -674,7 +887,7 @@ pub async fn setup_with(
             };
             (endpoints, Some(handles), ca_file, http)
         }
-        Some(mocks) => (running(&http, mocks).await?, None, None, http),
+        Place::Running(mocks) => (running(&http, mocks).await?, None, None, http),
     };
     let mut ctx = Context {
         endpoints,
@@ -688,7 +901,15 @@ pub async fn setup_with(
         graph_token: std::sync::Mutex::new(None),
         engine: None,
         ca_file,
+        target: None,
     };
+    if target.is_some() {
+        if !scenario.needs_aws_admin().is_empty() {
+            return Err(StepError("the scenario needs mock-scim's admin API, which the SCIM target has not".into()));
+        }
+        let (_, seen) = ctx.target_state(&Baseline::default()).await?;
+        ctx.target = Some(seen);
+    }
     if !scenario.entra.switches.is_empty() {
         ctx.admin(false, Method::PATCH, "/_admin/switches", Some(toml_table(&scenario.entra.switches))).await?;
     }
@@ -1274,11 +1495,22 @@ pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioRes
 
 /// Runs a scenario on in-process mocks, or on running ones (reset first), keeping what `keep` says.
 pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Keep) -> ScenarioResult {
+    run_at(scenario, mocks.map_or(Place::InProcess, Place::Running), keep).await
+}
+
+/// Runs a scenario on an in-process mock-graph against a SCIM server of any make in AWS's place,
+/// which it leaves as it found it: what the scenario made there is deleted at its end. Scenarios
+/// that need mock-scim's admin API are refused at load ([`crate::load::for_scim_target`]).
+pub async fn run_on_target(scenario: &Scenario, target: &ScimTarget, keep: Keep) -> ScenarioResult {
+    run_at(scenario, Place::Target(target), keep).await
+}
+
+async fn run_at(scenario: &Scenario, place: Place<'_>, keep: Keep) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut recorded = None;
     let mut engine_runs = Vec::new();
-    match setup(scenario, mocks).await {
+    match setup_at(scenario, place, reqwest::Client::new()).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
             for (i, at) in scenario.steps.iter().enumerate() {
@@ -1297,6 +1529,9 @@ pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Kee
                 recorded = Some(record_of(&ctx).await);
             }
             engine_runs = ctx.engine_runs().to_vec();
+            if let Err(StepError(message)) = ctx.clean_target().await {
+                failures.push(message);
+            }
         }
     }
     let record = recorded.as_ref().map(|(logs, journal)| format!("{logs}\n{journal}")).unwrap_or_default();

@@ -1012,6 +1012,51 @@ impl Scenario {
         found
     }
 
+    /// What needs mock-scim's admin API, which a SCIM server of another make does not have (`harness
+    /// run --scim URL --scim-token T`): `[aws.switches]` and `[[faults]]` (top-level: the span is
+    /// empty), the AWS clock (`advance_aws`), AWS's console tokens (`rotate_aws_token`,
+    /// `revoke_aws_token`), and expectations read from AWS's journal (`requests`, `no_writes`,
+    /// `aws_untouched`, `order_safe`). Each with its span, path and why.
+    pub fn needs_aws_admin(&self) -> Vec<(std::ops::Range<usize>, String, String)> {
+        let mut found = Vec::new();
+        let why = "needs mock-scim's admin API, which the SCIM target does not have";
+        if !self.aws.switches.is_empty() {
+            found.push((0..0, "aws.switches".to_owned(), format!("mock-scim's switches: {why}")));
+        }
+        if !self.faults.is_empty() {
+            found.push((0..0, "faults".to_owned(), format!("faults on AWS's side: {why}")));
+        }
+        for (i, at) in self.steps.iter().enumerate() {
+            let Ok(step) = &at.step else { continue };
+            let action = match step {
+                Step::AdvanceAws { .. } => Some("advance_aws"),
+                Step::RotateAwsToken => Some("rotate_aws_token"),
+                Step::RevokeAwsToken => Some("revoke_aws_token"),
+                _ => None,
+            };
+            if let Some(action) = action {
+                found.push((at.span.clone(), format!("steps[{i}]"), format!("`{action}` {why}")));
+            }
+            if let Step::Expect(expectation) = step {
+                for (field, used) in [
+                    ("requests", !expectation.requests.is_empty()),
+                    ("no_writes", expectation.no_writes),
+                    ("aws_untouched", !expectation.aws_untouched.is_empty()),
+                    ("order_safe", expectation.order_safe),
+                ] {
+                    if used {
+                        found.push((
+                            at.span.clone(),
+                            format!("steps[{i}].{field}"),
+                            format!("AWS's journal of requests {why}"),
+                        ));
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// Reads and checks a scenario; `file` names it in problems.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
         let (mut document, errors) = toml::de::DeTable::parse_recoverable(text);
