@@ -60,6 +60,12 @@ def graph_all(token, path):
     return items
 
 
+def is_member(scim, token, group_id, user_id):
+    query = urllib.parse.quote(f'id eq "{group_id}" and members eq "{user_id}"')
+    status, found = call("GET", f"{scim}Groups?filter={query}", token)
+    return status == 200 and bool(found["Resources"])
+
+
 def main():
     token = graph_token()
     sp = ENV["SERVICE_PRINCIPAL_ID"]
@@ -97,7 +103,8 @@ def main():
     for name, members in sorted(groups.items()):
         query = urllib.parse.quote(f'displayName eq "{name}"')
         status, found = call("GET", f"{scim}Groups?filter={query}", scim_token)
-        if status == 200 and found["Resources"]:
+        existing = status == 200 and found["Resources"]
+        if existing:
             group_id = found["Resources"][0]["id"]
         else:
             status, created = call("POST", f"{scim}Groups", scim_token,
@@ -108,6 +115,10 @@ def main():
                 continue
             group_id = created["id"]
         wanted = [{"value": ids[m]} for m in sorted(set(members)) if m in ids]
+        if existing:
+            # Only the members the group lacks: a cycle after convergence sends no write. AWS lists
+            # groups without their members; `id eq … and members eq …` asks for one.
+            wanted = [m for m in wanted if not is_member(scim, scim_token, group_id, m["value"])]
         if wanted:
             status, answer = call("PATCH", f"{scim}Groups/{group_id}", scim_token, {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

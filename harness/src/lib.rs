@@ -8,6 +8,9 @@
 //! - [`expect`]: judging an expectation against what was gathered, without I/O; each miss explained
 //!   with logs and exchanges.
 //! - [`engine`]: a user's own sync tool run in place of Entra's service, once per cycle due.
+//! - [`laws`]: the laws of sync as property tests over random cases, each case a scenario, a
+//!   failing one written as a regression scenario (`harness laws`), against Entra's service or an
+//!   engine.
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
@@ -35,6 +38,7 @@
 pub mod containers;
 pub mod engine;
 pub mod expect;
+pub mod laws;
 pub mod load;
 pub mod placeholders;
 pub mod report;
