@@ -11,6 +11,8 @@
 //! - [`laws`]: the laws of sync as property tests over random cases, each case a scenario, a
 //!   failing one written as a regression scenario (`harness laws`), against Entra's service or an
 //!   engine.
+//! - [`import`]: provisioning logs as a tenant gives them, turned into a scenario (`harness
+//!   import-logs`).
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
@@ -38,6 +40,7 @@
 pub mod containers;
 pub mod engine;
 pub mod expect;
+pub mod import;
 pub mod laws;
 pub mod load;
 pub mod placeholders;

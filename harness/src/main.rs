@@ -192,6 +192,20 @@ enum Command {
     /// (`--engine`). A failing case is shrunk and written as a regression scenario that
     /// `harness run FILE` replays. Exit codes: 0 every law held, 1 a law broken, 2 bad input.
     Laws(LawsArgs),
+    /// Turn provisioning logs (Graph's `GET /auditLogs/provisioning` answer, an array of entries, or
+    /// JSON Lines; v1.0's shape or beta's) into a scenario that rebuilds the users and groups they
+    /// name and expects their first cycle's outcomes. What the logs cannot tell (memberships, missing
+    /// names) is said in the scenario's comments. Exit codes: 0 written, 2 unreadable or no entries.
+    ImportLogs {
+        /// The logs, as JSON.
+        file: PathBuf,
+        /// Where to write the scenario (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The scenario's name (default: `imported: FILE`).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files or folders.
@@ -278,6 +292,44 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::ImportLogs { file, out, name } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(err) => {
+                    eprintln!("error: reading {}: {err}", file.display());
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            let name = name.unwrap_or_else(|| format!("imported: {}", file.display()));
+            let imported = match harness::import::import_logs(&text, &name) {
+                Ok(imported) => imported,
+                Err(err) => {
+                    eprintln!("error: {}: {err}", file.display());
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            // What is written must load: the importer and the format cannot drift apart.
+            scenarios::scenario::Scenario::parse("imported.toml", &imported.scenario)
+                .map_err(|err| anyhow::anyhow!("imported scenario is invalid: {err}"))?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &imported.scenario).with_context(|| format!("writing {}", path.display()))?
+                }
+                None => print!("{}", imported.scenario),
+            }
+            eprintln!(
+                "{} entries, {} cycle(s), {} users and groups rebuilt{}",
+                imported.entries,
+                imported.cycles,
+                imported.objects,
+                if imported.notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} note(s) in the scenario", imported.notes.len())
+                }
+            );
+            Ok(EXIT_PASSED)
+        }
         Command::Generate { users, groups, members_per_group, seed, out } => {
             if members_per_group > users {
                 eprintln!("error: --members-per-group {members_per_group} is more than --users {users}");
@@ -402,7 +454,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         eprintln!("error: --engine needs a command and --engine-timeout at least 1 second");
                         return Ok(EXIT_INVALID);
                     }
-                    Some(scenarios::scenario::Engine { command, timeout_seconds: Some(args.engine_timeout) })
+                    Some(scenarios::scenario::Engine { command, timeout_seconds: Some(args.engine_timeout), tls: None })
                 }
             };
             let mut chosen = Vec::new();
