@@ -13,6 +13,8 @@
 //!   engine.
 //! - [`import`]: provisioning logs as a tenant gives them, turned into a scenario (`harness
 //!   import-logs`).
+//! - [`replay`]: a recorded run's SCIM requests sent again to another server, answers compared
+//!   (`harness replay`).
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
 //! - [`report`]: human, JSON and JUnit reports.
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
@@ -44,6 +46,7 @@ pub mod import;
 pub mod laws;
 pub mod load;
 pub mod placeholders;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod serve;

@@ -192,6 +192,30 @@ enum Command {
     /// (`--engine`). A failing case is shrunk and written as a regression scenario that
     /// `harness run FILE` replays. Exit codes: 0 every law held, 1 a law broken, 2 bad input.
     Laws(LawsArgs),
+    /// Send a recorded run's SCIM requests (mock-scim's journal: `GET /_admin/journal?format=jsonl`,
+    /// or its JSON array) to another SCIM server, in order, ids mapped as it assigns them, and say
+    /// where its answers differ from the recorded ones (status, error envelope, body shape). What
+    /// the replay created there is deleted at its end unless `--keep`. Exit codes: 0 every answer
+    /// the same, 1 some differ, 2 bad input.
+    Replay {
+        /// The journal file.
+        journal: PathBuf,
+        /// The target's SCIM endpoint (`…/scim/v2/`).
+        #[arg(long, env = "SCIM_URL")]
+        target: String,
+        /// Its bearer token.
+        #[arg(long, env = "SCIM_TOKEN")]
+        token: String,
+        /// Seconds each request may take.
+        #[arg(long, default_value_t = 10)]
+        timeout_seconds: u64,
+        /// Leave what the replay created on the target.
+        #[arg(long)]
+        keep: bool,
+        /// Report format: human or json.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Turn provisioning logs (Graph's `GET /auditLogs/provisioning` answer, an array of entries, or
     /// JSON Lines; v1.0's shape or beta's) into a scenario that rebuilds the users and groups they
     /// name and expects their first cycle's outcomes. What the logs cannot tell (memberships, missing
@@ -292,6 +316,46 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Replay { journal, target, token, timeout_seconds, keep, format } => {
+            let text = match std::fs::read_to_string(&journal) {
+                Ok(text) => text,
+                Err(err) => {
+                    eprintln!("error: reading {}: {err}", journal.display());
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            let exchanges = match harness::replay::exchanges_of(&text) {
+                Ok(exchanges) => exchanges,
+                Err(err) => {
+                    eprintln!("error: {}: {err}", journal.display());
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            if matches!(format, Format::Junit) || timeout_seconds == 0 {
+                eprintln!("error: replay reports in human or json, with --timeout-seconds at least 1");
+                return Ok(EXIT_INVALID);
+            }
+            let target = if target.ends_with('/') { target } else { format!("{target}/") };
+            let options = harness::replay::Options {
+                target,
+                token,
+                timeout: std::time::Duration::from_secs(timeout_seconds),
+                keep,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let replayed = match runtime.block_on(harness::replay::replay(&exchanges, &options)) {
+                Ok(replayed) => replayed,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return Ok(EXIT_INVALID);
+                }
+            };
+            match format {
+                Format::Json => println!("{:#}", replayed.json()),
+                _ => print!("{}", replayed.human()),
+            }
+            Ok(if replayed.same() { EXIT_PASSED } else { EXIT_FAILED })
+        }
         Command::ImportLogs { file, out, name } => {
             let text = match std::fs::read_to_string(&file) {
                 Ok(text) => text,

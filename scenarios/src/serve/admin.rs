@@ -8,7 +8,7 @@
 //! | `GET /switches` | every switch |
 //! | `PATCH /switches` | changes what the body names; `PUT` starts from the defaults |
 //! | `GET/PUT/DELETE /faults` | the fault plan; a `PUT` restarts its counters |
-//! | `GET /journal?since=N` | the exchanges after `N`, oldest first; `DELETE` forgets them |
+//! | `GET /journal?since=N[&format=jsonl]` | the exchanges after `N`, oldest first, as a JSON array or (`jsonl`) JSON Lines, one exchange a line; `DELETE` forgets them |
 //! | `GET /journal/seq` | `{"seq":N}`, the newest exchange's number |
 //! | `GET /clock` | `{"now","mode",…}`; `PUT {"mode","now"}` sets it without running what falls due |
 //! | `POST /clock/advance` | `{"by":"PT40M"}` or `{"to":instant}`: what falls due on the way runs first |
@@ -172,8 +172,20 @@ async fn faults_delete<W: MockWorld>(State(mock): State<MockState<W>>) -> Status
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JournalQuery {
     since: Option<u64>,
+    format: Option<JournalFormat>,
+}
+
+/// How `GET /journal` writes the exchanges.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum JournalFormat {
+    /// One JSON array (the default).
+    Json,
+    /// JSON Lines: one exchange a line, what `harness replay` and line-oriented tools read.
+    Jsonl,
 }
 
 async fn journal_get<W: MockWorld>(
@@ -182,11 +194,22 @@ async fn journal_get<W: MockWorld>(
 ) -> Result<impl IntoResponse, AdminError> {
     let Query(query) = query.map_err(|err| AdminError::bad_request(err.body_text()))?;
     let entries = with_core(&mock, |core| core.journal.since(query.since.unwrap_or(0)));
+    let failed = |err: serde_json::Error| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
     // Written straight out, not through a `Value` tree: a journal of 100,000 exchanges is hundreds
     // of megabytes as one.
-    serde_json::to_vec(&entries)
-        .map(|body| ([(header::CONTENT_TYPE, "application/json")], body))
-        .map_err(|err| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
+    match query.format.unwrap_or(JournalFormat::Json) {
+        JournalFormat::Json => serde_json::to_vec(&entries)
+            .map(|body| ([(header::CONTENT_TYPE, "application/json")], body))
+            .map_err(failed),
+        JournalFormat::Jsonl => {
+            let mut body = Vec::new();
+            for entry in &entries {
+                serde_json::to_writer(&mut body, entry).map_err(failed)?;
+                body.push(b'\n');
+            }
+            Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body))
+        }
+    }
 }
 
 async fn journal_seq<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<Value> {
