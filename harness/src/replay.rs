@@ -181,10 +181,11 @@ pub async fn replay(journal: &[Value], options: &Options) -> Result<Replay, Repl
         };
         learn(recorded_body, &answer, &mut ids);
         let resource = relative.split('/').next().unwrap_or_default().to_owned();
-        if method == Method::POST && answered == Some(201) {
-            if let Some(id) = answer["id"].as_str() {
-                created.push((resource.clone(), id.to_owned()));
-            }
+        if method == Method::POST
+            && answered == Some(201)
+            && let Some(id) = answer["id"].as_str()
+        {
+            created.push((resource.clone(), id.to_owned()));
         }
         if method == Method::DELETE && answered.is_some_and(|s| s < 300) {
             let gone = relative.rsplit('/').next().unwrap_or_default().to_owned();
