@@ -51,7 +51,13 @@ h2 { font-size: 18px; font-weight: 600; margin: 0; }
 h3 { font-size: 15px; font-weight: 600; margin: 18px 0 6px; }
 a { color: #0f6cbd; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
-th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); }
+th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+table.objects, table.misses, .exchanges table { table-layout: fixed; }
+table.objects col.cycle { width: 48px; } table.objects col.date { width: 92px; } table.objects col.identity { width: 170px; }
+table.objects col.action { width: 72px; } table.objects col.status { width: 84px; } table.objects col.ids { width: 170px; }
+table.objects col.error { width: 230px; }
+table.objects .ids div { font-size: 12px; }
+.reason { font-size: 12px; }
 th { font-weight: 600; color: var(--soft); background: #f3f2f1; white-space: nowrap; }
 code, pre, .mono { font-family: Consolas, "Cascadia Mono", Menlo, monospace; font-size: 12px; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; background: #f3f2f1; padding: 6px; max-height: 360px; overflow: auto; }
@@ -70,8 +76,11 @@ ol.steps li { margin: 0 0 2px; }
 .step { font-weight: 600; }
 .reason { color: var(--bad); }
 .muted { color: var(--soft); }
+.context { color: var(--soft); margin-top: 4px; }
 .summary td.num, .counts td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.misses td { width: 25%; } .misses td.what { width: 18%; }
+.misses col.step { width: 130px; } .misses col.what { width: 130px; } .misses col.side { width: 26%; }
+.exchanges col.seq { width: 44px; } .exchanges col.at { width: 170px; } .exchanges col.request { width: 42%; }
+.exchanges col.status { width: 110px; }
 .misses .expected { background: #f1faf1; } .misses .actual { background: #fdf3f4; }
 .snapshots { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 10px; }
 .snapshot { border: 1px solid var(--line); padding: 6px 8px; background: #fff; }
@@ -185,7 +194,7 @@ fn failures(out: &mut String, result: &ScenarioResult) {
     let explained: Vec<String> = result.misses.iter().map(|(label, miss)| format!("{label}: {miss}")).collect();
     if !result.misses.is_empty() {
         out.push_str(
-            "<table class=\"misses\">\n<tr><th>Step</th><th>What</th><th>Expected</th><th>Actual</th><th>Why</th></tr>\n",
+            "<table class=\"misses\">\n<colgroup><col class=\"step\"><col class=\"what\"><col class=\"side\"><col class=\"side\"><col></colgroup>\n<tr><th>Step</th><th>What</th><th>Expected</th><th>Actual</th><th>Why</th></tr>\n",
         );
         for (label, miss) in &result.misses {
             let side = |value: &Option<String>| {
@@ -201,7 +210,7 @@ fn failures(out: &mut String, result: &ScenarioResult) {
                 escape(&miss.what),
                 side(&miss.expected),
                 side(&miss.actual),
-                escape(first_line(&miss.message))
+                why(&miss.message)
             );
         }
         out.push_str("</table>\n");
@@ -216,10 +225,17 @@ fn failures(out: &mut String, result: &ScenarioResult) {
     }
 }
 
-/// A miss's message up to its first line: the lines after it list logs and exchanges, which the
-/// report shows in their own sections.
-fn first_line(message: &str) -> &str {
-    message.lines().next().unwrap_or_default()
+/// A miss's message: its first line, then the context it gives (the log entries and exchanges
+/// near the miss) in small print.
+fn why(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = escape(lines.next().unwrap_or_default());
+    let context: Vec<String> = lines.map(|line| escape(line.trim())).collect();
+    if context.is_empty() {
+        first
+    } else {
+        format!("{first}<div class=\"context mono\">{}</div>", context.join("<br>"))
+    }
 }
 
 /// The provisioning log entries, oldest first (Graph lists them newest first).
@@ -275,9 +291,20 @@ fn cycles(logs: &[Value]) -> Vec<Cycle> {
     cycles
 }
 
-/// `2024-01-01T00:40:00Z` as `01-01 00:40`.
-fn short_time(at: &str) -> &str {
-    at.get(5..16).unwrap_or(at)
+/// `2024-01-01T00:40:00Z` as its day and its time of day (`00:40`).
+fn day_and_time(at: &str) -> (&str, &str) {
+    match at.split_once('T') {
+        Some((day, time)) => (day, time.get(..5).unwrap_or(time)),
+        None => (at, ""),
+    }
+}
+
+/// `2024-01-01T00:40:00Z` on two lines, day over time, escaped.
+fn date_time(at: &str) -> String {
+    match at.split_once('T') {
+        Some((day, time)) => format!("{}<br>{}", escape(day), escape(time)),
+        None => escape(at),
+    }
 }
 
 fn color(status: &str) -> &'static str {
@@ -302,7 +329,7 @@ fn timeline(out: &mut String, cycles: &[Cycle]) {
     const STEP: usize = 64;
     let max = cycles.iter().map(Cycle::total).max().unwrap_or(1).max(1);
     let width = LEFT + STEP * cycles.len() + 150;
-    let height = TOP as usize + PLOT as usize + 44;
+    let height = TOP as usize + PLOT as usize + 58;
     let _ = writeln!(
         out,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{} cycle(s), entries per status\">",
@@ -325,8 +352,10 @@ fn timeline(out: &mut String, cycles: &[Cycle]) {
         "<text x=\"{}\" y=\"{base}\" font-size=\"10\" text-anchor=\"end\" fill=\"#605e5c\">0</text>",
         LEFT - 6
     );
+    let mut last_day = "";
     for (i, cycle) in cycles.iter().enumerate() {
         let x = LEFT + 16 + STEP * i;
+        let (day, time) = day_and_time(&cycle.at);
         let _ = write!(out, "<g class=\"cycle\" data-cycle=\"{}\" data-entries=\"{}\">", i + 1, cycle.total());
         let mut y = base;
         for status in STATUSES {
@@ -358,13 +387,25 @@ fn timeline(out: &mut String, cycles: &[Cycle]) {
             base + 15.0,
             escape(&label)
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#605e5c\">{}</text></g>",
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#605e5c\">{}</text>",
             x + 16,
             base + 29.0,
-            escape(short_time(&cycle.at))
+            escape(time)
         );
+        // The day under the first cycle and wherever it changes.
+        if day != last_day {
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#605e5c\">{}</text>",
+                x + 16,
+                base + 42.0,
+                escape(day)
+            );
+            last_day = day;
+        }
+        out.push_str("</g>\n");
     }
     // The legend, right of the bars.
     let lx = LEFT + STEP * cycles.len() + 24;
@@ -407,7 +448,8 @@ fn objects(out: &mut String, logs: &[Value], cycles: &[Cycle]) {
         return;
     }
     out.push_str(
-        "<table class=\"objects\">\n<tr><th>Cycle</th><th>Date</th><th>Identity</th><th>Action</th><th>Status</th>\
+        "<table class=\"objects\">\n<colgroup><col class=\"cycle\"><col class=\"date\"><col class=\"identity\"><col class=\"action\">\
+         <col class=\"status\"><col class=\"ids\"><col class=\"steps\"><col class=\"error\"></colgroup>\n<tr><th>Cycle</th><th>Date</th><th>Identity</th><th>Action</th><th>Status</th>\
          <th>Source / Target</th><th>Steps</th><th>Error code and reason</th></tr>\n",
     );
     for entry in logs {
@@ -432,26 +474,21 @@ fn objects(out: &mut String, logs: &[Value], cycles: &[Cycle]) {
             out,
             "<td class=\"num\">{cycle}</td><td class=\"mono\">{}</td><td><b>{}</b><br><span class=\"muted\">{}</span></td><td>{}</td>\
              <td><span class=\"status s-{}\">{}</span></td>",
-            escape(text(entry, "activityDateTime")),
+            date_time(text(entry, "activityDateTime")),
             escape(identity),
             escape(source["identityType"].as_str().unwrap_or_default()),
             escape(&title_case(action)),
             escape(status),
             escape(&title_case(status))
         );
+        // The ids only: the identity's name is in its own column, as in the portal's list.
         let id = |identity: &Value, system: &str| {
             let id = identity["id"].as_str().filter(|id| !id.is_empty()).unwrap_or("—");
-            let name = identity["displayName"].as_str().filter(|n| !n.is_empty()).unwrap_or("");
-            format!(
-                "<div><span class=\"muted\">{}:</span> {} <code>{}</code></div>",
-                escape(system),
-                escape(name),
-                escape(id)
-            )
+            format!("<div><span class=\"muted\">{}</span><br><code>{}</code></div>", escape(system), escape(id))
         };
         let _ = write!(
             out,
-            "<td>{}{}</td>",
+            "<td class=\"ids\">{}{}</td>",
             id(source, entry["sourceSystem"]["displayName"].as_str().unwrap_or("Source")),
             id(target, entry["targetSystem"]["displayName"].as_str().unwrap_or("Target"))
         );
@@ -589,7 +626,8 @@ fn exchanges(out: &mut String, result: &ScenarioResult) {
         "<details class=\"exchanges\"><summary>SCIM exchanges behind the failure: {} exchange(s), {refused} refused or dropped</summary>",
         journal.len()
     );
-    out.push_str("<table>\n<tr><th>#</th><th>At (AWS)</th><th>Request</th><th>Status</th><th>Bodies</th></tr>\n");
+    out.push_str("<table>\n<colgroup><col class=\"seq\"><col class=\"at\"><col class=\"request\"><col class=\"status\"><col></colgroup>\n");
+    out.push_str("<tr><th>#</th><th>At (AWS)</th><th>Request</th><th>Status</th><th>Bodies</th></tr>\n");
     for mut entry in journal {
         redact(&mut entry);
         let request = &entry["request"];
