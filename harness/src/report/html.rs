@@ -632,7 +632,7 @@ fn exchanges(out: &mut String, result: &ScenarioResult) {
         redact(&mut entry);
         let request = &entry["request"];
         let status = entry["response"]["status"].as_u64();
-        let query = request["query"].as_str().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = request["query"].as_str().map(|q| format!("?{}", decode_query(q))).unwrap_or_default();
         let fault = entry.get("fault").map(|f| format!(" fault: {f}")).unwrap_or_default();
         let _ = write!(
             out,
@@ -661,6 +661,27 @@ fn exchanges(out: &mut String, result: &ScenarioResult) {
         out.push_str("</td></tr>\n");
     }
     out.push_str("</table>\n</details>\n");
+}
+
+/// A query string as a person reads it: `+` as a space, `%XX` as its byte (`filter=userName eq
+/// "annie@contoso.onmicrosoft.com"`); what does not decode is kept as it is.
+fn decode_query(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| query.to_owned())
 }
 
 /// Headers as `name: value` lines.
@@ -707,6 +728,15 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
         );
         assert_eq!(escape("annie@contoso.onmicrosoft.com é"), "annie@contoso.onmicrosoft.com é");
+    }
+
+    #[test]
+    fn queries_read_decoded() {
+        assert_eq!(
+            decode_query("filter=userName+eq+%22annie%40contoso.com%22"),
+            "filter=userName eq \"annie@contoso.com\""
+        );
+        assert_eq!(decode_query("a=%2"), "a=%2");
     }
 
     #[test]
