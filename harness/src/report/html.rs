@@ -83,7 +83,8 @@ ol.steps li { margin: 0 0 2px; }
 .exchanges col.status { width: 110px; }
 .misses .expected { background: #f1faf1; } .misses .actual { background: #fdf3f4; }
 .snapshots { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 10px; }
-.snapshot { border: 1px solid var(--line); padding: 6px 8px; background: #fff; }
+.snapshot { border: 1px solid var(--line); padding: 6px 8px; background: #fff; overflow-wrap: anywhere; min-width: 0; }
+.snapshot details > summary { font-weight: 600; margin: 0; }
 .snapshot h4 { margin: 0 0 4px; font-size: 12px; font-weight: 600; color: var(--soft); }
 .snapshot ul { margin: 0; padding-left: 16px; }
 .inactive { color: var(--soft); text-decoration: line-through; }
@@ -525,6 +526,9 @@ fn objects(out: &mut String, logs: &[Value], cycles: &[Cycle]) {
     out.push_str("</table>\n");
 }
 
+/// Past this many users (or members of a group), a snapshot's list is folded.
+const LONG: usize = 12;
+
 /// AWS's users and groups after each advance, as its console lists them.
 fn aws_states(out: &mut String, result: &ScenarioResult) {
     if result.snapshots.is_empty() {
@@ -547,7 +551,10 @@ fn aws_states(out: &mut String, result: &ScenarioResult) {
         if let Some(error) = aws["error"].as_str() {
             let _ = writeln!(out, "<p class=\"reason\">{}</p>", escape(error));
         }
-        let _ = write!(out, "<b>Users ({})</b><ul>", users.len());
+        // Long lists folded: a group of 250 would push everything else off the page.
+        let (open, close) =
+            if users.len() > LONG { ("<details><summary>", "</summary>") } else { ("<div><b>", "</b></div>") };
+        let _ = write!(out, "{open}Users ({}){close}<ul>", users.len());
         for user in &users {
             let active = user["active"].as_bool().unwrap_or(true);
             let name = user["userName"].as_str().unwrap_or("?");
@@ -564,7 +571,12 @@ fn aws_states(out: &mut String, result: &ScenarioResult) {
         if users.is_empty() {
             out.push_str("<li class=\"muted\">(none)</li>");
         }
-        let _ = write!(out, "</ul><b>Groups ({})</b><ul>", groups.len());
+        if users.len() > LONG {
+            out.push_str("</ul></details>");
+        } else {
+            out.push_str("</ul>");
+        }
+        let _ = write!(out, "<b>Groups ({})</b><ul>", groups.len());
         for group in &groups {
             let members: Vec<String> = group["members"]
                 .as_array()
@@ -572,14 +584,23 @@ fn aws_states(out: &mut String, result: &ScenarioResult) {
                 .flatten()
                 .map(|m| m.as_str().map_or_else(|| m.to_string(), |id| names.get(id).copied().unwrap_or(id).to_owned()))
                 .collect();
-            let _ = write!(
-                out,
-                "<li>{} <span class=\"muted\">({} member(s){}{})</span></li>",
-                escape(group["displayName"].as_str().unwrap_or("?")),
-                members.len(),
-                if members.is_empty() { "" } else { ": " },
-                escape(&members.join(", "))
-            );
+            let name = escape(group["displayName"].as_str().unwrap_or("?"));
+            let _ = if members.len() > LONG {
+                write!(
+                    out,
+                    "<li><details><summary>{name} <span class=\"muted\">({} member(s))</span></summary>{}</details></li>",
+                    members.len(),
+                    escape(&members.join(", "))
+                )
+            } else {
+                write!(
+                    out,
+                    "<li>{name} <span class=\"muted\">({} member(s){}{})</span></li>",
+                    members.len(),
+                    if members.is_empty() { "" } else { ": " },
+                    escape(&members.join(", "))
+                )
+            };
         }
         if groups.is_empty() {
             out.push_str("<li class=\"muted\">(none)</li>");
