@@ -16,7 +16,7 @@
 //! - [`replay`]: a recorded run's SCIM requests sent again to another server, answers compared
 //!   (`harness replay`).
 //! - [`placeholders`]: `{user:NAME}` and `{group:NAME}` replaced with AWS ids.
-//! - [`report`]: human, JSON and JUnit reports.
+//! - [`report`]: human, JSON and JUnit reports, and the self-contained HTML report ([`report::html`]).
 //! - [`serve`]: both mocks in-process, wired as a scenario's `configure` leaves them, for clients
 //!   outside (`harness serve`).
 //! - [`test_env`]: [`TestEnv`], both mocks wired in one call for a test, driven over HTTP (seed,
@@ -56,12 +56,13 @@ pub mod validate;
 pub use test_env::TestEnv;
 
 /// Runs scenarios concurrently, `parallelism` at a time, each on its own in-process mocks — or one at
-/// a time on running mocks, reset before each, or against a SCIM target; results in input order, verdicts only
-/// ([`runner::Keep::Verdict`]). `progress` hears of each finished scenario.
+/// a time on running mocks, reset before each, or against a SCIM target; results in input order, keeping
+/// what `keep` says ([`runner::Keep::Verdict`] for a verdict only). `progress` hears of each finished scenario.
 pub async fn run_all(
     loaded: Vec<load::Loaded>,
     parallelism: usize,
     against: runner::Against,
+    keep: runner::Keep,
     progress: &(dyn Fn(usize, &runner::ScenarioResult) + Sync),
 ) -> Vec<(String, runner::ScenarioResult)> {
     use futures::StreamExt as _;
@@ -73,7 +74,7 @@ pub async fn run_all(
         futures::stream::iter(loaded.into_iter().enumerate())
             .map(|(i, item)| async move {
                 let file = item.path.display().to_string();
-                let result = against.run(&item.scenario, runner::Keep::Verdict).await;
+                let result = against.run(&item.scenario, keep).await;
                 progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, &result);
                 (i, file, result)
             })

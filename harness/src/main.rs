@@ -39,6 +39,11 @@ enum Command {
         /// Write the report here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write a self-contained HTML report here: per scenario its cycles, objects with their
+        /// provisioning steps, AWS's state after each advance, failing expectations and the SCIM
+        /// exchanges behind them.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
         /// Scenarios run at once (default: the machine's cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -588,6 +593,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             filter,
             format,
             out,
+            report: html_report,
             jobs,
             graph,
             scim,
@@ -684,8 +690,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 (None, Some(target)) => harness::runner::Against::Target(target),
                 (None, None) => harness::runner::Against::InProcess,
             };
-            let results = runtime.block_on(harness::run_all(loaded, jobs, against, &progress));
+            let keep =
+                if html_report.is_some() { harness::runner::Keep::Report } else { harness::runner::Keep::Verdict };
+            let results = runtime.block_on(harness::run_all(loaded, jobs, against, keep, &progress));
             let total = started.elapsed();
+            if let Some(path) = &html_report {
+                let html = harness::report::html::render(&results, total);
+                std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+            }
             let report = match format {
                 Format::Human => harness::report::human(&results, total),
                 Format::Json => harness::report::json(&results, total),

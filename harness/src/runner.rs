@@ -44,6 +44,20 @@ pub struct ScenarioResult {
     pub journal: String,
     /// Every run of the external engine, in order (none under Entra's service).
     pub engine_runs: Vec<EngineRun>,
+    /// Every expectation that did not hold, with the label of its step (`steps[4] (expect)`); the
+    /// same misses `failures` explains in words, kept whole for the HTML report.
+    pub misses: Vec<(String, expect::Miss)>,
+    /// AWS's state after each `advance` ([`Keep::Report`] only; empty otherwise).
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// AWS's state at one point of a scenario, for the HTML report.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Where it was taken: `after steps[3] advance PT40M at 2024-01-01T00:40:00Z`.
+    pub label: String,
+    /// AWS as its console shows it (`users`, `groups` with members as user ids), ports folded.
+    pub aws: Value,
 }
 
 impl ScenarioResult {
@@ -136,6 +150,8 @@ pub struct Context {
     /// A SCIM server of another make as AWS's side: what it held before the scenario, which the
     /// scenario's state hides and its clean-up leaves.
     target: Option<Baseline>,
+    /// Every miss of the expectations so far, with its step's label.
+    misses: Vec<(String, expect::Miss)>,
 }
 
 /// A SCIM server of any make in AWS's place (`harness run --scim URL --scim-token T`): no admin
@@ -902,6 +918,7 @@ async fn setup_at(scenario: &Scenario, place: Place<'_>, http: reqwest::Client) 
         engine: None,
         ca_file,
         target: None,
+        misses: Vec::new(),
     };
     if target.is_some() {
         if !scenario.needs_aws_admin().is_empty() {
@@ -1329,7 +1346,8 @@ pub async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, la
         Step::Expect(expectation) => {
             let observed = observe(ctx, expectation).await?;
             let misses = expect::judge(expectation, &observed);
-            failures.extend(misses.into_iter().map(|m| format!("{label}: {m}")));
+            failures.extend(misses.iter().map(|m| format!("{label}: {m}")));
+            ctx.misses.extend(misses.into_iter().map(|m| (label.to_owned(), m)));
         }
     }
     Ok(())
@@ -1413,21 +1431,47 @@ async fn aws_request(
 /// `127.0.0.1:PORT` folded (each run binds its own ports).
 async fn record_of(ctx: &Context) -> (String, String) {
     let lines = |values: Vec<Value>| values.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
-    let fold = |text: String| -> String {
-        text.split("127.0.0.1:")
-            .enumerate()
-            .map(|(i, part)| {
-                if i == 0 {
-                    part.to_owned()
-                } else {
-                    format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
-                }
-            })
-            .collect()
-    };
     let logs = ctx.logs().await.map(lines).unwrap_or_default();
     let journal = ctx.journal_since(0).await.map(lines).unwrap_or_default();
-    (fold(logs), fold(journal))
+    (fold_ports(&logs), fold_ports(&journal))
+}
+
+/// `127.0.0.1:PORT` as `127.0.0.1:` (each run binds its own ports).
+fn fold_ports(text: &str) -> String {
+    text.split("127.0.0.1:")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_owned()
+            } else {
+                format!("127.0.0.1:{}", part.trim_start_matches(|c: char| c.is_ascii_digit()))
+            }
+        })
+        .collect()
+}
+
+/// AWS's state after an `advance`, labelled with the step and the instant Entra's clock reached.
+async fn snapshot(ctx: &Context, label: &str, by: &str) -> Snapshot {
+    let now = match ctx.admin(false, Method::GET, "/_admin/clock", None).await {
+        Ok(clock) => clock["now"].as_str().unwrap_or("?").to_owned(),
+        Err(StepError(message)) => format!("? ({message})"),
+    };
+    let aws = match ctx.aws_state().await {
+        Ok(state) => serde_json::from_str(&fold_ports(&state.to_string())).unwrap_or(state),
+        Err(StepError(message)) => json!({ "error": message }),
+    };
+    let step = label.split_once(' ').map_or(label, |(index, _)| index);
+    Snapshot { label: format!("after {step} advance {by} at {now}"), aws }
+}
+
+/// Every secret an external engine is given, as its own values: what the report hides in its output.
+fn engine_secrets(ctx: &Context) -> Vec<String> {
+    ctx.engine_env()
+        .into_iter()
+        .filter(|(key, _)| key.contains("TOKEN") || key.contains("SECRET"))
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+        .collect()
 }
 
 /// FNV-1a.
@@ -1486,6 +1530,9 @@ pub enum Keep {
     Verdict,
     /// The verdict and the record, for the determinism checks.
     Record,
+    /// The record, AWS's state after each `advance` ([`ScenarioResult::snapshots`]) and the external
+    /// engine's output with its secrets hidden: what `harness run --report FILE.html` shows.
+    Report,
 }
 
 /// Runs a scenario on in-process mocks, or on running ones (reset first), keeping its record.
@@ -1510,6 +1557,8 @@ async fn run_at(scenario: &Scenario, place: Place<'_>, keep: Keep) -> ScenarioRe
     let mut failures = Vec::new();
     let mut recorded = None;
     let mut engine_runs = Vec::new();
+    let mut misses = Vec::new();
+    let mut snapshots = Vec::new();
     match setup_at(scenario, place, reqwest::Client::new()).await {
         Err(StepError(message)) => failures.push(format!("setup: {message}")),
         Ok(mut ctx) => {
@@ -1520,15 +1569,31 @@ async fn run_at(scenario: &Scenario, place: Place<'_>, keep: Keep) -> ScenarioRe
                     break;
                 };
                 let label = format!("steps[{i}] ({})", describe(this));
-                if let Err(StepError(message)) = step(&mut ctx, this, &mut failures, &label).await {
+                let done = step(&mut ctx, this, &mut failures, &label).await;
+                if keep == Keep::Report
+                    && let Step::Advance { by } = this
+                {
+                    snapshots.push(snapshot(&ctx, &label, by).await);
+                }
+                if let Err(StepError(message)) = done {
                     failures.push(format!("{label}: {message}"));
                     break;
                 }
             }
-            if keep == Keep::Record {
+            if matches!(keep, Keep::Record | Keep::Report) {
                 recorded = Some(record_of(&ctx).await);
             }
             engine_runs = ctx.engine_runs().to_vec();
+            if keep == Keep::Report {
+                let secrets = engine_secrets(&ctx);
+                for run in &mut engine_runs {
+                    for secret in &secrets {
+                        run.stdout = run.stdout.replace(secret.as_str(), scenarios::journal::REDACTED);
+                        run.stderr = run.stderr.replace(secret.as_str(), scenarios::journal::REDACTED);
+                    }
+                }
+            }
+            misses = std::mem::take(&mut ctx.misses);
             if let Err(StepError(message)) = ctx.clean_target().await {
                 failures.push(message);
             }
@@ -1546,6 +1611,8 @@ async fn run_at(scenario: &Scenario, place: Place<'_>, keep: Keep) -> ScenarioRe
         logs,
         journal,
         engine_runs,
+        misses,
+        snapshots,
     }
 }
 

@@ -1,4 +1,7 @@
-//! Reports: human (one line per scenario, every failure explained, a summary line), JSON, JUnit.
+//! Reports: human (one line per scenario, every failure explained, a summary line), JSON, JUnit,
+//! and HTML ([`html`]).
+
+pub mod html;
 
 use std::fmt::Write as _;
 
