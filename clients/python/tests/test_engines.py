@@ -3,8 +3,9 @@ msgraph-sdk and azure-identity for Entra, httpx for SCIM), run by the built `har
 Entra's provisioning service against in-process mocks over HTTPS.
 
 It must pass every scenario an external engine can run (the library's and the regressions' that do
-not need Entra's own service, the examples' own), and the same tool with its retries switched off
-(GRAPH_SDK_SYNC_NO_RETRY=1) must be caught by the throttling scenario.
+not need Entra's own service, the examples' own) and hold every law that applies to an engine (`harness
+laws --engine`); the same tool with its retries switched off (GRAPH_SDK_SYNC_NO_RETRY=1) must be caught
+by the throttling scenario.
 """
 
 from __future__ import annotations
@@ -53,3 +54,13 @@ def test_the_graph_sdk_engine_without_retries_is_caught_by_the_throttling_scenar
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FAIL  external engine: nothing lost when AWS throttles" in run.stdout, run.stdout
     assert "429" in run.stdout, "the tool's own stderr, with AWS's 429, is in the report"
+
+
+def test_the_graph_sdk_engine_holds_every_law_that_applies_to_an_engine(tmp_path) -> None:
+    # One case a law: each engine run starts Python and imports the SDK (~1.5 s), and a case runs it
+    # once per cycle. `harness/tests/laws_engine.rs` runs more against the stdlib example.
+    run = harness("laws", "--engine", engine(), "--cases", "1", "--regressions", str(tmp_path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    held = [line for line in run.stdout.splitlines() if line.startswith("pass ")]
+    assert len(held) == 7, run.stdout
+    assert not any(tmp_path.iterdir()), "no law broken, no regression written"
