@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{Outcome, Report, dialect_name, expects};
+use crate::report::xml_escape;
 
 impl Report {
     fn count(&self, outcome: &str) -> usize {
@@ -107,7 +108,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "  <testcase name=\"{}\" classname=\"validate-scim.{d}\">",
-                xml(&format!("{d}: {}", check.name))
+                xml_escape(&format!("{d}: {}", check.name))
             );
             let exchange = check.exchange.as_ref().map(|e| {
                 let status = e.status.map_or("no answer".to_owned(), |s| s.to_string());
@@ -120,50 +121,22 @@ impl Report {
                     let _ = writeln!(
                         out,
                         "    <failure message=\"{}\">{}</failure>",
-                        xml(reason),
-                        xml(exchange.as_deref().unwrap_or(""))
+                        xml_escape(reason),
+                        xml_escape(exchange.as_deref().unwrap_or(""))
                     );
                 }
                 Outcome::Skip { reason } => {
-                    let _ = writeln!(out, "    <skipped message=\"{}\"/>", xml(reason));
+                    let _ = writeln!(out, "    <skipped message=\"{}\"/>", xml_escape(reason));
                 }
             }
             // A failure carries its exchange already.
             if let (Outcome::Pass, Some(exchange)) = (&check.outcome, &exchange) {
-                let _ = writeln!(out, "    <system-out>{}</system-out>", xml(exchange));
+                let _ = writeln!(out, "    <system-out>{}</system-out>", xml_escape(exchange));
             }
             out.push_str("  </testcase>\n");
         }
-        let _ = writeln!(out, "  <system-out>{}</system-out>", xml(&self.cleanup.join("\n")));
+        let _ = writeln!(out, "  <system-out>{}</system-out>", xml_escape(&self.cleanup.join("\n")));
         out.push_str("</testsuite>\n");
         out
-    }
-}
-
-/// Escaped for XML text and attributes; characters XML 1.0 cannot hold (a server's body may have
-/// any) become U+FFFD.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_keeps_no_markup_and_no_control_characters() {
-        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
     }
 }
