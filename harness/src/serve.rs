@@ -458,14 +458,29 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
     Ok(Services { env: Env { pairs }, misses, stops, servers, _context: context })
 }
 
+/// Why a cycle interval was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CycleIntervalError {
+    /// Not an ISO-8601 duration.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Under a second.
+    #[error("{0:?} is shorter than a second (cycles are checked once a second)")]
+    TooShort(String),
+    /// Over Entra's forty minutes.
+    #[error("{0:?} is longer than Entra's own interval, PT40M")]
+    TooLong(String),
+}
+
 /// Reads a cycle interval: an ISO-8601 duration from one second to Entra's forty minutes.
-pub fn parse_cycle_interval(raw: &str) -> Result<SignedDuration, String> {
-    let interval = scenarios::scenario::parse_duration(raw).map_err(|err| err.to_string())?;
+pub fn parse_cycle_interval(raw: &str) -> Result<SignedDuration, CycleIntervalError> {
+    let interval =
+        scenarios::scenario::parse_duration(raw).map_err(|err| CycleIntervalError::Unreadable(err.to_string()))?;
     if interval < SignedDuration::from_secs(1) {
-        return Err(format!("{raw:?} is shorter than a second (cycles are checked once a second)"));
+        return Err(CycleIntervalError::TooShort(raw.to_owned()));
     }
     if interval > SignedDuration::from_mins(40) {
-        return Err(format!("{raw:?} is longer than Entra's own interval, PT40M"));
+        return Err(CycleIntervalError::TooLong(raw.to_owned()));
     }
     Ok(interval)
 }
@@ -495,8 +510,8 @@ mod tests {
     fn a_cycle_interval_is_between_a_second_and_forty_minutes() {
         assert_eq!(parse_cycle_interval("PT30S"), Ok(SignedDuration::from_secs(30)));
         assert_eq!(parse_cycle_interval("PT40M"), Ok(SignedDuration::from_mins(40)));
-        assert!(parse_cycle_interval("PT0.5S").unwrap_err().contains("shorter than a second"));
-        assert!(parse_cycle_interval("PT41M").unwrap_err().contains("longer than Entra's"));
+        assert_eq!(parse_cycle_interval("PT0.5S"), Err(CycleIntervalError::TooShort("PT0.5S".into())));
+        assert!(parse_cycle_interval("PT41M").unwrap_err().to_string().contains("longer than Entra's"));
         assert!(parse_cycle_interval("soon").is_err());
     }
 

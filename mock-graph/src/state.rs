@@ -167,8 +167,10 @@ pub enum SwitchError {
 pub const ENTRA_CYCLE_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(40);
 
 impl SwitchSet for Switches {
-    fn updated(&self, update: Map<String, Value>) -> Result<Switches, String> {
-        self.patched(update).map_err(|err| err.to_string())
+    type Error = SwitchError;
+
+    fn updated(&self, update: Map<String, Value>) -> Result<Switches, SwitchError> {
+        self.patched(update)
     }
 }
 

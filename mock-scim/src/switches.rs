@@ -174,12 +174,19 @@ impl Switches {
     }
 }
 
+/// Why a switches update was refused: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct SwitchProblems(pub Vec<String>);
+
 impl SwitchSet for Switches {
-    fn updated(&self, update: Map<String, Value>) -> Result<Switches, String> {
-        let update: SwitchesUpdate =
-            serde_json::from_value(Value::Object(update)).map_err(|err| format!("invalid JSON body: {err}"))?;
+    type Error = SwitchProblems;
+
+    fn updated(&self, update: Map<String, Value>) -> Result<Switches, SwitchProblems> {
+        let update: SwitchesUpdate = serde_json::from_value(Value::Object(update))
+            .map_err(|err| SwitchProblems(vec![format!("invalid JSON body: {err}")]))?;
         let mut next = self.clone();
-        next.apply(update).map_err(|problems| problems.join("; "))?;
+        next.apply(update).map_err(SwitchProblems)?;
         Ok(next)
     }
 }

@@ -130,7 +130,7 @@ fn set_switches<W: MockWorld>(
     let mut world = mock.world();
     let (core, switches) = world.parts();
     let base = if from_defaults { W::Switches::default() } else { switches.clone() };
-    *switches = base.updated(update).map_err(AdminError::bad_request)?;
+    *switches = base.updated(update).map_err(|err| AdminError::bad_request(err.to_string()))?;
     if let Some(capacity) = capacity {
         core.journal.set_capacity(capacity);
     }

@@ -75,9 +75,12 @@ impl<W> MockState<W> {
 /// journal's `journalCapacity` is not among them: both mocks have it, so the admin API keeps it in
 /// the [`MockCore`].
 pub trait SwitchSet: Serialize + Default + Clone + Send + 'static {
+    /// Why an update was refused, as the admin API's 400 says it.
+    type Error: std::error::Error;
+
     /// The set with what `update` names changed; an unknown name or a bad value is refused with
     /// every problem, and nothing changes.
-    fn updated(&self, update: Map<String, Value>) -> Result<Self, String>;
+    fn updated(&self, update: Map<String, Value>) -> Result<Self, Self::Error>;
 }
 
 /// A mock's world as the shared admin API and pipeline see it.
