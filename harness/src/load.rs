@@ -28,7 +28,15 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            problems.push(problem(path, "(file)", "no such file or folder"));
+            let message = if path.is_relative() {
+                match std::env::current_dir() {
+                    Ok(here) => format!("no such file or folder in {}", here.display()),
+                    Err(_) => "no such file or folder".to_owned(),
+                }
+            } else {
+                "no such file or folder".to_owned()
+            };
+            problems.push(problem(path, "(path)", &message));
         }
     }
     files.sort();

@@ -315,8 +315,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The paths given, or the `scenarios/` folder of this folder or the nearest one above it (the
+/// workspace's, from any folder inside it).
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths }
+    if !paths.is_empty() {
+        return paths;
+    }
+    let here = std::env::current_dir().unwrap_or_default();
+    let found = here.ancestors().map(|dir| dir.join("scenarios")).find(|dir| dir.is_dir());
+    vec![found.unwrap_or_else(|| PathBuf::from("scenarios"))]
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -662,9 +669,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             if let Some(filter) = &filter {
-                loaded.retain(|l| l.scenario.name.contains(filter.as_str()));
+                let wanted = filter.to_lowercase();
+                loaded.retain(|l| {
+                    l.scenario.name.to_lowercase().contains(&wanted)
+                        || l.path.display().to_string().to_lowercase().contains(&wanted)
+                });
                 if loaded.is_empty() {
-                    eprintln!("error: no scenario name contains {filter:?}");
+                    eprintln!("error: no scenario name or path contains {filter:?} (in any case)");
                     return Ok(EXIT_INVALID);
                 }
             }
@@ -672,17 +683,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let started = Instant::now();
             let total_count = loaded.len();
-            // A progress line on an interactive terminal, rewritten in place.
-            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && matches!(format, Format::Human)
-                && out.is_none();
+            // On a terminal, a progress bar once the run has taken a second; elsewhere (piped, in
+            // CI) a line on stderr as each scenario ends.
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let bar = progress_bar(interactive, total_count);
+            let ended = bar.clone();
             let progress = move |done: usize, result: &harness::runner::ScenarioResult| {
-                if interactive {
-                    let verdict = if result.passed() { "pass" } else { "FAIL" };
-                    eprint!("\r\x1b[2K[{done}/{total_count}] {verdict} {}", result.name);
-                    if done == total_count {
-                        eprint!("\r\x1b[2K");
+                let verdict = if result.passed() { "pass" } else { "FAIL" };
+                let line =
+                    format!("[{done}/{total_count}] {verdict} {} ({} ms)", result.name, result.duration.as_millis());
+                match &ended {
+                    Some(bar) => {
+                        bar.set_message(line);
+                        bar.inc(1);
                     }
+                    None => eprintln!("{line}"),
                 }
             };
             let against = match (mocks, target) {
@@ -693,6 +708,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let keep =
                 if html_report.is_some() { harness::runner::Keep::Report } else { harness::runner::Keep::Verdict };
             let results = runtime.block_on(harness::run_all(loaded, jobs, against, keep, &progress));
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
             let total = started.elapsed();
             if let Some(path) = &html_report {
                 let html = harness::report::html::render(&results, total);
@@ -705,12 +723,65 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             match out {
                 Some(path) => std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?,
+                None if matches!(format, Format::Human) && colour() => print!("{}", coloured(&report)),
                 None => print!("{report}"),
             }
             let failed = results.iter().any(|(_, r)| !r.passed());
-            Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
+            // A scenario whose situation could not be built (a mock unreachable, a token refused, a
+            // directory refused) is bad input or setup, not a failed expectation.
+            let setup = results.iter().any(|(_, r)| r.failures.iter().any(|f| f.starts_with("setup: ")));
+            Ok(if setup {
+                eprintln!("error: a scenario's setup failed (see its \"setup:\" line): exit 2");
+                EXIT_INVALID
+            } else if failed {
+                EXIT_FAILED
+            } else {
+                EXIT_PASSED
+            })
         }
     }
+}
+
+/// A progress bar on stderr for `total` scenarios, drawn only once a second has passed (short runs
+/// print nothing); `None` off a terminal.
+fn progress_bar(interactive: bool, total: usize) -> Option<indicatif::ProgressBar> {
+    if !interactive {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::hidden());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}") {
+        bar.set_style(style);
+    }
+    let shown = bar.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if !shown.is_finished() {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+    });
+    Some(bar)
+}
+
+/// Colours on standard output when it is a terminal and `NO_COLOR` is not set (no-color.org).
+fn colour() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The human report with its verdicts in green and red.
+fn coloured(report: &str) -> String {
+    report
+        .lines()
+        .map(|line| {
+            if let Some(rest) = line.strip_prefix("PASS  ") {
+                format!("\x1b[32mPASS\x1b[0m  {rest}\n")
+            } else if let Some(rest) = line.strip_prefix("FAIL  ") {
+                format!("\x1b[31mFAIL\x1b[0m  {rest}\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
 }
 
 /// Drops the scenarios that `needs` what the run has not, saying how many; false (with a message)

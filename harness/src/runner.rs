@@ -292,6 +292,25 @@ pub struct Running {
     pub client_secret: String,
 }
 
+/// An HTTP error with its plain cause: reqwest's own words ("error sending request for url …")
+/// and the innermost reason under them (`connection refused`, a certificate not trusted, a timeout).
+pub fn plain(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let reason = cause.to_string();
+    let reason = if err.is_timeout() {
+        "timed out".to_owned()
+    } else if reason.to_ascii_lowercase().contains("connection refused") {
+        "connection refused: is it running, and at this address?".to_owned()
+    } else {
+        reason
+    };
+    let said = err.to_string();
+    if said.contains(&reason) { said } else { format!("{said}: {reason}") }
+}
+
 /// A step that could not be carried out.
 #[derive(Debug)]
 pub struct StepError(pub String);
@@ -314,7 +333,7 @@ impl Context {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
+            let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {}", plain(&e))))?;
             let status = response.status().as_u16();
             if status == 401 && !renewed {
                 renewed = true;
@@ -346,7 +365,7 @@ impl Context {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {e}")))?;
+        let response = request.send().await.map_err(|e| StepError(format!("{method} {path}: {}", plain(&e))))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
@@ -377,10 +396,10 @@ impl Context {
             .form(&form)
             .send()
             .await
-            .map_err(|e| StepError(format!("token endpoint: {e}")))?
+            .map_err(|e| StepError(format!("token endpoint: {}", plain(&e))))?
             .json()
             .await
-            .map_err(|e| StepError(format!("token endpoint: {e}")))?;
+            .map_err(|e| StepError(format!("token endpoint: {}", plain(&e))))?;
         let token = answer["access_token"]
             .as_str()
             .map(str::to_owned)
@@ -557,7 +576,7 @@ impl Context {
                 .bearer_auth(&self.endpoints.scim_token)
                 .send()
                 .await
-                .map_err(|e| StepError(format!("GET {url}: {e}")))?;
+                .map_err(|e| StepError(format!("GET {url}: {}", plain(&e))))?;
             let status = answer.status();
             let page: Value = answer.json().await.unwrap_or(Value::Null);
             if !status.is_success() {
@@ -841,8 +860,12 @@ async fn graph_beside(scenario: &Scenario, target: &ScimTarget) -> Result<InProc
 /// Resets running mocks and makes a fresh AWS tenant on them.
 async fn running(http: &reqwest::Client, mocks: &Running) -> Result<Endpoints, StepError> {
     let call = |url: String, token: String| async move {
-        let response =
-            http.post(url.clone()).bearer_auth(token).send().await.map_err(|e| StepError(format!("{url}: {e}")))?;
+        let response = http
+            .post(url.clone())
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| StepError(format!("{url}: {}", plain(&e))))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
@@ -1347,10 +1370,35 @@ pub async fn step(ctx: &mut Context, step: &Step, failures: &mut Vec<String>, la
             let observed = observe(ctx, expectation).await?;
             let misses = expect::judge(expectation, &observed);
             failures.extend(misses.iter().map(|m| format!("{label}: {m}")));
+            if !misses.is_empty()
+                && let Some(hint) = no_cycle_hint(ctx).await
+            {
+                failures.push(format!("{label}: hint: {hint}"));
+            }
             ctx.misses.extend(misses.into_iter().map(|m| (label.to_owned(), m)));
         }
     }
     Ok(())
+}
+
+/// When expectations fail before any provisioning cycle ran, why none did: the usual cause of an
+/// AWS that holds nothing.
+async fn no_cycle_hint(ctx: &Context) -> Option<String> {
+    if let Some(engine) = &ctx.engine {
+        return engine
+            .runs
+            .is_empty()
+            .then(|| "the external engine has not run yet: its cycles run on an `advance` step".to_owned());
+    }
+    let job = ctx.job().await.ok()?;
+    job["status"]["lastExecution"].is_null().then(|| {
+        if job["schedule"]["state"] == "Active" {
+            "no provisioning cycle has run yet: the job is started, but no `advance` step has let time pass".to_owned()
+        } else {
+            "no provisioning cycle has run yet: the job was never started (a `start` step, then an `advance`)"
+                .to_owned()
+        }
+    })
 }
 
 /// Gathers what an expectation reads: AWS's state and the logs always, the job and the whole journal
@@ -1404,7 +1452,7 @@ async fn aws_request(
         }
         let what = format!("{method} {path}");
         async move {
-            let response = builder.send().await.map_err(|e| StepError(format!("{what}: {e}")))?;
+            let response = builder.send().await.map_err(|e| StepError(format!("{what}: {}", plain(&e))))?;
             let status = response.status().as_u16();
             Ok::<_, StepError>((status, response.text().await.unwrap_or_default()))
         }

@@ -39,6 +39,18 @@ pub fn json(results: &[(String, ScenarioResult)], total: std::time::Duration) ->
         .iter()
         .map(|(file, r)| {
             let mut scenario = json!({"name": r.name, "file": file, "passed": r.passed(), "durationMs": r.duration.as_millis() as u64, "failures": r.failures});
+            if !r.misses.is_empty() {
+                let lines = step_lines(file);
+                scenario["misses"] = r
+                    .misses
+                    .iter()
+                    .map(|(step, miss)| {
+                        let line = step_index(step).and_then(|i| lines.get(i).copied());
+                        json!({"step": step, "file": file, "line": line, "what": miss.what, "expected": miss.expected,
+                            "actual": miss.actual, "message": miss.message})
+                    })
+                    .collect();
+            }
             if !r.engine_runs.is_empty() {
                 scenario["engineRuns"] = r.engine_runs.iter().map(engine_run_json).collect();
             }
@@ -48,6 +60,20 @@ pub fn json(results: &[(String, ScenarioResult)], total: std::time::Duration) ->
     let passed = results.iter().filter(|(_, r)| r.passed()).count();
     let report = json!({"passed": passed, "failed": results.len() - passed, "durationMs": total.as_millis() as u64, "scenarios": scenarios});
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+/// `steps[3] (expect)` → 3.
+fn step_index(label: &str) -> Option<usize> {
+    label.strip_prefix("steps[")?.split(']').next()?.parse().ok()
+}
+
+/// The line each step of a scenario file starts on (none when it cannot be read again).
+fn step_lines(file: &str) -> Vec<usize> {
+    let Ok(text) = std::fs::read_to_string(file) else { return Vec::new() };
+    match scenarios::scenario::Scenario::parse(file, &text) {
+        Ok(scenario) => scenario.steps.iter().map(|at| scenarios::scenario::line_of(&text, at.span.start)).collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn engine_run_json(run: &EngineRun) -> serde_json::Value {
@@ -80,6 +106,15 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
+/// A JUnit failure's message: the first failure's first line, and how many more there are.
+fn junit_message(failures: &[String]) -> String {
+    let first = failures.first().and_then(|f| f.lines().next()).unwrap_or("failed");
+    match failures.len() {
+        0 | 1 => first.to_owned(),
+        n => format!("{first} (and {} more)", n - 1),
+    }
+}
+
 /// The JUnit XML report.
 pub fn junit(results: &[(String, ScenarioResult)], total: std::time::Duration) -> String {
     let failed = results.iter().filter(|(_, r)| !r.passed()).count();
@@ -106,8 +141,8 @@ pub fn junit(results: &[(String, ScenarioResult)], total: std::time::Duration) -
         if !r.passed() {
             let _ = writeln!(
                 out,
-                "    <failure message=\"{} failure(s)\">{}</failure>",
-                r.failures.len(),
+                "    <failure message=\"{}\">{}</failure>",
+                xml_escape(&junit_message(&r.failures)),
                 xml_escape(&r.failures.join("\n"))
             );
         }
