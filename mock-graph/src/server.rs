@@ -176,7 +176,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(apps::alternate_key_or_unknown)
         .layer(from_fn_with_state(state.clone(), pipeline::<World>))
         .with_state(state.clone());
-    Router::new().nest("/_admin", admin::router(state)).merge(graph)
+    scenarios::serve::traced(Router::new().nest("/_admin", admin::router(state)).merge(graph))
 }
 
 /// Under a real clock nobody advances time, so a ticker runs the cycles that fall due; under the

@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::not_supported)
         .layer(from_fn_with_state(state.clone(), pipeline::<World>))
         .with_state(state.clone());
-    Router::new().nest("/_admin", admin::router(state)).merge(scim)
+    scenarios::serve::traced(Router::new().nest("/_admin", admin::router(state)).merge(scim))
 }
 
 /// A running mock on loopback, with one tenant and its token ready; stops when dropped. With

@@ -61,3 +61,44 @@ async fn the_binary_serves_the_seed_story_through_an_admin_made_tenant() {
     drop(running);
     drop(lines);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_logged_under_rust_log_without_their_secrets() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-scim"))
+        .args(["--listen", "127.0.0.1:0", "--admin-token", "t", "--seed", "1"])
+        .env("RUST_LOG", "tower_http=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut running = Running(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first.strip_prefix("mock-scim listening on ").unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let tenant: Value =
+        client.post(format!("{base}/_admin/tenants")).bearer_auth("t").send().await.unwrap().json().await.unwrap();
+    let endpoint = tenant["scimEndpoint"].as_str().unwrap().to_owned();
+    let token = tenant["accessToken"].as_str().unwrap().to_owned();
+    let refused = client
+        .post(format!("{endpoint}Users?access_token=marker-in-query"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(json!({"userName": "x@contoso.com", "password": "marker-in-body"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    running.0.kill().unwrap();
+    running.0.wait().unwrap();
+    let logged: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+    let logged = logged.join("\n");
+    assert!(logged.contains("method=POST path=/"), "{logged}");
+    assert!(logged.contains("/scim/v2/Users}") && logged.contains("status=400"), "{logged}");
+    for secret in ["marker-in-query", "marker-in-body", token.as_str(), "Bearer"] {
+        assert!(!logged.contains(secret), "{secret} logged: {logged}");
+    }
+}

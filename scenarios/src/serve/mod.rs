@@ -30,6 +30,21 @@ use crate::tls::{Prepared, TlsMode};
 pub use admin::AdminError;
 pub use pipeline::{Admission, BodyRefused, Protocol};
 
+/// Request logging under `RUST_LOG` (`RUST_LOG=tower_http=info`, or `debug` for each request's
+/// start too): a span per request with its method and path, never its query, headers or body, which
+/// carry tokens and secrets; its status and latency when answered; 5xx answers (faults included) as
+/// errors.
+pub fn traced(router: axum::Router) -> axum::Router {
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                tracing::info_span!(target: "tower_http::trace::make_span", "request", method = %request.method(), path = %request.uri().path())
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+}
+
 /// A mock's state: its world behind one lock, and the admin token beside it (never journaled).
 ///
 /// The lock is parking_lot's: it hands itself to a waiting thread now and then (eventual fairness),
