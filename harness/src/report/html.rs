@@ -71,7 +71,8 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; background: #f3f
 .s-success::before { background: var(--ok); } .s-failure::before { background: var(--bad); }
 .s-warning::before { background: var(--warn); } .s-skipped::before { background: var(--skip); }
 .s-failure { color: var(--bad); }
-ol.steps { margin: 0; padding-left: 18px; }
+ol.steps { margin: 4px 0 0; padding-left: 18px; }
+details.steps > summary { font-weight: normal; margin: 0; white-space: nowrap; }
 ol.steps li { margin: 0 0 2px; }
 .step { font-weight: 600; }
 .reason { color: var(--bad); }
@@ -493,8 +494,30 @@ fn objects(out: &mut String, logs: &[Value], cycles: &[Cycle]) {
             id(source, entry["sourceSystem"]["displayName"].as_str().unwrap_or("Source")),
             id(target, entry["targetSystem"]["displayName"].as_str().unwrap_or("Target"))
         );
-        out.push_str("<td><ol class=\"steps\">");
-        for step in entry["provisioningSteps"].as_array().into_iter().flatten() {
+        // Folded to one line of step kinds and marks, as the portal's list shows an entry; a step
+        // that did not succeed unfolds it.
+        let steps: Vec<&Value> = entry["provisioningSteps"].as_array().into_iter().flatten().collect();
+        let unsuccessful = steps.iter().any(|step| step["status"].as_str() != Some("success"));
+        let marks: Vec<String> = steps
+            .iter()
+            .map(|step| {
+                let status = step["status"].as_str().unwrap_or_default();
+                let mark = match status {
+                    "success" => "✓",
+                    "failure" => "✗",
+                    "skipped" => "–",
+                    _ => "!",
+                };
+                format!("{} {mark}", escape(step_kind(text(step, "provisioningStepType"))))
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<td><details class=\"steps\"{}><summary>{}</summary><ol class=\"steps\">",
+            if unsuccessful { " open" } else { "" },
+            marks.join(" · ")
+        );
+        for step in steps {
             let status = step["status"].as_str().unwrap_or_default();
             let _ = write!(
                 out,
@@ -506,7 +529,7 @@ fn objects(out: &mut String, logs: &[Value], cycles: &[Cycle]) {
                 escape(text(step, "description"))
             );
         }
-        out.push_str("</ol></td>");
+        out.push_str("</ol></details></td>");
         match entry["provisioningStatusInfo"]["errorInformation"].as_object() {
             Some(error) => {
                 let code = error.get("errorCode").and_then(Value::as_str).unwrap_or_default();
