@@ -37,6 +37,8 @@ struct Args {
     real_clock: bool,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    limits: scenarios::connections::LimitArgs,
     /// A PEM CA certificate the provisioning engine trusts when it calls a SCIM endpoint over HTTPS
     /// (mock-scim's --ca-out file); repeatable. Under --tls the mock's own CA is trusted as well.
     #[arg(long = "scim-trust-ca", value_name = "FILE")]
@@ -106,7 +108,8 @@ async fn serve_until_stopped(args: Args) -> Result<(), Failure> {
         say(format_args!("admin token: {admin_token}"));
     }
     let identity = tls.map(|tls| tls.identity);
-    scenarios::tls::serve(listener, identity.as_ref(), mock_graph::router(state), cli::stop_signal())
+    let limits = args.limits.limits();
+    scenarios::tls::serve_within(listener, identity.as_ref(), mock_graph::router(state), limits, cli::stop_signal())
         .await
         .map_err(|err| Failure::serving(format!("serving: {err}")))
 }

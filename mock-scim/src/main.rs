@@ -31,6 +31,8 @@ struct Args {
     tenant: bool,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    limits: scenarios::connections::LimitArgs,
 }
 
 fn main() -> ExitCode {
@@ -68,7 +70,8 @@ async fn serve_until_stopped(args: Args) -> Result<(), Failure> {
         say(format_args!("access token: {}", token.secret));
     }
     let identity = tls.map(|tls| tls.identity);
-    scenarios::tls::serve(listener, identity.as_ref(), mock_scim::router(state), cli::stop_signal())
+    let limits = args.limits.limits();
+    scenarios::tls::serve_within(listener, identity.as_ref(), mock_scim::router(state), limits, cli::stop_signal())
         .await
         .map_err(|err| Failure::serving(format!("serving: {err}")))
 }

@@ -50,6 +50,8 @@
 //! ```
 
 pub mod clock;
+#[cfg(feature = "tls")]
+pub mod connections;
 pub mod fault;
 pub mod journal;
 pub mod mock_core;

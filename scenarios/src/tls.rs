@@ -452,12 +452,23 @@ pub async fn serve(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_within(listener, tls, app, crate::connections::Limits::default(), shutdown).await
+}
+
+/// [`serve`] within `limits` (connections at once, header and idle deadlines).
+pub async fn serve_within(
+    listener: TcpListener,
+    tls: Option<&ServerIdentity>,
+    app: axum::Router,
+    limits: crate::connections::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     match tls {
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        None => crate::connections::serve(listener, None, app, limits, shutdown).await,
         Some(identity) => {
-            let listener = TlsListener::new(listener, identity).map_err(io::Error::other)?;
+            let acceptor = TlsAcceptor::from(identity.server_config().map_err(io::Error::other)?);
             let app = app.layer(axum::Extension(Scheme::Https));
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            crate::connections::serve(listener, Some(acceptor), app, limits, shutdown).await
         }
     }
 }
