@@ -198,6 +198,12 @@ impl From<BodyRefused> for GraphError {
                 "The request body exceeds the maximum size of 1 MiB.",
             ),
             BodyRefused::Unreadable => GraphError::unreadable_body(),
+            // Graph documents no body deadline: 408 in its envelope (inferred).
+            BodyRefused::TooSlow => GraphError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "The request body did not arrive within 60 seconds.",
+            ),
         }
     }
 }

@@ -157,6 +157,8 @@ impl From<BodyRefused> for ScimError {
         match why {
             BodyRefused::TooLarge => ScimError::payload_too_large(),
             BodyRefused::Unreadable => ScimError::validation("Invalid JSON from RequestBody"),
+            // AWS documents no body deadline: 408 in its envelope (inferred).
+            BodyRefused::TooSlow => ScimError::fixed(StatusCode::REQUEST_TIMEOUT, "Request timed out."),
         }
     }
 }

@@ -63,6 +63,8 @@ pub enum BodyRefused {
     TooLarge,
     /// The connection failed while it was read.
     Unreadable,
+    /// It did not all arrive within [`Protocol::BODY_TIMEOUT`].
+    TooSlow,
 }
 
 /// A mock's service surface: what its pipeline does that the other's does not.
@@ -79,6 +81,10 @@ pub trait Protocol: MockWorld {
     /// Graph's differ by API).
     const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+    /// How long a body may take to arrive once its headers are in: 60 s (inferred: no real client
+    /// trickles 1 MiB that slowly; a client that does holds a connection and a task).
+    const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
     /// Under the mock's lock, `now` being the mock's clock as the request arrived: the request's id,
     /// and whether it is let in. The fault plan has been asked already
     /// ([`crate::mock_core::MockCore::fault_for`]), so a fault never depends on what a mock draws.
@@ -94,10 +100,11 @@ pub trait Protocol: MockWorld {
 /// The pipeline, as an axum `from_fn_with_state` middleware.
 pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Request, next: Next) -> Response {
     let (mut head, body) = request.into_parts();
-    let body = match Limited::new(body, P::MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
-        Err(_) => Err(BodyRefused::Unreadable.into()),
+    let body = match tokio::time::timeout(P::BODY_TIMEOUT, Limited::new(body, P::MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
+        Ok(Err(_)) => Err(BodyRefused::Unreadable.into()),
+        Err(_) => Err(BodyRefused::TooSlow.into()),
     };
     let bytes = body.as_ref().map(Bytes::clone).unwrap_or_default();
     let (at, fault, admission) = {
