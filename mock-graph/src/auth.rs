@@ -39,6 +39,24 @@ fn oauth_error(world: &mut World, status: StatusCode, error: &str, code: u32, de
     (status, Json(body)).into_response()
 }
 
+/// What the token endpoint answers to a request the pipeline refused before it ran (a GET, a body
+/// over the limit or too slow): OAuth's form, as every answer of that endpoint, never Graph's
+/// envelope. AADSTS900561 for the method (Entra's own); AADSTS9002313, "malformed or invalid",
+/// for the rest (inferred: §1.1 lists no code for a body's size).
+pub fn refused_request(world: &mut World, status: StatusCode) -> Response {
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let description = "The endpoint only accepts POST, OPTIONS requests.".to_owned();
+        return oauth_error(world, status, "invalid_request", 900561, description);
+    }
+    oauth_error(
+        world,
+        status,
+        "invalid_request",
+        9002313,
+        "Invalid request. Request is malformed or invalid.".to_owned(),
+    )
+}
+
 /// Whether a path's tenant segment names the mock's tenant: its domain or its GUID (§1.1).
 fn names_tenant(world: &World, tenant: &str) -> bool {
     tenant.eq_ignore_ascii_case(&world.tenant.domain) || tenant.eq_ignore_ascii_case(&world.tenant.id)

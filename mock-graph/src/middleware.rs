@@ -48,7 +48,13 @@ impl Protocol for World {
         let host = head.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
         let scheme = scenarios::tls::Scheme::of(&head.extensions).as_str();
         let outcome = admitted.map(|()| RequestContext { base: format!("{scheme}://{host}") });
-        let stamp = Stamp { request_id, client_request_id, now, odata: path.starts_with("/v1.0") };
+        let stamp = Stamp {
+            request_id,
+            client_request_id,
+            now,
+            odata: path.starts_with("/v1.0"),
+            oauth: path.ends_with("/oauth2/v2.0/token"),
+        };
         Admission { outcome, stamp }
     }
 
@@ -57,7 +63,7 @@ impl Protocol for World {
     }
 
     /// Renders errors, then stamps ids and, on `/v1.0` JSON, Graph's OData content type and version.
-    fn finish(_: &AppState, response: Response, stamp: &Stamp) -> Response {
+    fn finish(state: &AppState, response: Response, stamp: &Stamp) -> Response {
         let error = error_of(&response, |status| {
             if status == StatusCode::METHOD_NOT_ALLOWED {
                 GraphError::new(
@@ -70,6 +76,7 @@ impl Protocol for World {
             }
         });
         let mut response = match &error {
+            Some(err) if stamp.oauth => crate::auth::refused_request(&mut state.world(), err.status),
             Some(err) => {
                 let body = err.body(&stamp.request_id, &stamp.client_request_id, stamp.now);
                 (err.status, axum::Json(body)).into_response()
@@ -113,6 +120,8 @@ pub struct Stamp {
     now: Timestamp,
     /// Whether the path is Graph's (`/v1.0`), whose JSON carries OData's content type.
     odata: bool,
+    /// Whether it is the token endpoint, whose errors are OAuth's.
+    oauth: bool,
 }
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {

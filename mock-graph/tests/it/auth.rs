@@ -137,3 +137,23 @@ async fn every_response_carries_request_ids_and_odata_headers() {
     let plain = mock.get("/v1.0/users").await;
     assert_eq!(plain.headers["client-request-id"], plain.headers["request-id"]);
 }
+
+#[tokio::test]
+async fn what_the_pipeline_refuses_at_the_token_endpoint_is_answered_in_oauth_form() {
+    let mock = Mock::new();
+    let domain = mock.state.world().tenant.domain.clone();
+    let get = mock.send(Request::get(format!("/{domain}/oauth2/v2.0/token")).body(Body::empty()).unwrap()).await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get.body["error"], "invalid_request", "{}", get.body);
+    assert!(
+        get.body["error_description"].as_str().unwrap().starts_with("AADSTS900561: The endpoint only accepts POST")
+    );
+    assert_eq!(get.body["error_codes"], json!([900561]));
+    assert!(get.body.get("error").is_some_and(|e| !e.is_object()), "not Graph's {{\"error\":{{…}}}} envelope");
+
+    let huge = format!("client_id=x&client_secret={}", "a".repeat(2 * 1024 * 1024));
+    let big = token_request(&mock, &domain, &huge).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(big.body["error"], "invalid_request", "{}", big.body);
+    assert_eq!(big.body["error_codes"], json!([9002313]));
+}
