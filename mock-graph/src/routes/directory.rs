@@ -141,9 +141,23 @@ fn reference_body(body: &Bytes, resource: &str) -> Result<String, GraphError> {
     let reference = body.remove("@odata.id");
     crate::odata::accept_annotations(&mut body, &UNTYPED_BODY)?;
     match reference {
+        // A reference is an absolute URL (…/directoryObjects/{id}); anything else is refused as
+        // malformed, 400, not looked up and found missing, 404 (inferred wording).
+        Some(Value::String(reference)) if body.is_empty() && !is_absolute_url(&reference) => {
+            Err(GraphError::bad_request(format!("Invalid object identifier '{reference}'.")))
+        }
         Some(Value::String(reference)) if body.is_empty() => Ok(reference),
         _ => Err(GraphError::invalid_value("@odata.id", resource)),
     }
+}
+
+/// `scheme://host/…`, as every `@odata.id` Graph writes and reads is.
+fn is_absolute_url(reference: &str) -> bool {
+    reference.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && rest.split('/').next().is_some_and(|host| !host.is_empty())
+    })
 }
 
 /// `PUT /users/{id}/manager/$ref` with `{"@odata.id": "…/users/{managerId}"}` (or

@@ -126,6 +126,14 @@ async fn bad_input_gets_the_graph_envelope_and_changes_nothing() {
             "Request_BadRequest",
         ),
         (
+            "member ref that is not a URL",
+            post.clone(),
+            format!("/v1.0/groups/{sre}/members/$ref"),
+            json!({"@odata.id": "not a url"}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
             "member ref to nobody",
             post.clone(),
             format!("/v1.0/groups/{sre}/members/$ref"),
