@@ -5,7 +5,7 @@
 //! | verb | answer |
 //! |---|---|
 //! | `GET /health` | `{"status":"ok"}`, no token needed |
-//! | `GET /switches` | every switch |
+//! | `GET /switches` | every switch, with the journal's caps `journalCapacity` (exchanges, default 100,000) and `journalBytes` (bytes, default 256 MiB, at least 64 KiB) |
 //! | `PATCH /switches` | changes what the body names; `PUT` starts from the defaults |
 //! | `GET/PUT/DELETE /faults` | the fault plan; a `PUT` restarts its counters |
 //! | `GET /journal?since=N[&format=jsonl]` | the exchanges after `N`, oldest first, as a JSON array or (`jsonl`) JSON Lines, one exchange a line; `DELETE` forgets them |
@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use super::{MockState, MockWorld, SwitchSet};
 use crate::clock::ClockMode;
 use crate::fault::FaultPlan;
-use crate::mock_core::{DEFAULT_JOURNAL_CAPACITY, MockCore};
+use crate::mock_core::{DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_CAPACITY, MockCore};
 
 /// The largest admin body read: bulk seeding sends 100,000 users in one call, far above axum's
 /// 2 MiB default.
@@ -102,15 +102,22 @@ async fn require_admin<W: MockWorld>(State(mock): State<MockState<W>>, request: 
     next.run(request).await
 }
 
-/// The journal's cap, kept by the core of either mock.
+/// The journal's cap on exchanges, kept by the core of either mock.
 const JOURNAL_CAPACITY: &str = "journalCapacity";
 
-/// Every switch, `journalCapacity` last.
+/// The journal's cap on bytes, kept by the core of either mock.
+const JOURNAL_BYTES: &str = "journalBytes";
+
+/// The smallest `journalBytes`: room for one exchange's headers, so that a cap never keeps nothing.
+const MIN_JOURNAL_BYTES: usize = 64 * 1024;
+
+/// Every switch, `journalCapacity` and `journalBytes` last.
 fn switches_json<W: MockWorld>(world: &mut W) -> Value {
     let (core, switches) = world.parts();
     let mut answer = json!(switches);
     if let Value::Object(map) = &mut answer {
         map.insert(JOURNAL_CAPACITY.to_owned(), json!(core.journal.capacity()));
+        map.insert(JOURNAL_BYTES.to_owned(), json!(core.journal.max_bytes()));
     }
     answer
 }
@@ -127,12 +134,27 @@ fn set_switches<W: MockWorld>(
             AdminError::bad_request(format!("{JOURNAL_CAPACITY}: must be a whole number of exchanges, got {value}"))
         })?),
     };
+    let max_bytes = match update.remove(JOURNAL_BYTES) {
+        None => from_defaults.then_some(DEFAULT_JOURNAL_BYTES),
+        Some(value) => {
+            Some(value.as_u64().and_then(|n| usize::try_from(n).ok()).filter(|n| *n >= MIN_JOURNAL_BYTES).ok_or_else(
+                || {
+                    AdminError::bad_request(format!(
+                        "{JOURNAL_BYTES}: must be a whole number of bytes, at least {MIN_JOURNAL_BYTES}, got {value}"
+                    ))
+                },
+            )?)
+        }
+    };
     let mut world = mock.world();
     let (core, switches) = world.parts();
     let base = if from_defaults { W::Switches::default() } else { switches.clone() };
     *switches = base.updated(update).map_err(|err| AdminError::bad_request(err.to_string()))?;
     if let Some(capacity) = capacity {
         core.journal.set_capacity(capacity);
+    }
+    if let Some(max_bytes) = max_bytes {
+        core.journal.set_max_bytes(max_bytes);
     }
     Ok(Json(switches_json(&mut *world)))
 }

@@ -94,7 +94,7 @@ pub trait Protocol: MockWorld {
 /// The pipeline, as an axum `from_fn_with_state` middleware.
 pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Request, next: Next) -> Response {
     let (mut head, body) = request.into_parts();
-    let body = match Limited::new(body, P::MAX_BODY_BYTES).collect().await {
+    let body: Result<Bytes, P::Error> = match Limited::new(body, P::MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
         Err(_) => Err(BodyRefused::Unreadable.into()),
@@ -107,8 +107,11 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         let admission = world.admit(&head, &bytes, at);
         (at, fault, admission)
     };
-    // Kept raw; bodies are parsed and redacted only when the journal is read.
-    let exchange = RawExchange::new(
+    // A refusal is rendered now, so that its status says whether the request was authenticated.
+    let outcome = admission.outcome.map_err(IntoResponse::into_response);
+    let unauthenticated = outcome.as_ref().is_err_and(|refusal| refusal.status() == StatusCode::UNAUTHORIZED);
+    // Secrets are redacted as it is stored (`RawExchange::new`).
+    let mut exchange = RawExchange::new(
         0,
         at,
         0,
@@ -119,6 +122,11 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         bytes.to_vec(),
         None,
     );
+    // The body of a request that did not authenticate is not kept: anyone can send one, of any
+    // size, as often as they like.
+    if unauthenticated {
+        exchange.omit_request_body("unauthenticated");
+    }
 
     let mut delay_ms = 0;
     let mut injected = None;
@@ -151,9 +159,10 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         record(&mock, at, delay_ms, exchange, fault);
         return dropped_connection();
     }
-    let response = match (injected, admission.outcome, body) {
+    let response = match (injected, outcome, body) {
         (Some(response), _, _) => response,
-        (None, Err(err), _) | (None, Ok(_), Err(err)) => err.into_response(),
+        (None, Err(refusal), _) => refusal,
+        (None, Ok(_), Err(err)) => err.into_response(),
         (None, Ok(context), Ok(bytes)) => {
             head.extensions.insert(context);
             next.run(Request::from_parts(head, Body::from(bytes))).await
