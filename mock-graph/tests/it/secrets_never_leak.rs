@@ -132,3 +132,64 @@ async fn bodies_of_unauthenticated_requests_are_not_kept() {
         assert_eq!(entry["request"]["body"], json!({"omitted": "unauthenticated", "bytes": big.len()}), "{url}");
     }
 }
+
+#[tokio::test]
+async fn unauthenticated_megabytes_leave_the_journal_small() {
+    // The finding: 300 POSTs of 1 MB without a token grew each mock by about 290 MiB.
+    let graph_state = Config::default().into_state().unwrap();
+    let graph = MockGraph::start_over(graph_state.clone(), &scenarios::tls::TlsMode::Off, 0).await.unwrap();
+    let scim_state = mock_scim::Config::default().into_state();
+    let scim = MockScim::start_over(scim_state.clone(), &scenarios::tls::TlsMode::Off, 0).await.unwrap();
+    let client = Client::new();
+    let megabyte = format!(r#"{{"displayName":"{}"}}"#, "x".repeat(1_000_000));
+    for url in [format!("{}/v1.0/users", graph.uri()), format!("{}Users", scim.scim_endpoint())] {
+        for _ in 0..30 {
+            let answer = client.post(&url).body(megabyte.clone()).send().await.unwrap();
+            assert_eq!(answer.status(), 401);
+        }
+    }
+    let graph_bytes = graph_state.world().core.journal.bytes();
+    let scim_bytes = scim_state.world().core.journal.bytes();
+    eprintln!("30 unauthenticated 1 MB POSTs: mock-graph's journal {graph_bytes} bytes, mock-scim's {scim_bytes}");
+    assert!(graph_bytes < 30 * 4096 && scim_bytes < 30 * 4096, "{graph_bytes} {scim_bytes}");
+}
+
+#[tokio::test]
+async fn journal_bytes_is_a_validated_switch_of_both_mocks_that_bounds_the_journal() {
+    let graph = MockGraph::start().await;
+    let scim = MockScim::start().await;
+    let client = Client::new();
+    let token = graph.access_token().await;
+    for (uri, admin, url, bearer) in [
+        (graph.uri(), graph.admin_token().to_owned(), format!("{}/v1.0/users", graph.uri()), token.clone()),
+        (scim.uri(), scim.admin_token().to_owned(), format!("{}Users", scim.scim_endpoint()), scim.token().to_owned()),
+    ] {
+        let switches = format!("{uri}/_admin/switches");
+        let get =
+            || async { client.get(&switches).bearer_auth(&admin).send().await.unwrap().json::<Value>().await.unwrap() };
+        assert_eq!(get().await["journalBytes"], 256 * 1024 * 1024, "{uri}");
+        for bad in [json!({"journalBytes": 100}), json!({"journalBytes": -1}), json!({"journalBytes": "1 MiB"})] {
+            let answer = client.patch(&switches).bearer_auth(&admin).json(&bad).send().await.unwrap();
+            assert_eq!(answer.status(), 400, "{bad}");
+            let error = answer.json::<Value>().await.unwrap();
+            assert!(error["error"].as_str().unwrap().contains("journalBytes"), "{error}");
+        }
+        let cap = 64 * 1024;
+        let answer =
+            client.patch(&switches).bearer_auth(&admin).json(&json!({"journalBytes": cap})).send().await.unwrap();
+        assert_eq!(answer.json::<Value>().await.unwrap()["journalBytes"], cap);
+        // Bodies the mocks refuse (400) but journal: 40 of 10 kB each, four times the cap.
+        for i in 0..40 {
+            let body = json!({"userName": format!("u{i}"), "filler": "x".repeat(10_000)});
+            client.post(&url).bearer_auth(&bearer).json(&body).send().await.unwrap();
+        }
+        let journal = journal(&client, &uri, &admin).await;
+        let entries = journal.as_array().unwrap();
+        assert!(entries.len() < 10, "{uri}: {} exchanges kept", entries.len());
+        let newest = entries.last().unwrap();
+        assert_eq!(newest["request"]["body"]["userName"], "u39", "{uri}: the newest is kept");
+        assert!(journal.to_string().len() < cap + 16 * 1024, "{uri}: {} bytes of JSON", journal.to_string().len());
+        client.post(format!("{uri}/_admin/reset")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(get().await["journalBytes"], 256 * 1024 * 1024, "{uri}: a reset restores the default");
+    }
+}
