@@ -117,8 +117,16 @@ const CREDENTIAL_WORDS: &[&str] = &[
     "connectionstring",
 ];
 
-/// ...or is one of these (OAuth's `code`, SAS's `sig`)...
-const CREDENTIAL_NAMES: &[&str] = &["code", "pwd", "pass", "sig", "auth"];
+/// ...or is one of these (SAS's `sig`)...
+const CREDENTIAL_NAMES: &[&str] = &["pwd", "pass", "sig", "auth"];
+
+/// Names that contain a word above but are page cursors, not credentials (`$skiptoken`,
+/// `$deltatoken` in Graph's links, which a replay must send back as they were).
+const CURSOR_NAMES: &[&str] = &["skiptoken", "deltatoken", "nexttoken", "pagetoken", "continuationtoken"];
+
+/// Form and query fields that are credentials there, though not in JSON (where `code` is an error's
+/// or a status's code): OAuth's authorization `code`.
+const FORM_CREDENTIAL_NAMES: &[&str] = &["code"];
 
 /// ...unless it ends with one of these, which name what is known about a credential, not the
 /// credential itself: `token_type`, `Oauth2AccessTokenCreationTime`, `TokenExpiration`,
@@ -161,13 +169,18 @@ fn percent_decoded(text: &str) -> String {
 /// lowercased (so `client_secret`, `Client-Secret`, `client%5Fsecret` and `clientSecret` are one
 /// name); it is credential-shaped when it contains secret, password, passwd, token, assertion,
 /// credential, apikey, appkey, authorization, refresh, bearer, cookie, privatekey, signature or
-/// connectionstring, or is code, pwd, pass, sig or auth; but not when it ends with type,
-/// expiration, expiresin, expireson, creationtime, uri, url or endpoint (`token_type`,
-/// `TokenExpiration`, `Oauth2AuthorizationUri` describe a credential without being one).
+/// connectionstring, or is pwd, pass, sig or auth; but not when it ends with type, expiration,
+/// expiresin, expireson, creationtime, uri, url or endpoint (`token_type`, `TokenExpiration`,
+/// `Oauth2AuthorizationUri` describe a credential without being one), nor when it is a page
+/// cursor: skiptoken, deltatoken, nexttoken, pagetoken, continuationtoken. Forms and queries add
+/// OAuth's `code` ([`redact_form`]).
 pub fn is_credential_name(name: &str) -> bool {
     let name = normalized(&percent_decoded(name));
     if CREDENTIAL_NAMES.contains(&name.as_str()) {
         return true;
+    }
+    if CURSOR_NAMES.contains(&name.as_str()) {
+        return false;
     }
     CREDENTIAL_WORDS.iter().any(|word| name.contains(word)) && !METADATA_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
@@ -181,7 +194,7 @@ fn might_hold_credentials(bytes: &[u8]) -> bool {
     }
     let letters: String =
         bytes.iter().filter(|b| b.is_ascii_alphanumeric()).map(|b| char::from(b.to_ascii_lowercase())).collect();
-    CREDENTIAL_WORDS.iter().chain(CREDENTIAL_NAMES).any(|word| letters.contains(word))
+    CREDENTIAL_WORDS.iter().chain(CREDENTIAL_NAMES).chain(FORM_CREDENTIAL_NAMES).any(|word| letters.contains(word))
 }
 
 /// Header names whose values are secrets: authorization, proxy-authorization, cookie, set-cookie,
@@ -253,13 +266,16 @@ fn redact_json_within(value: &mut Value, within: bool) {
 
 /// Redacts the credential-shaped fields ([`is_credential_name`], on the percent-decoded name) of an
 /// application/x-www-form-urlencoded body or query string (`client_secret`, `client%5Fsecret`,
-/// `access_token`, `code`…); keeps the others byte for byte. A field without `=` whose name is
+/// `access_token`, and OAuth's `code`…); keeps the others byte for byte. A field without `=` whose name is
 /// credential-shaped goes whole.
 pub fn redact_form(body: &str) -> String {
+    let is_secret = |name: &str| {
+        is_credential_name(name) || FORM_CREDENTIAL_NAMES.contains(&normalized(&percent_decoded(name)).as_str())
+    };
     body.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_credential_name(name) => format!("{name}={REDACTED}"),
-            None if is_credential_name(pair) => REDACTED.to_owned(),
+            Some((name, _)) if is_secret(name) => format!("{name}={REDACTED}"),
+            None if is_secret(pair) => REDACTED.to_owned(),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -594,7 +610,6 @@ mod tests {
             "api_key",
             "X-Api-Key",
             "x-amz-security-token",
-            "code",
             "sig",
             "AppKey",
             "TokenKey",
