@@ -187,10 +187,16 @@ impl Journal {
 
     /// The exchanges after `seq`, as journal entries (bodies parsed and redacted now).
     pub fn since(&self, seq: u64) -> Vec<JournalEntry> {
+        self.page(seq, u64::MAX, usize::MAX)
+    }
+
+    /// At most `limit` of the exchanges after `seq` and up to `until`, as journal entries: what a
+    /// reader takes a page at a time, so that a large journal is never held twice over.
+    pub fn page(&self, seq: u64, until: u64, limit: usize) -> Vec<JournalEntry> {
         // Numbers are consecutive, so the first one after `seq` is found by position.
         let first = self.entries.front().map_or(0, |e| e.seq);
         let skip = usize::try_from(seq.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).map(RawExchange::to_entry).collect()
+        self.entries.iter().skip(skip).take_while(|e| e.seq <= until).take(limit).map(RawExchange::to_entry).collect()
     }
 
     /// Forgets every exchange, giving their memory back (a new ring, not a cleared one); numbering
@@ -223,6 +229,8 @@ mod tests {
         assert_eq!(paths(journal.since(3)), ["/4", "/5"]);
         assert!(journal.since(5).is_empty());
         assert!(journal.since(u64::MAX).is_empty());
+        assert_eq!(paths(journal.page(2, 4, 10)), ["/3", "/4"]);
+        assert_eq!(paths(journal.page(3, 5, 1)), ["/4"]);
         journal.clear();
         assert!(journal.is_empty());
         assert_eq!(journal.record(exchange("/6")), 6, "numbering goes on after a clear");
