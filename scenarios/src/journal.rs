@@ -371,11 +371,18 @@ impl RecordedResponse {
     }
 }
 
-/// Replaces a non-empty body by `{"omitted": reason, "bytes": its length}`.
-fn omit(body: &mut Vec<u8>, reason: &str) {
-    if !body.is_empty() {
-        *body = serde_json::to_vec(&serde_json::json!({"omitted": reason, "bytes": body.len()})).unwrap_or_default();
+/// What stands for a body of `bytes` bytes that is not kept: `{"omitted": reason, "bytes": N}`;
+/// nothing for an empty one.
+pub fn omitted_body(reason: &str, bytes: usize) -> Vec<u8> {
+    if bytes == 0 {
+        return Vec::new();
     }
+    serde_json::to_vec(&serde_json::json!({"omitted": reason, "bytes": bytes})).unwrap_or_default()
+}
+
+/// Replaces a non-empty body by [`omitted_body`].
+fn omit(body: &mut Vec<u8>, reason: &str) {
+    *body = omitted_body(reason, body.len());
 }
 
 /// A response as [`RawExchange`] keeps it: status, headers (secrets redacted), raw body.
@@ -475,14 +482,8 @@ impl RawExchange {
             + response
     }
 
-    /// Replaces the request's body, if it has one, by `{"omitted": reason, "bytes": N}`: what is
-    /// kept of a request refused for want of authentication (`"unauthenticated"`).
-    pub fn omit_request_body(&mut self, reason: &str) {
-        omit(&mut self.request_body, reason);
-    }
-
-    /// Replaces both bodies by such markers: what is kept of an exchange too large for the journal
-    /// on its own (`"journalBytes"`).
+    /// Replaces both bodies by [`omitted_body`] markers: what is kept of an exchange too large for
+    /// the journal on its own (`"journalBytes"`).
     pub fn omit_bodies(&mut self, reason: &str) {
         omit(&mut self.request_body, reason);
         if let Some((_, _, body)) = &mut self.response {

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use super::{MockState, MockWorld};
 use crate::fault::{AppliedFault, FaultAction};
-use crate::journal::RawExchange;
+use crate::journal::{RawExchange, omitted_body};
 
 /// What a mock decides of a request before the handler runs, under the same hold of its lock in
 /// which the pipeline read the clock and the fault plan.
@@ -110,8 +110,11 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
     // A refusal is rendered now, so that its status says whether the request was authenticated.
     let outcome = admission.outcome.map_err(IntoResponse::into_response);
     let unauthenticated = outcome.as_ref().is_err_and(|refusal| refusal.status() == StatusCode::UNAUTHORIZED);
-    // Secrets are redacted as it is stored (`RawExchange::new`).
-    let mut exchange = RawExchange::new(
+    // The body of a request that did not authenticate is not kept: anyone can send one, of any
+    // size, as often as they like. Secrets are redacted before the exchange is kept
+    // (`RawExchange::new`).
+    let kept = if unauthenticated { omitted_body("unauthenticated", bytes.len()) } else { bytes.to_vec() };
+    let exchange = RawExchange::new(
         0,
         at,
         0,
@@ -119,14 +122,9 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         head.uri.path(),
         head.uri.query(),
         header_pairs(&head.headers),
-        bytes.to_vec(),
+        kept,
         None,
     );
-    // The body of a request that did not authenticate is not kept: anyone can send one, of any
-    // size, as often as they like.
-    if unauthenticated {
-        exchange.omit_request_body("unauthenticated");
-    }
 
     let mut delay_ms = 0;
     let mut injected = None;
