@@ -95,22 +95,115 @@ impl RecordedBody {
 /// The text that replaces a secret.
 pub const REDACTED: &str = "<redacted>";
 
-/// Header names (lowercase) whose values are secrets.
+/// Header names (lowercase) whose values are secrets whatever the rule says.
 const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"];
 
-/// JSON keys that name secrets, lowercase with `_` and `-` removed.
-const SECRET_KEYS: &[&str] =
-    &["accesstoken", "secrettoken", "token", "clientsecret", "password", "secret", "refreshtoken", "idtoken", "apikey"];
+/// A name is credential-shaped when, normalized, it contains one of these...
+const CREDENTIAL_WORDS: &[&str] = &[
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "assertion",
+    "credential",
+    "apikey",
+    "appkey",
+    "authorization",
+    "refresh",
+    "bearer",
+    "cookie",
+    "privatekey",
+    "signature",
+    "connectionstring",
+];
 
-/// Form fields whose values are secrets (OAuth token requests).
-const SECRET_FORM_FIELDS: &[&str] = &["client_secret", "password", "assertion", "refresh_token", "code"];
+/// ...or is one of these (SAS's `sig`)...
+const CREDENTIAL_NAMES: &[&str] = &["pwd", "pass", "sig", "auth"];
 
-/// Header names whose values are secrets (compared case-insensitively): authorization, proxy-authorization, cookie, set-cookie, x-api-key.
+/// Names that contain a word above but are page cursors, not credentials (`$skiptoken`,
+/// `$deltatoken` in Graph's links, which a replay must send back as they were).
+const CURSOR_NAMES: &[&str] = &["skiptoken", "deltatoken", "nexttoken", "pagetoken", "continuationtoken"];
+
+/// Form and query fields that are credentials there, though not in JSON (where `code` is an error's
+/// or a status's code): OAuth's authorization `code`.
+const FORM_CREDENTIAL_NAMES: &[&str] = &["code"];
+
+/// ...unless it ends with one of these, which name what is known about a credential, not the
+/// credential itself: `token_type`, `Oauth2AccessTokenCreationTime`, `TokenExpiration`,
+/// `Oauth2AuthorizationUri`.
+const METADATA_SUFFIXES: &[&str] =
+    &["type", "expiration", "expiresin", "expireson", "creationtime", "uri", "url", "endpoint"];
+
+/// Where a name's letters and digits are compared: lowercase ASCII, separators (`_`, `-`, `.`,
+/// spaces, anything else) left out.
+fn normalized(name: &str) -> String {
+    name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| char::from(b.to_ascii_lowercase())).collect()
+}
+
+/// Percent-decodes a form name (`+` is a space); a stray `%` stays as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a name (a JSON key, a form or query field, a header, or the `key` of a Graph secret)
+/// names a credential. The rule: percent-decode it, keep only its ASCII letters and digits,
+/// lowercased (so `client_secret`, `Client-Secret`, `client%5Fsecret` and `clientSecret` are one
+/// name); it is credential-shaped when it contains secret, password, passwd, token, assertion,
+/// credential, apikey, appkey, authorization, refresh, bearer, cookie, privatekey, signature or
+/// connectionstring, or is pwd, pass, sig or auth; but not when it ends with type, expiration,
+/// expiresin, expireson, creationtime, uri, url or endpoint (`token_type`, `TokenExpiration`,
+/// `Oauth2AuthorizationUri` describe a credential without being one), nor when it is a page
+/// cursor: skiptoken, deltatoken, nexttoken, pagetoken, continuationtoken. Forms and queries add
+/// OAuth's `code` ([`redact_form`]).
+pub fn is_credential_name(name: &str) -> bool {
+    let name = normalized(&percent_decoded(name));
+    if CREDENTIAL_NAMES.contains(&name.as_str()) {
+        return true;
+    }
+    if CURSOR_NAMES.contains(&name.as_str()) {
+        return false;
+    }
+    CREDENTIAL_WORDS.iter().any(|word| name.contains(word)) && !METADATA_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Whether a body might name a credential anywhere: a cheap over-approximation of the rule, so
+/// that bodies that cannot hold one are stored without being parsed. A body with `%` or `\` (a
+/// name encoded) always might; otherwise every credential-shaped name shows its letters literally.
+fn might_hold_credentials(bytes: &[u8]) -> bool {
+    if bytes.iter().any(|b| *b == b'%' || *b == b'\\') {
+        return true;
+    }
+    let letters: String =
+        bytes.iter().filter(|b| b.is_ascii_alphanumeric()).map(|b| char::from(b.to_ascii_lowercase())).collect();
+    CREDENTIAL_WORDS.iter().chain(CREDENTIAL_NAMES).chain(FORM_CREDENTIAL_NAMES).any(|word| letters.contains(word))
+}
+
+/// Header names whose values are secrets: authorization, proxy-authorization, cookie, set-cookie,
+/// x-api-key, and any other credential-shaped name ([`is_credential_name`]: `x-amz-security-token`).
 ///
 /// `authorization` keeps its scheme (`Bearer <redacted>`) so a journal still shows how a client
 /// authenticated; other secret headers become [`REDACTED`]; other headers are returned unchanged.
 pub fn redact_header(name: &str, value: &str) -> String {
-    if !SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+    if !SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) && !is_credential_name(name) {
         return value.to_owned();
     }
     if name.eq_ignore_ascii_case("authorization")
@@ -121,12 +214,6 @@ pub fn redact_header(name: &str, value: &str) -> String {
     REDACTED.to_owned()
 }
 
-/// Whether a JSON key (or an Entra `key` value) names a secret.
-fn is_secret_key(key: &str) -> bool {
-    let normalized: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
-    SECRET_KEYS.contains(&normalized.as_str())
-}
-
 /// Replaces a secret value; `null` stays `null` so a journal still shows that no secret was sent.
 fn redact_value(value: &mut Value) {
     if !value.is_null() {
@@ -134,36 +221,98 @@ fn redact_value(value: &mut Value) {
     }
 }
 
-/// Replaces, recursively in objects and arrays, the value of every key that names a secret (case-insensitive, ignoring `_` and `-`): accesstoken, secrettoken, token, clientsecret, password, secret, refreshtoken, idtoken, apikey, and the Entra secrets form `{"key":"SecretToken","value":"…"}` (an object whose "key" field names a secret gets its "value" redacted).
+/// The fields that name the `value` beside them: Graph's secrets (`{"key":"SecretToken","value":…}`),
+/// SCIM's PATCH operations (`{"op":"replace","path":"password","value":…}`).
+const PAIR_NAMES: &[&str] = &["key", "path", "name"];
+
+/// Redacts, recursively at any depth, the value of every credential-shaped key
+/// ([`is_credential_name`]): the value goes whole (an object too), except an array, whose items are
+/// redacted but for the `value`s of name/value pairs whose name is not credential-shaped
+/// (`{"credentials":[{"key":"BaseAddress","value":…},{"key":"SecretToken","value":…}]}` keeps the
+/// address). In a name/value pair (`key`, `path` or `name` beside `value`) whose name is
+/// credential-shaped, the `value` is redacted: Graph's `{"key":"Oauth2ClientSecret","value":"…"}`,
+/// SCIM's `{"op":"replace","path":"password","value":"…"}`.
 pub fn redact_json(value: &mut Value) {
+    redact_json_within(value, false);
+}
+
+/// [`redact_json`]; `within` a credential's array every scalar is a secret.
+fn redact_json_within(value: &mut Value, within: bool) {
     match value {
         Value::Object(map) => {
-            // Entra's provisioning secrets API: `[{"key":"SecretToken","value":"…"}]`.
-            let keyed_secret = map.get("key").and_then(Value::as_str).is_some_and(is_secret_key);
+            let pair = PAIR_NAMES
+                .iter()
+                .find_map(|name| map.get(*name).and_then(Value::as_str))
+                .filter(|_| map.contains_key("value"))
+                .map(is_credential_name);
             for (key, inner) in map.iter_mut() {
-                if is_secret_key(key) || (keyed_secret && key == "value") {
-                    redact_value(inner);
-                } else {
-                    redact_json(inner);
+                match pair {
+                    Some(_) if PAIR_NAMES.contains(&key.as_str()) && inner.is_string() => continue,
+                    Some(true) if key == "value" => redact_value(inner),
+                    Some(false) if key == "value" => redact_json_within(inner, false),
+                    _ if is_credential_name(key) => match inner {
+                        Value::Array(_) => redact_json_within(inner, true),
+                        _ => redact_value(inner),
+                    },
+                    _ => redact_json_within(inner, within),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact_json_within(item, within)),
+        scalar if within => redact_value(scalar),
         _ => {}
     }
 }
 
-/// Redacts secret fields in an application/x-www-form-urlencoded body (client_secret, password, assertion, refresh_token, code); keeps the others byte for byte.
+/// Redacts the credential-shaped fields ([`is_credential_name`], on the percent-decoded name) of an
+/// application/x-www-form-urlencoded body or query string (`client_secret`, `client%5Fsecret`,
+/// `access_token`, and OAuth's `code`…); keeps the others byte for byte. A field without `=` whose name is
+/// credential-shaped goes whole.
 pub fn redact_form(body: &str) -> String {
+    let is_secret = |name: &str| {
+        is_credential_name(name) || FORM_CREDENTIAL_NAMES.contains(&normalized(&percent_decoded(name)).as_str())
+    };
     body.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_FORM_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) => {
-                format!("{name}={REDACTED}")
-            }
+            Some((name, _)) if is_secret(name) => format!("{name}={REDACTED}"),
+            None if is_secret(pair) => REDACTED.to_owned(),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Whether a text reads as a form: no quotes, braces or white space anywhere.
+fn is_form_shaped(text: &str) -> bool {
+    !text.bytes().any(|b| matches!(b, b'"' | b'{' | b'}') || b.is_ascii_whitespace() || b.is_ascii_control())
+}
+
+/// Redacts a body that is not JSON, whatever its content type says: a form-shaped one field by
+/// field ([`redact_form`]); any other that might name a credential (malformed JSON, say) is
+/// replaced by its length, since where its secrets are cannot be told.
+pub fn redact_text(text: &str) -> String {
+    if is_form_shaped(text) {
+        redact_form(text)
+    } else if might_hold_credentials(text.as_bytes()) {
+        format!("<redacted: {} bytes, neither JSON nor a form>", text.len())
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A body redacted as bytes, for storing: JSON through [`redact_json`], anything else through
+/// [`redact_text`]; a body that cannot name a credential is returned as it came, unparsed.
+pub fn redact_body_bytes(bytes: Vec<u8>) -> Vec<u8> {
+    if !might_hold_credentials(&bytes) {
+        return bytes;
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut value) => {
+            redact_json(&mut value);
+            serde_json::to_vec(&value).unwrap_or_default()
+        }
+        Err(_) => redact_text(&String::from_utf8_lossy(&bytes)).into_bytes(),
+    }
 }
 
 /// Records headers, redacting secret values.
@@ -171,20 +320,24 @@ fn redact_headers(headers: impl IntoIterator<Item = (String, String)>) -> Vec<Re
     headers.into_iter().map(|(name, value)| RecordedHeader { value: redact_header(&name, &value), name }).collect()
 }
 
-/// Parses a body and redacts its JSON secrets; text bodies are kept as they are.
+/// Parses a body and redacts it: JSON through [`redact_json`], text through [`redact_text`].
 fn redact_body(bytes: &[u8]) -> Option<RecordedBody> {
-    let mut body = RecordedBody::from_bytes(bytes)?;
-    if let RecordedBody::Json(value) = &mut body {
-        redact_json(value);
-    }
-    Some(body)
+    Some(match RecordedBody::from_bytes(bytes)? {
+        RecordedBody::Json(mut value) => {
+            redact_json(&mut value);
+            RecordedBody::Json(value)
+        }
+        RecordedBody::Text(text) => RecordedBody::Text(redact_text(&text)),
+    })
 }
 
 impl RecordedRequest {
-    /// Builds a request record with headers and body redacted (body parsed with from_bytes then redact_json, or redact_form when content type is form-urlencoded)
+    /// Builds a request record with headers and body redacted: a form-urlencoded body through
+    /// [`redact_text`], any other parsed with from_bytes then [`redact_json`] or, when it is not JSON
+    /// (no content type, a wrong one, malformed JSON), [`redact_text`] too.
     ///
     /// The query string goes through [`redact_form`] as well, since it uses the same encoding and
-    /// OAuth redirects carry `code` there.
+    /// carries `access_token` or OAuth's `code` there.
     pub fn redacted(
         method: &str,
         path: &str,
@@ -197,7 +350,7 @@ impl RecordedRequest {
             ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
         let body = if is_form && !body.is_empty() {
-            Some(RecordedBody::Text(redact_form(&String::from_utf8_lossy(body))))
+            Some(RecordedBody::Text(redact_text(&String::from_utf8_lossy(body))))
         } else {
             redact_body(body)
         };
@@ -218,12 +371,28 @@ impl RecordedResponse {
     }
 }
 
+/// What stands for a body of `bytes` bytes that is not kept: `{"omitted": reason, "bytes": N}`;
+/// nothing for an empty one.
+pub fn omitted_body(reason: &str, bytes: usize) -> Vec<u8> {
+    if bytes == 0 {
+        return Vec::new();
+    }
+    serde_json::to_vec(&serde_json::json!({"omitted": reason, "bytes": bytes})).unwrap_or_default()
+}
+
+/// Replaces a non-empty body by [`omitted_body`].
+fn omit(body: &mut Vec<u8>, reason: &str) {
+    *body = omitted_body(reason, body.len());
+}
+
 /// A response as [`RawExchange`] keeps it: status, headers (secrets redacted), raw body.
 pub type RawResponse = (u16, Vec<(String, String)>, Vec<u8>);
 
-/// An exchange as a mock keeps it until someone reads the journal: headers with secrets already
-/// redacted, bodies as raw bytes. Parsing and redacting bodies on every request cost more than the
-/// request itself; [`RawExchange::to_entry`] does it once, when the journal is read.
+/// An exchange as a mock keeps it until someone reads the journal: headers, query and bodies with
+/// their secrets already redacted, so that no secret is ever stored; bodies as bytes. Parsing every
+/// body cost more than the request itself, so only a body that might name a credential is parsed
+/// and redacted as it is stored (most are not); [`RawExchange::to_entry`] parses the others when
+/// the journal is read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawExchange {
     /// 1-based order of arrival.
@@ -240,16 +409,16 @@ pub struct RawExchange {
     pub query: Option<String>,
     /// Request headers, secrets redacted.
     pub request_headers: Vec<(String, String)>,
-    /// Request body, raw.
+    /// Request body, secrets redacted.
     pub request_body: Vec<u8>,
-    /// Status, headers (secrets redacted) and raw body of the response; `None` when dropped.
+    /// Status, headers and body of the response, secrets redacted; `None` when dropped.
     pub response: Option<RawResponse>,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
 }
 
 impl RawExchange {
-    /// Keeps an exchange, redacting header secrets now.
+    /// Keeps an exchange, redacting the secrets of its headers, query and body now.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         seq: u64,
@@ -268,7 +437,7 @@ impl RawExchange {
             elapsed_ms,
             method: method.to_owned(),
             path: path.to_owned(),
-            query: query.map(str::to_owned),
+            query: query.map(redact_form),
             request_headers: headers
                 .into_iter()
                 .map(|(k, v)| {
@@ -276,13 +445,13 @@ impl RawExchange {
                     (k, v)
                 })
                 .collect(),
-            request_body: body,
+            request_body: redact_body_bytes(body),
             response: None,
             fault,
         }
     }
 
-    /// Adds the response, redacting header secrets now.
+    /// Adds the response, redacting the secrets of its headers and body now.
     pub fn with_response(
         mut self,
         status: u16,
@@ -296,8 +465,30 @@ impl RawExchange {
                 (k, v)
             })
             .collect();
-        self.response = Some((status, headers, body));
+        self.response = Some((status, headers, redact_body_bytes(body)));
         self
+    }
+
+    /// About how much memory the exchange holds, as the journal's byte cap counts it: its bodies,
+    /// headers, method, path and query, and a fixed 256 bytes for the rest.
+    pub fn approx_bytes(&self) -> usize {
+        let headers = |headers: &[(String, String)]| headers.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>();
+        let response = self.response.as_ref().map_or(0, |(_, h, body)| headers(h) + body.len());
+        256 + self.method.len()
+            + self.path.len()
+            + self.query.as_ref().map_or(0, String::len)
+            + headers(&self.request_headers)
+            + self.request_body.len()
+            + response
+    }
+
+    /// Replaces both bodies by [`omitted_body`] markers: what is kept of an exchange too large for
+    /// the journal on its own (`"journalBytes"`).
+    pub fn omit_bodies(&mut self, reason: &str) {
+        omit(&mut self.request_body, reason);
+        if let Some((_, _, body)) = &mut self.response {
+            omit(body, reason);
+        }
     }
 
     /// The journal entry: bodies parsed and redacted as [`RecordedRequest::redacted`] does.
@@ -382,7 +573,7 @@ mod tests {
                 {"key": "SecretToken", "value": "c"},
                 {"key": "BaseAddress", "value": "https://x"}
             ],
-            "credentials": {"refreshToken": {"deep": "d"}, "tokenType": "Bearer"}
+            "session": {"refreshToken": {"deep": "d"}, "tokenType": "Bearer"}
         });
         redact_json(&mut value);
         assert_eq!(
@@ -395,8 +586,126 @@ mod tests {
                     {"key": "SecretToken", "value": REDACTED},
                     {"key": "BaseAddress", "value": "https://x"}
                 ],
-                "credentials": {"refreshToken": REDACTED, "tokenType": "Bearer"}
+                "session": {"refreshToken": REDACTED, "tokenType": "Bearer"}
             })
+        );
+    }
+
+    #[test]
+    fn credential_shaped_names_are_told_by_rule() {
+        for name in [
+            "client_secret",
+            "client%5Fsecret",
+            "Client-Secret",
+            "clientSecret",
+            "access_token",
+            "%61ccess%5Ftoken",
+            "SecretToken",
+            "Oauth2ClientSecret",
+            "Oauth2RefreshToken",
+            "Oauth2AccessToken",
+            "ConsumerSecret",
+            "password",
+            "passwordProfile",
+            "client_assertion",
+            "api_key",
+            "X-Api-Key",
+            "x-amz-security-token",
+            "sig",
+            "AppKey",
+            "TokenKey",
+            "Oauth2AuthorizationCode",
+            "ConnectionString",
+            "credentials",
+        ] {
+            assert!(is_credential_name(name), "{name} is credential-shaped");
+        }
+        for name in [
+            "userName",
+            "BaseAddress",
+            "token_type",
+            "tokenType",
+            "expires_in",
+            "TokenExpiration",
+            "Oauth2AccessTokenCreationTime",
+            "Oauth2AuthorizationUri",
+            "Oauth2TokenExchangeUri",
+            "grant_type",
+            "client_id",
+            "scope",
+            "content-type",
+            "postalCode",
+            "SyncAll",
+            "ConsumerKey",
+            "displayName",
+        ] {
+            assert!(!is_credential_name(name), "{name} is not credential-shaped");
+        }
+    }
+
+    #[test]
+    fn credentials_in_arrays_and_named_pairs_are_redacted_and_their_names_kept() {
+        let mut value = json!({
+            "credentials": [{"key": "BaseAddress", "value": "https://x"}, {"key": "SecretToken", "value": "t"}, "loose"],
+            "Operations": [
+                {"op": "replace", "path": "password", "value": "p"},
+                {"op": "replace", "path": "displayName", "value": "A"},
+                {"op": "replace", "value": {"password": "q", "active": false}}
+            ],
+            "value": [{"key": "ConsumerSecret", "value": "c"}, {"key": "Oauth2AccessToken", "value": {"nested": "n"}}]
+        });
+        redact_json(&mut value);
+        assert_eq!(
+            value,
+            json!({
+                "credentials": [{"key": "BaseAddress", "value": "https://x"}, {"key": "SecretToken", "value": REDACTED}, REDACTED],
+                "Operations": [
+                    {"op": "replace", "path": "password", "value": REDACTED},
+                    {"op": "replace", "path": "displayName", "value": "A"},
+                    {"op": "replace", "value": {"password": REDACTED, "active": false}}
+                ],
+                "value": [{"key": "ConsumerSecret", "value": REDACTED}, {"key": "Oauth2AccessToken", "value": REDACTED}]
+            })
+        );
+        let parsed = redact_body_bytes(br#"{"\u0070assword":"p","a":1}"#.to_vec());
+        assert_eq!(String::from_utf8(parsed).unwrap(), r#"{"password":"<redacted>","a":1}"#);
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_redacted_whatever_their_content_type() {
+        let form = "grant_type=client_credentials&client%5Fsecret=s&client_id=c&%63ode=x";
+        assert_eq!(
+            redact_text(form),
+            "grant_type=client_credentials&client%5Fsecret=<redacted>&client_id=c&%63ode=<redacted>"
+        );
+        let malformed = r#"{"userName":"a","password":"s3cret"#;
+        assert_eq!(redact_text(malformed), format!("<redacted: {} bytes, neither JSON nor a form>", malformed.len()));
+        assert_eq!(redact_text("not json {"), "not json {", "text naming no credential is kept");
+        let request = RecordedRequest::redacted(
+            "POST",
+            "/t",
+            Some("access_token=s&%61ccess_token=s&x=1"),
+            [],
+            None,
+            b"client_id=c&client_secret=s",
+        );
+        assert_eq!(request.query.as_deref(), Some("access_token=<redacted>&%61ccess_token=<redacted>&x=1"));
+        assert_eq!(request.body, Some(RecordedBody::Text("client_id=c&client_secret=<redacted>".into())));
+        let raw = RawExchange::new(
+            1,
+            Timestamp::UNIX_EPOCH,
+            0,
+            "POST",
+            "/t",
+            Some("token=s"),
+            [],
+            form.as_bytes().to_vec(),
+            None,
+        );
+        let stored = String::from_utf8_lossy(&raw.request_body);
+        assert!(
+            !stored.contains("=s&") && !raw.query.as_deref().unwrap().contains("=s"),
+            "redacted as stored: {stored}"
         );
     }
 

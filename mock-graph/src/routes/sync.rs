@@ -24,6 +24,7 @@ use crate::schema::{
     SYNCHRONIZATION_JOB_BODY, SYNCHRONIZATION_SCHEMA_BODY, VALIDATE_CREDENTIALS_BODY,
 };
 use crate::state::{AppState, World};
+use scenarios::journal::is_credential_name;
 
 /// The secret keys Graph knows (§7.4).
 const SECRET_KEYS: &[&str] = &[
@@ -73,9 +74,6 @@ const SECRET_KEYS: &[&str] = &[
     "TestReferences",
     "ConnectionString",
 ];
-/// Secret values never read back (inferred: Graph hides credentials).
-const HIDDEN: &[&str] =
-    &["SecretToken", "Password", "ClientSecret", "Oauth2AccessToken", "Oauth2RefreshToken", "Oauth2ClientSecret"];
 
 /// An action's body, which may be left out (`restart` without criteria, `validateCredentials`).
 fn optional_object(body: &Bytes, shape: &BodyShape) -> Result<Map<String, Value>, GraphError> {
@@ -403,7 +401,11 @@ pub async fn secrets_put(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /servicePrincipals/{id}/synchronization/secrets`: credentials come back as null.
+/// `GET /servicePrincipals/{id}/synchronization/secrets`: every key saved, the value of a
+/// credential-shaped one as null (the journal's rule, [`scenarios::journal::is_credential_name`]:
+/// `SecretToken`, `Password`, `ClientSecret`, `ConsumerSecret`, `AppKey`, `TokenKey`, the `Oauth2…`
+/// tokens, secret and authorization code, `ConnectionString`). Inferred: §7.4 documents the PUT, and
+/// says only that a GET returns the current secrets; Graph hides credentials elsewhere.
 pub async fn secrets_get(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -417,7 +419,7 @@ pub async fn secrets_get(
         .get(&id)
         .into_iter()
         .flatten()
-        .map(|(k, v)| json!({"key": k, "value": if HIDDEN.contains(&k.as_str()) { Value::Null } else { json!(v) }}))
+        .map(|(k, v)| json!({"key": k, "value": if is_credential_name(k) { Value::Null } else { json!(v) }}))
         .collect();
     Ok(json_response(
         StatusCode::OK,

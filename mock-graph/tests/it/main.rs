@@ -14,5 +14,6 @@ mod manager;
 mod odata;
 mod provisioning;
 mod sdk;
+mod secrets_never_leak;
 mod support;
 mod tls;

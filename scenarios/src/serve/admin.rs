@@ -5,7 +5,7 @@
 //! | verb | answer |
 //! |---|---|
 //! | `GET /health` | `{"status":"ok"}`, no token needed |
-//! | `GET /switches` | every switch |
+//! | `GET /switches` | every switch, with the journal's caps `journalCapacity` (exchanges, default 100,000) and `journalBytes` (bytes, default 256 MiB, at least 64 KiB) |
 //! | `PATCH /switches` | changes what the body names; `PUT` starts from the defaults |
 //! | `GET/PUT/DELETE /faults` | the fault plan; a `PUT` restarts its counters |
 //! | `GET /journal?since=N[&format=jsonl]` | the exchanges after `N`, oldest first, as a JSON array or (`jsonl`) JSON Lines, one exchange a line; `DELETE` forgets them |
@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use super::{MockState, MockWorld, SwitchSet};
 use crate::clock::ClockMode;
 use crate::fault::FaultPlan;
-use crate::mock_core::{DEFAULT_JOURNAL_CAPACITY, MockCore};
+use crate::mock_core::{DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_CAPACITY, MockCore};
 
 /// The largest admin body read: bulk seeding sends 100,000 users in one call, far above axum's
 /// 2 MiB default.
@@ -102,15 +102,22 @@ async fn require_admin<W: MockWorld>(State(mock): State<MockState<W>>, request: 
     next.run(request).await
 }
 
-/// The journal's cap, kept by the core of either mock.
+/// The journal's cap on exchanges, kept by the core of either mock.
 const JOURNAL_CAPACITY: &str = "journalCapacity";
 
-/// Every switch, `journalCapacity` last.
+/// The journal's cap on bytes, kept by the core of either mock.
+const JOURNAL_BYTES: &str = "journalBytes";
+
+/// The smallest `journalBytes`: room for one exchange's headers, so that a cap never keeps nothing.
+const MIN_JOURNAL_BYTES: usize = 64 * 1024;
+
+/// Every switch, `journalCapacity` and `journalBytes` last.
 fn switches_json<W: MockWorld>(world: &mut W) -> Value {
     let (core, switches) = world.parts();
     let mut answer = json!(switches);
     if let Value::Object(map) = &mut answer {
         map.insert(JOURNAL_CAPACITY.to_owned(), json!(core.journal.capacity()));
+        map.insert(JOURNAL_BYTES.to_owned(), json!(core.journal.max_bytes()));
     }
     answer
 }
@@ -127,12 +134,27 @@ fn set_switches<W: MockWorld>(
             AdminError::bad_request(format!("{JOURNAL_CAPACITY}: must be a whole number of exchanges, got {value}"))
         })?),
     };
+    let max_bytes = match update.remove(JOURNAL_BYTES) {
+        None => from_defaults.then_some(DEFAULT_JOURNAL_BYTES),
+        Some(value) => {
+            Some(value.as_u64().and_then(|n| usize::try_from(n).ok()).filter(|n| *n >= MIN_JOURNAL_BYTES).ok_or_else(
+                || {
+                    AdminError::bad_request(format!(
+                        "{JOURNAL_BYTES}: must be a whole number of bytes, at least {MIN_JOURNAL_BYTES}, got {value}"
+                    ))
+                },
+            )?)
+        }
+    };
     let mut world = mock.world();
     let (core, switches) = world.parts();
     let base = if from_defaults { W::Switches::default() } else { switches.clone() };
     *switches = base.updated(update).map_err(|err| AdminError::bad_request(err.to_string()))?;
     if let Some(capacity) = capacity {
         core.journal.set_capacity(capacity);
+    }
+    if let Some(max_bytes) = max_bytes {
+        core.journal.set_max_bytes(max_bytes);
     }
     Ok(Json(switches_json(&mut *world)))
 }
@@ -171,6 +193,9 @@ async fn faults_delete<W: MockWorld>(State(mock): State<MockState<W>>) -> Status
     StatusCode::NO_CONTENT
 }
 
+/// How many exchanges `GET /journal` parses under one hold of the lock.
+const JOURNAL_PAGE: usize = 1000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JournalQuery {
@@ -193,23 +218,37 @@ async fn journal_get<W: MockWorld>(
     query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, AdminError> {
     let Query(query) = query.map_err(|err| AdminError::bad_request(err.body_text()))?;
-    let entries = with_core(&mock, |core| core.journal.since(query.since.unwrap_or(0)));
     let failed = |err: serde_json::Error| AdminError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
-    // Written straight out, not through a `Value` tree: a journal of 100,000 exchanges is hundreds
-    // of megabytes as one.
-    match query.format.unwrap_or(JournalFormat::Json) {
-        JournalFormat::Json => serde_json::to_vec(&entries)
-            .map(|body| ([(header::CONTENT_TYPE, "application/json")], body))
-            .map_err(failed),
-        JournalFormat::Jsonl => {
-            let mut body = Vec::new();
-            for entry in &entries {
-                serde_json::to_writer(&mut body, entry).map_err(failed)?;
+    let jsonl = matches!(query.format, Some(JournalFormat::Jsonl));
+    // Written straight out, a page of parsed entries at a time (the lock released between pages),
+    // not through one `Value` tree or one list of entries: a full journal is hundreds of megabytes,
+    // and holding it parsed as well as written doubled what reading it cost. What was recorded
+    // after the read began is left for the next one.
+    let mut cursor = query.since.unwrap_or(0);
+    let until = with_core(&mock, |core| core.journal.seq());
+    let mut body = Vec::new();
+    if !jsonl {
+        body.push(b'[');
+    }
+    loop {
+        let entries = with_core(&mock, |core| core.journal.page(cursor, until, JOURNAL_PAGE));
+        let Some(last) = entries.last() else { break };
+        cursor = last.seq;
+        for entry in &entries {
+            if !jsonl && body.len() > 1 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, entry).map_err(failed)?;
+            if jsonl {
                 body.push(b'\n');
             }
-            Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body))
         }
     }
+    if !jsonl {
+        body.push(b']');
+    }
+    let content_type = if jsonl { "application/x-ndjson" } else { "application/json" };
+    Ok(([(header::CONTENT_TYPE, content_type)], body))
 }
 
 async fn journal_seq<W: MockWorld>(State(mock): State<MockState<W>>) -> Json<Value> {

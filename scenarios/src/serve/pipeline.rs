@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use super::{MockState, MockWorld};
 use crate::fault::{AppliedFault, FaultAction};
-use crate::journal::RawExchange;
+use crate::journal::{RawExchange, omitted_body};
 
 /// What a mock decides of a request before the handler runs, under the same hold of its lock in
 /// which the pipeline read the clock and the fault plan.
@@ -100,12 +100,13 @@ pub trait Protocol: MockWorld {
 /// The pipeline, as an axum `from_fn_with_state` middleware.
 pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Request, next: Next) -> Response {
     let (mut head, body) = request.into_parts();
-    let body = match tokio::time::timeout(P::BODY_TIMEOUT, Limited::new(body, P::MAX_BODY_BYTES).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
-        Ok(Err(_)) => Err(BodyRefused::Unreadable.into()),
-        Err(_) => Err(BodyRefused::TooSlow.into()),
-    };
+    let body: Result<Bytes, P::Error> =
+        match tokio::time::timeout(P::BODY_TIMEOUT, Limited::new(body, P::MAX_BODY_BYTES).collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
+            Ok(Err(_)) => Err(BodyRefused::Unreadable.into()),
+            Err(_) => Err(BodyRefused::TooSlow.into()),
+        };
     let bytes = body.as_ref().map(Bytes::clone).unwrap_or_default();
     let (at, fault, admission) = {
         let mut world = mock.world();
@@ -114,7 +115,13 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         let admission = world.admit(&head, &bytes, at);
         (at, fault, admission)
     };
-    // Kept raw; bodies are parsed and redacted only when the journal is read.
+    // A refusal is rendered now, so that its status says whether the request was authenticated.
+    let outcome = admission.outcome.map_err(IntoResponse::into_response);
+    let unauthenticated = outcome.as_ref().is_err_and(|refusal| refusal.status() == StatusCode::UNAUTHORIZED);
+    // The body of a request that did not authenticate is not kept: anyone can send one, of any
+    // size, as often as they like. Secrets are redacted before the exchange is kept
+    // (`RawExchange::new`).
+    let kept = if unauthenticated { omitted_body("unauthenticated", bytes.len()) } else { bytes.to_vec() };
     let exchange = RawExchange::new(
         0,
         at,
@@ -123,7 +130,7 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         head.uri.path(),
         head.uri.query(),
         header_pairs(&head.headers),
-        bytes.to_vec(),
+        kept,
         None,
     );
 
@@ -158,9 +165,10 @@ pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Re
         record(&mock, at, delay_ms, exchange, fault);
         return dropped_connection();
     }
-    let response = match (injected, admission.outcome, body) {
+    let response = match (injected, outcome, body) {
         (Some(response), _, _) => response,
-        (None, Err(err), _) | (None, Ok(_), Err(err)) => err.into_response(),
+        (None, Err(refusal), _) => refusal,
+        (None, Ok(_), Err(err)) => err.into_response(),
         (None, Ok(context), Ok(bytes)) => {
             head.extensions.insert(context);
             next.run(Request::from_parts(head, Body::from(bytes))).await
