@@ -295,6 +295,9 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    /// Whether the parser is inside a lambda's body: a lambda in a lambda is refused, as its
+    /// evaluation would take time exponential in the nesting (each level walks the collection).
+    in_lambda: bool,
 }
 
 impl Parser {
@@ -377,7 +380,14 @@ impl Parser {
             self.expect(Token::Open)?;
             let Some(Token::Ident(var)) = self.next() else { return Err(GraphError::invalid_filter()) };
             self.expect(Token::Colon)?;
-            let body = self.nested(Self::or)?;
+            // Inferred: Graph's directory documents lambdas on one collection only (§3.1).
+            if self.in_lambda {
+                return Err(GraphError::unsupported_query("Unsupported Query."));
+            }
+            self.in_lambda = true;
+            let body = self.nested(Self::or);
+            self.in_lambda = false;
+            let body = body?;
             self.expect(Token::Close)?;
             return Ok(Filter::Any(property.to_owned(), var, Box::new(body)));
         }
@@ -433,7 +443,7 @@ pub fn parse_filter(input: &str) -> Result<Filter, GraphError> {
     if input.chars().count() > MAX_OPTION_LENGTH {
         return Err(too_long("filter"));
     }
-    let mut parser = Parser { tokens: tokenize(input)?, at: 0, depth: 0 };
+    let mut parser = Parser { tokens: tokenize(input)?, at: 0, depth: 0, in_lambda: false };
     if parser.tokens.is_empty() {
         return Err(GraphError::invalid_filter());
     }
