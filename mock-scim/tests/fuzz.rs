@@ -54,8 +54,30 @@ fn exercise_path(input: &str) {
 
 fn filter_token() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "userName", "id", "externalId", "members", "members.value", "groups.value", "manager", "displayName", " eq ",
-        " EQ ", " ne ", " co ", " and ", " or ", "not ", "(", ")", "[", "]", "\"", "\"x\"", "\"a\\\"b\"", "\\", " ",
+        "userName",
+        "id",
+        "externalId",
+        "members",
+        "members.value",
+        "groups.value",
+        "manager",
+        "displayName",
+        " eq ",
+        " EQ ",
+        " ne ",
+        " co ",
+        " and ",
+        " or ",
+        "not ",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "\"x\"",
+        "\"a\\\"b\"",
+        "\\",
+        " ",
         "\t",
     ])
 }
@@ -139,7 +161,13 @@ fn the_limits_refuse_what_is_past_them() {
 
 fn encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"()-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"()-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -187,9 +215,14 @@ async fn generated_inputs_answer_400_in_the_scim_envelope() {
             assert_eq!(body["status"], "400", "{body}");
         }
     }
-    let (status, body) = send(Method::POST, "Users".into(), Some(json!({
+    let (status, body) = send(
+        Method::POST,
+        "Users".into(),
+        Some(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "annie", "displayName": "Annie",
-        "name": {"givenName": "Annie", "familyName": "Easley"}}))).await;
+        "name": {"givenName": "Annie", "familyName": "Easley"}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     for path in [nested_value_filter(1_000), "a".repeat(MAX_PATH_LENGTH + 1)] {

@@ -967,7 +967,10 @@ pub const MAX_NESTING: usize = 64;
 /// parse: brackets inside `"…"`, `'…'`, their triple-quoted forms and `# …` are not counted.
 fn too_big_or_deep(text: &str) -> Option<(usize, String)> {
     if text.len() > MAX_FILE_SIZE {
-        return Some((0, format!("the file is {} bytes, more than the {MAX_FILE_SIZE} a scenario may have", text.len())));
+        return Some((
+            0,
+            format!("the file is {} bytes, more than the {MAX_FILE_SIZE} a scenario may have", text.len()),
+        ));
     }
     let bytes = text.as_bytes();
     let mut depth = 0usize;
