@@ -20,6 +20,33 @@ pub const DEFAULT_TOP: usize = 100;
 /// The largest `$top` for directory collections (§3.4).
 pub const MAX_TOP: usize = 999;
 
+/// How deep `(`, `not` and `any(…)` may nest in a `$filter`. Inferred: Graph documents no number;
+/// Microsoft.OData's URI parser stops at 800 recursive calls (`QueryParserSettings.DefaultFilterLimit`
+/// in OData/odata.net), about eight per nesting level, so about 100 levels.
+pub const MAX_FILTER_DEPTH: usize = 100;
+/// The longest `$filter`, `$select`, `$orderby`, `$search` or `$expand` value, in characters.
+/// Inferred: Graph documents none; 4096 holds delta's 50-id `or` filter (§4) twice over.
+pub const MAX_OPTION_LENGTH: usize = 4096;
+/// The most `$select` items (inferred: more than any directory entity has properties).
+pub const MAX_SELECT_ITEMS: usize = 200;
+/// The most `$orderby` keys (inferred).
+pub const MAX_ORDERBY_KEYS: usize = 32;
+
+/// The refusal of a filter nested deeper than [`MAX_FILTER_DEPTH`]: Microsoft.OData's message
+/// (`UriQueryExpressionParser_TooDeep`), in Graph's `BadRequest` envelope (inferred).
+pub fn too_deep() -> GraphError {
+    GraphError::new(axum::http::StatusCode::BAD_REQUEST, "BadRequest", "The recursion limit has been exceeded.")
+}
+
+/// The refusal of a query option longer than [`MAX_OPTION_LENGTH`] (inferred wording).
+fn too_long(option: &str) -> GraphError {
+    GraphError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!("The query option '${option}' is longer than {MAX_OPTION_LENGTH} characters."),
+    )
+}
+
 /// The query options of one request, keys already percent-decoded, with or without `$` (§3.1).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryOptions {
@@ -76,6 +103,12 @@ impl QueryOptions {
                 }
                 _ => continue,
             };
+            // Every option a parser reads is bounded, so no input can make one work without end.
+            if matches!(name.as_str(), "filter" | "select" | "orderby" | "search" | "expand")
+                && value.chars().count() > MAX_OPTION_LENGTH
+            {
+                return Err(too_long(&name));
+            }
             *slot = Some(value.clone());
         }
         options.pairs = pairs;
@@ -255,9 +288,16 @@ fn tokenize(input: &str) -> Result<Vec<Token>, GraphError> {
     Ok(tokens)
 }
 
+/// A recursive-descent parser whose recursion is counted: `depth` is how many `(`, `not` and
+/// `any(` enclose the current token, refused past [`MAX_FILTER_DEPTH`], so the stack it needs is
+/// bounded whatever the input. `and`/`or` chains are loops, not recursion.
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
+    /// Whether the parser is inside a lambda's body: a lambda in a lambda is refused, as its
+    /// evaluation would take time exponential in the nesting (each level walks the collection).
+    in_lambda: bool,
 }
 
 impl Parser {
@@ -297,14 +337,25 @@ impl Parser {
         Ok(left)
     }
 
+    /// Runs `inner` one nesting level deeper, or refuses when that is past the limit.
+    fn nested<T>(&mut self, inner: impl FnOnce(&mut Self) -> Result<T, GraphError>) -> Result<T, GraphError> {
+        if self.depth >= MAX_FILTER_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn unary(&mut self) -> Result<Filter, GraphError> {
         if self.keyword("not") {
             self.at += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            return self.nested(|p| Ok(Filter::Not(Box::new(p.unary()?))));
         }
         if self.peek() == Some(&Token::Open) {
             self.at += 1;
-            let inner = self.or()?;
+            let inner = self.nested(Self::or)?;
             self.expect(Token::Close)?;
             return Ok(inner);
         }
@@ -329,7 +380,14 @@ impl Parser {
             self.expect(Token::Open)?;
             let Some(Token::Ident(var)) = self.next() else { return Err(GraphError::invalid_filter()) };
             self.expect(Token::Colon)?;
-            let body = self.or()?;
+            // Inferred: Graph's directory documents lambdas on one collection only (§3.1).
+            if self.in_lambda {
+                return Err(GraphError::unsupported_query("Unsupported Query."));
+            }
+            self.in_lambda = true;
+            let body = self.nested(Self::or);
+            self.in_lambda = false;
+            let body = body?;
             self.expect(Token::Close)?;
             return Ok(Filter::Any(property.to_owned(), var, Box::new(body)));
         }
@@ -378,9 +436,14 @@ impl Parser {
     }
 }
 
-/// Parses a `$filter`; any syntax error is `400 BadRequest "Invalid filter clause"` (§3.1).
+/// Parses a `$filter`; any syntax error is `400 BadRequest "Invalid filter clause"` (§3.1). A filter
+/// longer than [`MAX_OPTION_LENGTH`] or nested deeper than [`MAX_FILTER_DEPTH`] is refused, which
+/// also bounds the depth of the tree that [`check_filter`] and [`matches`] walk.
 pub fn parse_filter(input: &str) -> Result<Filter, GraphError> {
-    let mut parser = Parser { tokens: tokenize(input)?, at: 0 };
+    if input.chars().count() > MAX_OPTION_LENGTH {
+        return Err(too_long("filter"));
+    }
+    let mut parser = Parser { tokens: tokenize(input)?, at: 0, depth: 0, in_lambda: false };
     if parser.tokens.is_empty() {
         return Err(GraphError::invalid_filter());
     }
@@ -518,6 +581,16 @@ fn eval(filter: &Filter, object: &Map<String, Value>, binding: Option<(&str, &Va
 
 /// `$select`: names checked against the entity; `id` is not added implicitly.
 pub fn parse_select(raw: &str, entity: &Entity) -> Result<Vec<&'static str>, GraphError> {
+    if raw.chars().count() > MAX_OPTION_LENGTH {
+        return Err(too_long("select"));
+    }
+    if raw.split(',').count() > MAX_SELECT_ITEMS {
+        return Err(GraphError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("The $select query option has more than {MAX_SELECT_ITEMS} items."),
+        ));
+    }
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -553,6 +626,16 @@ pub struct OrderBy {
 /// `$orderby=displayName desc,…`: whether it needs advanced mode. `displayName` and
 /// `userPrincipalName` sort by default (§3.2, §3.5); other filterable properties need advanced mode.
 pub fn parse_orderby(raw: &str, entity: &Entity) -> Result<(Vec<OrderBy>, bool), GraphError> {
+    if raw.chars().count() > MAX_OPTION_LENGTH {
+        return Err(too_long("orderby"));
+    }
+    if raw.split(',').count() > MAX_ORDERBY_KEYS {
+        return Err(GraphError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("The $orderby query option has more than {MAX_ORDERBY_KEYS} keys."),
+        ));
+    }
     let mut advanced = false;
     let mut keys = Vec::new();
     for part in raw.split(',') {
@@ -618,6 +701,9 @@ pub fn parse_search(raw: &str, entity: &Entity) -> Result<Search, GraphError> {
             format!("Syntax error: invalid $search value {raw}"),
         )
     };
+    if raw.chars().count() > MAX_OPTION_LENGTH {
+        return Err(too_long("search"));
+    }
     let mut groups = vec![Vec::new()];
     let mut rest = raw.trim();
     loop {

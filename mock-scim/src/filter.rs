@@ -54,13 +54,24 @@ struct Comparison {
     value: String,
 }
 
+/// The longest filter read, in bytes. Inferred: AWS documents none; two comparisons of values up to
+/// 1024 characters (`SensitiveStringType`, aws-scim.md §2.3) with their escapes fit.
+pub const MAX_FILTER_LENGTH: usize = 4096;
+/// The most comparisons a filter may join with `and`: AWS's filters have one or two (listusers.html,
+/// listgroups.html), so the third is refused before it is read.
+pub const MAX_FILTER_TERMS: usize = 2;
+
 fn invalid() -> ScimError {
     // CloudTrail's message for a malformed filter (aws-scim.md §2.1, §4.1).
     ScimError::validation("Invalid Filter format")
 }
 
 /// Splits `a eq "x" and b eq "y"` into comparisons; only `eq` and `and` exist (limitations.html).
+/// A loop, not recursion, bounded by [`MAX_FILTER_LENGTH`] and [`MAX_FILTER_TERMS`].
 fn comparisons(filter: &str) -> Result<Vec<Comparison>, ScimError> {
+    if filter.len() > MAX_FILTER_LENGTH {
+        return Err(invalid());
+    }
     let mut rest = filter.trim();
     let mut found = Vec::new();
     loop {
@@ -77,7 +88,7 @@ fn comparisons(filter: &str) -> Result<Vec<Comparison>, ScimError> {
             break;
         }
         let (conjunction, after) = after.split_once(char::is_whitespace).ok_or_else(invalid)?;
-        if !conjunction.eq_ignore_ascii_case("and") || found.len() == 2 {
+        if !conjunction.eq_ignore_ascii_case("and") || found.len() >= MAX_FILTER_TERMS {
             return Err(invalid());
         }
         rest = after.trim_start();

@@ -108,10 +108,22 @@ fn operation(value: &Value) -> Result<Operation, ScimError> {
     }
 }
 
+/// The longest PATCH path read, in bytes. Inferred: AWS documents none; the longest real path, an
+/// enterprise URN with a sub-attribute or `members[value eq "<id>"]`, is under 100.
+pub const MAX_PATH_LENGTH: usize = 1024;
+
 /// Parses `emails[type eq "work"].value`, `name.givenName`,
-/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`.
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`. Iterative: at most one
+/// value filter, never nested (`a[b[c eq "x"] eq "y"]` is refused), no longer than
+/// [`MAX_PATH_LENGTH`].
 pub fn parse_path(raw: &str) -> Result<Path, ScimError> {
+    if raw.len() > MAX_PATH_LENGTH {
+        return Err(schema_error(format!("Invalid path in PATCH request: longer than {MAX_PATH_LENGTH} characters")));
+    }
     let bad = || schema_error(format!("Invalid path in PATCH request: {raw}"));
+    if raw.matches('[').count() > 1 || raw.matches(']').count() > 1 {
+        return Err(bad());
+    }
     let mut enterprise = false;
     let mut rest = raw.trim();
     if let Some(tail) = strip_prefix_ci(rest, ENTERPRISE_URN) {
@@ -154,7 +166,8 @@ fn value_filter(s: &str) -> Option<(String, Value)> {
     let attribute = parts.next()?;
     let operator = parts.next()?;
     let value = parts.next()?.trim();
-    if !operator.eq_ignore_ascii_case("eq") || attribute.is_empty() {
+    let ident = !attribute.is_empty() && attribute.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !operator.eq_ignore_ascii_case("eq") || !ident {
         return None;
     }
     let value = if let Some(quoted) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {

@@ -957,6 +957,70 @@ fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String
         .unwrap_or_default()
 }
 
+/// The largest scenario file read (the biggest shipped ones are a few KiB).
+pub const MAX_FILE_SIZE: usize = 1 << 20;
+/// The deepest nesting of arrays and inline tables (`[`, `{`) a scenario may have: bodies are
+/// JSON-like and a few levels deep; serde and the TOML parser recurse once per level.
+pub const MAX_NESTING: usize = 64;
+
+/// Where a text is too big or too deeply nested, and why. A scan over strings and comments, not a
+/// parse: brackets inside `"…"`, `'…'`, their triple-quoted forms and `# …` are not counted.
+fn too_big_or_deep(text: &str) -> Option<(usize, String)> {
+    if text.len() > MAX_FILE_SIZE {
+        return Some((
+            0,
+            format!("the file is {} bytes, more than the {MAX_FILE_SIZE} a scenario may have", text.len()),
+        ));
+    }
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            quote @ (b'"' | b'\'') => {
+                let triple = bytes[i..].starts_with(&[quote; 3]);
+                i += if triple { 3 } else { 1 };
+                while i < bytes.len() {
+                    if quote == b'"' && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == quote && (!triple || bytes[i..].starts_with(&[quote; 3])) {
+                        // A triple-quoted string may end with up to two more quotes.
+                        i += if triple { 3 } else { 1 };
+                        while triple && i < bytes.len() && bytes[i] == quote {
+                            i += 1;
+                        }
+                        break;
+                    }
+                    // A single-line string ends at the line's end at the latest.
+                    if !triple && bytes[i] == b'\n' {
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((i, format!("arrays and inline tables nest deeper than {MAX_NESTING} levels")));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 impl Scenario {
     /// Whether what AWS does depends on the order requests arrive in: a fault rule that counts
     /// requests (`nth`, `probability`), or AWS's rate limit (`aws.switches.rateLimitPerSecond`),
@@ -1057,8 +1121,20 @@ impl Scenario {
         found
     }
 
-    /// Reads and checks a scenario; `file` names it in problems.
+    /// Reads and checks a scenario; `file` names it in problems. A file over [`MAX_FILE_SIZE`] or
+    /// nested deeper than [`MAX_NESTING`] is refused before the TOML parser sees it, so no file can
+    /// overflow the stack of the parser, the walk, serde or drop.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, LoadError> {
+        if let Some((at, message)) = too_big_or_deep(text) {
+            let problem = Problem {
+                file: file.to_owned(),
+                line: Some(line_of(text, at)),
+                column: None,
+                path: "(document)".into(),
+                message,
+            };
+            return Err(LoadError { problems: vec![problem] });
+        }
         let (mut document, errors) = toml::de::DeTable::parse_recoverable(text);
         if !errors.is_empty() {
             return Err(LoadError { problems: syntax_problems(file, text, &errors) });
