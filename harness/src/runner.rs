@@ -186,29 +186,13 @@ pub enum Against {
 impl Against {
     /// Runs a scenario here.
     pub async fn run(&self, scenario: &Scenario, keep: Keep) -> ScenarioResult {
-        let place = match self {
-            Against::InProcess => Place::InProcess,
-            Against::Running(mocks) => Place::Running(mocks),
-            Against::Target(target) => Place::Target(target),
-        };
-        run_at(scenario, place, keep).await
+        run_at(scenario, self, keep).await
     }
 
     /// Whether scenarios must run one at a time: on shared servers they would see each other.
     pub fn one_at_a_time(&self) -> bool {
         !matches!(self, Against::InProcess)
     }
-}
-
-/// Where a scenario runs.
-#[derive(Debug, Clone, Copy)]
-enum Place<'a> {
-    /// Both mocks in this process.
-    InProcess,
-    /// Both mocks running elsewhere, reset first.
-    Running(&'a Running),
-    /// mock-graph in this process, a SCIM server of another make as AWS.
-    Target(&'a ScimTarget),
 }
 
 /// A CA certificate written to a file of its own in the temporary folder, removed when dropped.
@@ -901,16 +885,16 @@ pub async fn setup_with(
     mocks: Option<&Running>,
     http: reqwest::Client,
 ) -> Result<Context, StepError> {
-    setup_at(scenario, mocks.map_or(Place::InProcess, Place::Running), http).await
+    setup_at(scenario, &mocks.cloned().map_or(Against::InProcess, Against::Running), http).await
 }
 
-async fn setup_at(scenario: &Scenario, place: Place<'_>, http: reqwest::Client) -> Result<Context, StepError> {
+async fn setup_at(scenario: &Scenario, place: &Against, http: reqwest::Client) -> Result<Context, StepError> {
     let target = match place {
-        Place::Target(target) => Some(target),
+        Against::Target(target) => Some(target),
         _ => None,
     };
     let (endpoints, handles, ca_file, http) = match place {
-        Place::InProcess | Place::Target(_) => {
+        Against::InProcess | Against::Target(_) => {
             let (endpoints, handles, ca_pem) = in_process(scenario, target).await?;
             let (ca_file, http) = match ca_pem {
                 Some(pem) => {
@@ -926,7 +910,7 @@ async fn setup_at(scenario: &Scenario, place: Place<'_>, http: reqwest::Client) 
             };
             (endpoints, Some(handles), ca_file, http)
         }
-        Place::Running(mocks) => (running(&http, mocks).await?, None, None, http),
+        Against::Running(mocks) => (running(&http, mocks).await?, None, None, http),
     };
     let mut ctx = Context {
         endpoints,
@@ -1590,17 +1574,13 @@ pub async fn run_on(scenario: &Scenario, mocks: Option<&Running>) -> ScenarioRes
 
 /// Runs a scenario on in-process mocks, or on running ones (reset first), keeping what `keep` says.
 pub async fn run_keeping(scenario: &Scenario, mocks: Option<&Running>, keep: Keep) -> ScenarioResult {
-    run_at(scenario, mocks.map_or(Place::InProcess, Place::Running), keep).await
+    run_at(scenario, &mocks.cloned().map_or(Against::InProcess, Against::Running), keep).await
 }
 
-/// Runs a scenario on an in-process mock-graph against a SCIM server of any make in AWS's place,
-/// which it leaves as it found it: what the scenario made there is deleted at its end. Scenarios
-/// that need mock-scim's admin API are refused at load ([`crate::load::for_scim_target`]).
-pub async fn run_on_target(scenario: &Scenario, target: &ScimTarget, keep: Keep) -> ScenarioResult {
-    run_at(scenario, Place::Target(target), keep).await
-}
-
-async fn run_at(scenario: &Scenario, place: Place<'_>, keep: Keep) -> ScenarioResult {
+/// Runs a scenario where `place` says. On a SCIM target, what the scenario made there is deleted at
+/// its end, and scenarios that need mock-scim's admin API are refused at load
+/// ([`crate::load::for_scim_target`]).
+async fn run_at(scenario: &Scenario, place: &Against, keep: Keep) -> ScenarioResult {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut recorded = None;

@@ -5,22 +5,18 @@
 //! scenarios written down beside them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use harness::TestEnv;
 use harness::test_env::Seed;
+
+mod support;
+use support::harness;
 
 const ANNIE: &str = "annie@contoso.onmicrosoft.com";
 const BOB: &str = "bob@contoso.onmicrosoft.com";
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import")
-}
-
-fn harness(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness")).args(args).output().expect("the harness runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

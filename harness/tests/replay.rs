@@ -2,11 +2,11 @@
 //! to another SCIM server. Replayed against a fresh mock-scim every answer is the same and the target
 //! is left empty; against one whose switches differ, the replay names the difference.
 
-use std::process::Command;
-
 use harness::TestEnv;
 use harness::test_env::Seed;
 use mock_scim::MockScim;
+
+mod support;
 
 const ANNIE: &str = "annie@contoso.onmicrosoft.com";
 
@@ -37,27 +37,16 @@ async fn recorded_journal() -> String {
 fn replay(journal: &str, target: &MockScim, extra: &[&str]) -> (i32, String, String) {
     let file = std::env::temp_dir().join(format!("replay-{}-{}.jsonl", std::process::id(), target.tenant_id()));
     std::fs::write(&file, journal).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["replay", file.to_str().unwrap(), "--target", &target.scim_endpoint(), "--token", target.token()])
-        .args(extra)
-        .output()
-        .expect("the harness runs");
+    let endpoint = target.scim_endpoint();
+    let mut args = vec!["replay", file.to_str().unwrap(), "--target", &endpoint, "--token", target.token()];
+    args.extend_from_slice(extra);
+    let answer = support::harness(&args);
     let _ = std::fs::remove_file(&file);
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+    answer
 }
 
 async fn users_on(target: &MockScim) -> u64 {
-    let listed: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}Users", target.scim_endpoint()))
-        .bearer_auth(target.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    listed["totalResults"].as_u64().unwrap()
+    support::scim_total(target, "Users").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,42 +3,21 @@
 //! Python suite runs scim2-server): what needs its admin API is refused at load with its place, or
 //! passed over with `--skip-inapplicable`; the rest passes; the server is left empty, as found.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use mock_scim::MockScim;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf()
-}
+mod support;
+use support::scim_total;
 
+/// `harness run` with `scim` in AWS's place.
 fn harness(scim: &MockScim, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .current_dir(workspace())
-        .args(["run", "--scim", &scim.scim_endpoint(), "--scim-token", scim.token()])
-        .args(args)
-        .output()
-        .expect("the harness runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+    let endpoint = scim.scim_endpoint();
+    let mut all = vec!["run", "--scim", &endpoint, "--scim-token", scim.token()];
+    all.extend_from_slice(args);
+    support::harness(&all)
 }
 
 async fn totals(scim: &MockScim) -> (u64, u64) {
-    let client = reqwest::Client::new();
-    let mut counts = Vec::new();
-    for resource in ["Users", "Groups"] {
-        let listed: serde_json::Value = client
-            .get(format!("{}{resource}", scim.scim_endpoint()))
-            .bearer_auth(scim.token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        counts.push(listed["totalResults"].as_u64().unwrap_or(u64::MAX));
-    }
-    (counts[0], counts[1])
+    (scim_total(scim, "Users").await, scim_total(scim, "Groups").await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,19 +3,10 @@
 //! reached, a hint when expectations fail and no cycle ran, JSON failures as data with their line,
 //! and JUnit messages that carry the first failure.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf()
-}
-
-fn harness(args: &[&str]) -> (i32, String, String) {
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_harness")).current_dir(workspace()).args(args).output().expect("runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
-}
+mod support;
+use support::{harness, workspace};
 
 /// The seed story with its `start` step taken out: the job never runs.
 fn without_start() -> PathBuf {

@@ -41,8 +41,8 @@ fn oauth_error(world: &mut World, status: StatusCode, error: &str, code: u32, de
 
 /// What the token endpoint answers to a request the pipeline refused before it ran (a GET, a body
 /// over the limit or too slow): OAuth's form, as every answer of that endpoint, never Graph's
-/// envelope. AADSTS900561 for the method (Entra's own); AADSTS9002313, "malformed or invalid",
-/// for the rest (inferred: §1.1 lists no code for a body's size).
+/// envelope (§1.1). The codes are inferred, as §1.1 lists neither: AADSTS900561 for the method,
+/// AADSTS9002313 ("malformed or invalid") for the rest.
 pub fn refused_request(world: &mut World, status: StatusCode) -> Response {
     if status == StatusCode::METHOD_NOT_ALLOWED {
         let description = "The endpoint only accepts POST, OPTIONS requests.".to_owned();

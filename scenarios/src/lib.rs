@@ -14,15 +14,16 @@
 //! - [`rng`]: [`SplitMix64`], a seedable generator, and [`rng::mix`], a stateless hash for decisions.
 //! - [`fault`]: [`FaultPlan`] and its rules (method, path glob, nth, window, probability → action),
 //!   [`FaultPlan::validate`] and [`FaultPlan::decide`].
-//! - `tls` (feature `tls`, off by default): the seeded certificate authority and the TLS listener both
-//!   mocks serve HTTPS through — the one part of this crate that does IO.
+//! - `tls` (feature `tls`, off by default): the seeded certificate authority both mocks serve HTTPS
+//!   with, and `connections`, the loop both serve through (a connection cap, header and idle
+//!   deadlines) — with `serve`, the part of this crate that does IO.
 //! - [`journal`]: [`JournalEntry`], the record of one exchange, and the redaction of secrets in
 //!   headers, JSON and form bodies before anything is recorded.
 //! - [`mock_core`]: [`MockCore`], what both mocks keep beside their service — the clock and where it
 //!   started, the fault plan with its counters, the [`Journal`] ring — and its reset.
 //! - `serve` (feature `serve`, which takes `tls`): the HTTP glue both mocks are served through — the
 //!   admin API's shared verbs, the request pipeline's fault and journal steps, a server handle, the
-//!   binaries' exit codes. The mocks implement its `Mock` and `Protocol` traits over their own state.
+//!   binaries' exit codes. The mocks implement its `MockWorld` and `Protocol` traits over their own state.
 //!
 //! # Example
 //!

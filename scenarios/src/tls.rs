@@ -1,6 +1,6 @@
 //! HTTPS for the mocks (feature `tls`): a certificate authority made from the seed, server
-//! identities it issues or that are read from PEM files, and [`TlsListener`], which both mocks hand
-//! to `axum::serve` in place of a plain `TcpListener`.
+//! identities it issues or that are read from PEM files, and [`serve`], which both mocks serve
+//! through (plain or TLS, within [`crate::connections::Limits`]).
 //!
 //! Microsoft's auth libraries (azure-identity, MSAL) refuse any authority that is not `https://`, so a
 //! mock that only spoke HTTP could not be reached by them at all. The authority is deterministic:
@@ -20,10 +20,8 @@
 //! ```
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::EncodePrivateKey as _;
@@ -34,10 +32,8 @@ use rcgen::{
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::SplitMix64;
 
@@ -47,12 +43,6 @@ pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 
 /// Keeps the authority's keys apart from every other use of the same seed.
 const SEED_SALT: u64 = 0x7715_ce27;
-
-/// A client that opens a connection and says nothing holds a handshake slot this long, not forever.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Finished handshakes waiting for the server to take them.
-const ACCEPTED_BACKLOG: usize = 64;
 
 /// What can go wrong setting TLS up; every variant names what it was reading.
 #[derive(Debug, thiserror::Error)]
@@ -245,88 +235,6 @@ impl ServerIdentity {
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
-    }
-}
-
-/// Aborts a task when dropped, so a dropped listener closes its port.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A TCP listener that hands out connections only once their TLS handshake has finished.
-///
-/// Handshakes run in tasks of their own with a time limit, so a client that connects and sends
-/// nothing, or sends plain HTTP, or garbage, delays nobody else: its connection is closed.
-pub struct TlsListener {
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    _acceptor: AbortOnDrop,
-}
-
-impl std::fmt::Debug for TlsListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsListener").field("local", &self.local).finish_non_exhaustive()
-    }
-}
-
-impl TlsListener {
-    /// Serves TLS with `identity` on a bound listener. Must be called inside a tokio runtime.
-    pub fn new(tcp: TcpListener, identity: &ServerIdentity) -> Result<TlsListener, TlsError> {
-        let local = tcp.local_addr()?;
-        let acceptor = TlsAcceptor::from(identity.server_config()?);
-        let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
-        let task = tokio::spawn(accept_loop(tcp, acceptor, sender));
-        Ok(TlsListener { accepted, local, _acceptor: AbortOnDrop(task) })
-    }
-}
-
-async fn accept_loop(
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (stream, peer) = match tcp.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // Out of file descriptors and the like: wait a little rather than spin (as axum does).
-                tracing::warn!("accepting a connection: {err}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let sender = sender.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let _ = sender.send((stream, peer)).await;
-                }
-                Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.accepted.recv().await {
-            Some(accepted) => accepted,
-            // The accept loop never ends on its own; if it is gone, so is every new connection.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }
 

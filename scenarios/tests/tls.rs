@@ -1,10 +1,11 @@
-//! The seeded authority and the TLS listener, met by a real client (reqwest on rustls) over loopback.
+//! The seeded authority and the mocks' HTTPS serving, met by a real client (reqwest on rustls) over
+//! loopback.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use scenarios::tls::{Authority, TlsError, TlsListener};
+use scenarios::tls::{Authority, TlsError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -12,9 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 async fn serve(host: &str, seed: u64) -> std::net::SocketAddr {
     let tcp = TcpListener::bind((host, 0)).await.unwrap();
     let identity = Authority::from_seed(seed).issue(&[]).unwrap();
-    let listener = TlsListener::new(tcp, &identity).unwrap();
-    let address = axum::serve::Listener::local_addr(&listener).unwrap();
-    tokio::spawn(async move { axum::serve(listener, Router::new().route("/", get(|| async { "hello" }))).await });
+    let address = tcp.local_addr().unwrap();
+    let app = Router::new().route("/", get(|| async { "hello" }));
+    tokio::spawn(async move { scenarios::tls::serve(tcp, Some(&identity), app, std::future::pending()).await });
     address
 }
 

@@ -23,18 +23,7 @@ use crate::runner::ScenarioResult;
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::xml_escape(text)
 }
 
 /// The statuses of `provisioningStatusInfo` (§6.1), in the order the timeline stacks them.

@@ -88,8 +88,8 @@ fn engine_run_json(run: &EngineRun) -> serde_json::Value {
     })
 }
 
-/// Escaped for XML text and attributes; characters XML 1.0 cannot hold (a server's body may have
-/// any) become U+FFFD.
+/// Escaped for XML and HTML text and attributes, quoted either way; characters XML 1.0 cannot hold
+/// (a server's body may have any) become U+FFFD.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -98,6 +98,7 @@ pub fn xml_escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
