@@ -125,6 +125,9 @@ impl GraphError {
             403 => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
             404 => ("Request_ResourceNotFound", "Resource does not exist."),
             503 | 504 => ("serviceNotAvailable", "The service is temporarily unavailable. Please retry after a delay."),
+            // What hyper refuses before the service runs (inferred wording).
+            414 => ("BadRequest", "The request URI is too long."),
+            431 => ("BadRequest", "The request headers are too large."),
             400..=499 => ("BadRequest", "The request is invalid."),
             _ => ("UnknownError", "An unknown error occurred."),
         };

@@ -123,7 +123,8 @@ impl ScimError {
             403 => "Operation is not permitted based on the supplied authorization.",
             404 => "Specified user or endpoint does not exist.",
             409 => DUPLICATE_DETAIL,
-            400 => GENERIC_DETAIL,
+            // 414 and 431: what hyper refuses before the service runs (inferred).
+            400 | 414 | 431 => GENERIC_DETAIL,
             _ => "The request processing has failed because of an unknown error, exception or failure.",
         };
         ScimError { retry_after, ..Self::fixed(status, detail) }

@@ -310,3 +310,37 @@ async fn bad_input_gets_the_graph_envelope_and_changes_nothing() {
         );
     }
 }
+
+/// What hyper answers on its own, before the service runs, in Graph's envelope with Graph's
+/// headers: a URI over 64 KiB (sent raw, as no client library sends one), and 120 headers over HTTP
+/// and HTTPS.
+#[tokio::test]
+async fn what_hyper_refuses_on_its_own_gets_the_graph_envelope() {
+    use mock_graph::{Config, MockGraph};
+    use scenarios::tls::TlsMode;
+    let check = |case: &str, status: u16, headers: &str, body: &str, message: &str| {
+        assert!(headers.contains("request-id"), "{case}: {headers}");
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        assert_eq!(body["error"]["code"], "BadRequest", "{case} ({status}): {body}");
+        assert_eq!(body["error"]["message"], message, "{case}: {body}");
+        assert!(body["error"]["innerError"]["request-id"].is_string(), "{case}: {body}");
+    };
+    let mock = MockGraph::start().await;
+    let request = format!("GET /v1.0/users?$filter={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let (status, headers, body) = raw_exchange(&mock.uri(), request.as_bytes()).await;
+    assert_eq!(status, 414);
+    check("a URI over 64 KiB", status, &headers, &body, "The request URI is too long.");
+    for tls in [TlsMode::Off, TlsMode::Generated { names: Vec::new() }] {
+        let mock = MockGraph::start_with(Config { tls, ..Config::default() }).await.unwrap();
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = mock.ca_certificate_pem() {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+        }
+        let answer = http.build().unwrap().get(format!("{}/v1.0/users", mock.uri())).headers(many_headers());
+        let answer = answer.send().await.unwrap();
+        let status = answer.status().as_u16();
+        assert_eq!(status, 431);
+        let headers = format!("{:?}", answer.headers());
+        check("120 headers", status, &headers, &answer.text().await.unwrap(), "The request headers are too large.");
+    }
+}

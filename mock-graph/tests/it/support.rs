@@ -125,3 +125,21 @@ pub fn assert_error(answer: &Answer, status: u16, code: &str) {
     );
     assert_eq!(answer.headers["request-id"].to_str().unwrap(), inner["request-id"]);
 }
+
+/// What the server at `uri` (`http://host:port`) answers `request`, sent as it is, up to its
+/// closing the connection: the status, the head and the body.
+pub async fn raw_exchange(uri: &str, request: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(uri.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut seen = Vec::new();
+    stream.read_to_end(&mut seen).await.unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0), head.to_owned(), body.to_owned())
+}
+
+/// 120 headers: past hyper's 100.
+pub fn many_headers() -> reqwest::header::HeaderMap {
+    (0..120).map(|i| (reqwest::header::HeaderName::try_from(format!("x-header-{i}")).unwrap(), i.into())).collect()
+}

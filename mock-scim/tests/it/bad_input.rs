@@ -201,3 +201,25 @@ async fn bad_input_gets_the_aws_envelope_and_changes_nothing() {
         assert_eq!(mock.state_json().await, before, "{} changed the store", case.name);
     }
 }
+
+/// What hyper answers on its own, before the service runs, in AWS's envelope with AWS's headers: a
+/// URI over 64 KiB (sent raw, as no client library sends one), and 120 headers.
+#[tokio::test]
+async fn what_hyper_refuses_on_its_own_gets_the_aws_envelope() {
+    let mock = mock_scim::MockScim::start().await;
+    let users = format!("{}Users", mock.scim_endpoint());
+    let path = users.strip_prefix(&mock.uri()).unwrap();
+    let request = format!("GET {path}?filter={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let long = raw_exchange(&mock.uri(), request.as_bytes()).await;
+    let answer = reqwest::Client::new().get(&users).bearer_auth(mock.token()).headers(many_headers());
+    let answer = answer.send().await.unwrap();
+    let many = (answer.status().as_u16(), format!("{:?}", answer.headers()), answer.text().await.unwrap());
+    for (case, (status, headers, body), expected) in [("a URI over 64 KiB", long, 414), ("120 headers", many, 431)] {
+        assert_eq!(status, expected, "{case}");
+        assert!(headers.contains("x-amzn-requestid"), "{case}: {headers}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{case}: {body}");
+        assert_eq!(body["status"], status.to_string(), "{case}: {body}");
+        assert_eq!(body["detail"], "Request is unparsable, syntactically incorrect, or violates schema.", "{case}");
+    }
+}

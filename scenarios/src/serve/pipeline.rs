@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jiff::Timestamp;
 
 use super::{MockState, MockWorld};
+use crate::connections::{BodyDeadline, Limits, Refused};
 use crate::fault::{AppliedFault, FaultAction};
 use crate::journal::{RawExchange, omitted_body};
 
@@ -63,7 +64,7 @@ pub enum BodyRefused {
     TooLarge,
     /// The connection failed while it was read.
     Unreadable,
-    /// It did not all arrive within [`Protocol::BODY_TIMEOUT`].
+    /// It did not all arrive within the connection's [`BodyDeadline`].
     TooSlow,
 }
 
@@ -81,10 +82,6 @@ pub trait Protocol: MockWorld {
     /// Graph's differ by API).
     const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-    /// How long a body may take to arrive once its headers are in: 60 s (inferred: no real client
-    /// trickles 1 MiB that slowly; a client that does holds a connection and a task).
-    const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
     /// Under the mock's lock, `now` being the mock's clock as the request arrived: the request's id,
     /// and whether it is let in. The fault plan has been asked already
     /// ([`crate::mock_core::MockCore::fault_for`]), so a fault never depends on what a mock draws.
@@ -100,8 +97,20 @@ pub trait Protocol: MockWorld {
 /// The pipeline, as an axum `from_fn_with_state` middleware.
 pub async fn pipeline<P: Protocol>(State(mock): State<MockState<P>>, request: Request, next: Next) -> Response {
     let (mut head, body) = request.into_parts();
+    if let Some(&Refused(status)) = head.extensions.get::<Refused>() {
+        // hyper's own refusal of a request it could not parse, to render in the envelope.
+        let stamp = {
+            let mut world = mock.world();
+            let now = world.core().now();
+            world.admit(&head, &[], now).stamp
+        };
+        return P::finish(&mock, status.into_response(), &stamp);
+    }
+    // The connection's deadline (`connections::Limits::body_timeout`); a router served otherwise
+    // gets the same default.
+    let deadline = head.extensions.get::<BodyDeadline>().map_or(Limits::default().body_timeout, |d| d.0);
     let body: Result<Bytes, P::Error> =
-        match tokio::time::timeout(P::BODY_TIMEOUT, Limited::new(body, P::MAX_BODY_BYTES).collect()).await {
+        match tokio::time::timeout(deadline, Limited::new(body, P::MAX_BODY_BYTES).collect()).await {
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
             Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyRefused::TooLarge.into()),
             Ok(Err(_)) => Err(BodyRefused::Unreadable.into()),
