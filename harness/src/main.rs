@@ -298,6 +298,13 @@ enum DialectArg {
 }
 
 fn main() -> ExitCode {
+    // Logs under `RUST_LOG` (the in-process mocks' requests at `tower_http=debug`), on standard
+    // error, as the mock binaries log: standard output holds the reports.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -78,8 +78,14 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A body that is not declared a form is not read as one, so its parameters are missing
+    // (inferred: the reference shows only form posts, §1.1).
+    let is_form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
     let form: Vec<(String, String)> = body
         .split(|b| *b == b'&')
+        .filter(|_| is_form)
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let text = String::from_utf8_lossy(pair).replace('+', " ");

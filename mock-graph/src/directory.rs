@@ -147,6 +147,53 @@ fn valid_upn_local(local: &str) -> bool {
     !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || "'.-_!#^~".contains(c))
 }
 
+/// The longest string values Entra stores, in characters, by resource and property (Microsoft's
+/// user and group resource pages and Entra's username policies: a UPN of at most 113 characters,
+/// 64 before the `@` and 48 after). **Inferred**: the reference lists none of these.
+const MAX_LENGTHS: &[(&str, &str, usize)] = &[
+    ("User", "displayName", 256),
+    ("User", "givenName", 64),
+    ("User", "surname", 64),
+    ("User", "mailNickname", 64),
+    ("User", "jobTitle", 128),
+    ("User", "department", 64),
+    ("User", "companyName", 64),
+    ("User", "employeeId", 16),
+    ("User", "officeLocation", 128),
+    ("User", "city", 128),
+    ("User", "state", 128),
+    ("User", "country", 128),
+    ("User", "streetAddress", 1024),
+    ("User", "postalCode", 40),
+    ("User", "mobilePhone", 64),
+    ("User", "userPrincipalName", 113),
+    ("Group", "displayName", 256),
+    ("Group", "description", 1024),
+    ("Group", "mailNickname", 64),
+];
+
+/// Refuses a value longer than Entra stores ([`MAX_LENGTHS`]): "Invalid value specified for
+/// property '…' of resource '…'.", or for a UPN, as for one of invalid characters.
+pub fn check_lengths(entity: &Entity, body: &Map<String, Value>) -> Result<(), GraphError> {
+    for (name, value) in body {
+        let Some(text) = value.as_str() else { continue };
+        let limit = MAX_LENGTHS
+            .iter()
+            .find(|(resource, property, _)| *resource == entity.resource && property.eq_ignore_ascii_case(name));
+        let Some(&(_, property, limit)) = limit else { continue };
+        let length = text.chars().count();
+        if property == "userPrincipalName" {
+            let (local, domain) = text.rsplit_once('@').unwrap_or((text, ""));
+            if length > limit || local.chars().count() > 64 || domain.chars().count() > 48 {
+                return Err(GraphError::bad_request("One or more properties contains invalid values."));
+            }
+        } else if length > limit {
+            return Err(GraphError::invalid_value(property, entity.resource));
+        }
+    }
+    Ok(())
+}
+
 /// Characters refused in a group's mailNickname (§2.2).
 fn valid_mail_nickname(nickname: &str) -> bool {
     !nickname.is_empty()

@@ -120,6 +120,14 @@ pub struct Switches {
     /// each other still go one after another, and the logs are the same at every value (the
     /// engine's `lane` module).
     pub export_concurrency: usize,
+    /// Whether a body on `/v1.0` must say it is JSON (`Content-Type: application/json`) to be read:
+    /// on by default, as Graph answers a missing or other type with 400 (inferred from Graph's
+    /// answers quoted in its docs' issues; the reference is silent).
+    pub require_json_content_type: bool,
+    /// Whether values written through Graph are held to Entra's longest (a UPN of 113
+    /// characters, a displayName of 256, …: `directory::check_lengths`); inferred from Microsoft's
+    /// resource pages, the reference lists none.
+    pub property_length_limits: bool,
 }
 
 impl Default for Switches {
@@ -138,6 +146,8 @@ impl Default for Switches {
             restore_relations: true,
             escrow_evaluation_minimum: 5_000,
             export_concurrency: 1,
+            require_json_content_type: true,
+            property_length_limits: true,
         }
     }
 }

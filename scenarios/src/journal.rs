@@ -226,8 +226,9 @@ fn redact_value(value: &mut Value) {
 const PAIR_NAMES: &[&str] = &["key", "path", "name"];
 
 /// Redacts, recursively at any depth, the value of every credential-shaped key
-/// ([`is_credential_name`]): the value goes whole (an object too), except an array, whose items are
-/// redacted but for the `value`s of name/value pairs whose name is not credential-shaped
+/// ([`is_credential_name`]): every string and number in it, at any depth, but for booleans and
+/// nulls (`{"passwordProfile":{"password":…,"forceChangePasswordNextSignIn":true}}` keeps the flag)
+/// and the `value`s of name/value pairs whose name is not credential-shaped
 /// (`{"credentials":[{"key":"BaseAddress","value":…},{"key":"SecretToken","value":…}]}` keeps the
 /// address). In a name/value pair (`key`, `path` or `name` beside `value`) whose name is
 /// credential-shaped, the `value` is redacted: Graph's `{"key":"Oauth2ClientSecret","value":"…"}`,
@@ -236,7 +237,7 @@ pub fn redact_json(value: &mut Value) {
     redact_json_within(value, false);
 }
 
-/// [`redact_json`]; `within` a credential's array every scalar is a secret.
+/// [`redact_json`]; `within` a credential every string and number is a secret.
 fn redact_json_within(value: &mut Value, within: bool) {
     match value {
         Value::Object(map) => {
@@ -250,15 +251,14 @@ fn redact_json_within(value: &mut Value, within: bool) {
                     Some(_) if PAIR_NAMES.contains(&key.as_str()) && inner.is_string() => continue,
                     Some(true) if key == "value" => redact_value(inner),
                     Some(false) if key == "value" => redact_json_within(inner, false),
-                    _ if is_credential_name(key) => match inner {
-                        Value::Array(_) => redact_json_within(inner, true),
-                        _ => redact_value(inner),
-                    },
+                    _ if is_credential_name(key) => redact_json_within(inner, true),
                     _ => redact_json_within(inner, within),
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| redact_json_within(item, within)),
+        // A flag carries no secret, and shows what was asked (`forceChangePasswordNextSignIn`).
+        Value::Bool(_) => {}
         scalar if within => redact_value(scalar),
         _ => {}
     }
@@ -573,7 +573,8 @@ mod tests {
                 {"key": "SecretToken", "value": "c"},
                 {"key": "BaseAddress", "value": "https://x"}
             ],
-            "session": {"refreshToken": {"deep": "d"}, "tokenType": "Bearer"}
+            "session": {"refreshToken": {"deep": "d", "n": 7}, "tokenType": "Bearer"},
+            "passwordProfile": {"password": "e", "forceChangePasswordNextSignIn": true, "hints": ["f", null]}
         });
         redact_json(&mut value);
         assert_eq!(
@@ -586,7 +587,8 @@ mod tests {
                     {"key": "SecretToken", "value": REDACTED},
                     {"key": "BaseAddress", "value": "https://x"}
                 ],
-                "session": {"refreshToken": REDACTED, "tokenType": "Bearer"}
+                "session": {"refreshToken": {"deep": REDACTED, "n": REDACTED}, "tokenType": "Bearer"},
+                "passwordProfile": {"password": REDACTED, "forceChangePasswordNextSignIn": true, "hints": [REDACTED, null]}
             })
         );
     }

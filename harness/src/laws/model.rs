@@ -347,6 +347,12 @@ impl Case {
         if self.concurrency > 1 {
             switches.push(format!("exportConcurrency = {}", self.concurrency));
         }
+        let past_entra = |upn: String| upn.len() > 113 || upn.split('@').next().is_some_and(|local| local.len() > 64);
+        if self.users.iter().chain(&self.late_users).any(|user| past_entra(user.upn())) {
+            // Entra holds a UPN to 113 characters (64 before the `@`), AWS a userName to 128: only
+            // past Entra's limit does a user name meet AWS's.
+            switches.push("propertyLengthLimits = false".to_owned());
+        }
         if !switches.is_empty() {
             let _ = writeln!(out, "[entra.switches]\n{}\n", switches.join("\n"));
         }

@@ -308,6 +308,8 @@ fn apply(world: &mut World, spec: &Spec, op: Op, log: &mut Log) {
             if world.directory.delete_user(key, now).is_ok() {
                 log.groups.extend(groups);
                 log.gone.insert(id.clone());
+                // Deleted again after a restore: gone, not back.
+                log.back.remove(&id);
                 log.users.insert(id);
             }
         }
@@ -316,6 +318,7 @@ fn apply(world: &mut World, spec: &Spec, op: Op, log: &mut Log) {
             if world.directory.purge_user(&id).is_ok() {
                 log.purged.insert(id.clone());
                 log.gone.insert(id.clone());
+                log.back.remove(&id);
                 log.users.insert(id);
             }
         }

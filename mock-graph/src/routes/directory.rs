@@ -54,11 +54,22 @@ pub async fn users_create(
     let body = annotated_object(&body, &USER_BODY)?;
     let options = query(&uri)?;
     let mut world = state.world();
+    within_lengths(&world, &USER, &body)?;
     let id = world.uuid();
     let now = world.core.clock.now();
     let key = world.directory.create_user(id, now, body)?;
     let user = world.directory.users.get(&key).ok_or_else(|| GraphError::not_found(""))?;
     single(&ctx, &options, &USER, user, StatusCode::CREATED)
+}
+
+/// Entra's longest values, written through Graph, under switch `propertyLengthLimits`; the admin
+/// seed is not held to them, so that a scenario can still reach AWS's own limits.
+fn within_lengths(
+    world: &crate::state::World,
+    entity: &crate::schema::Entity,
+    body: &Map<String, Value>,
+) -> Result<(), GraphError> {
+    if world.switches.property_length_limits { crate::directory::check_lengths(entity, body) } else { Ok(()) }
 }
 
 fn user_key(world: &crate::state::World, id: &str) -> Result<Key, GraphError> {
@@ -194,6 +205,7 @@ pub async fn users_update(
     let body = annotated_object(&body, &USER_BODY)?;
     let mut world = state.world();
     let key = user_key(&world, &id)?;
+    within_lengths(&world, &USER, &body)?;
     world.directory.update_user(key, body)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -237,6 +249,7 @@ pub async fn groups_create(
     let body = annotated_object(&body, &GROUP_BODY)?;
     let options = query(&uri)?;
     let mut world = state.world();
+    within_lengths(&world, &GROUP, &body)?;
     let id = world.uuid();
     let now = world.core.clock.now();
     let key = world.directory.create_group(id, now, body)?;
@@ -298,6 +311,7 @@ pub async fn groups_update(
     let body = annotated_object(&body, &GROUP_BODY)?;
     let mut world = state.world();
     let key = group_key(&world, &id)?;
+    within_lengths(&world, &GROUP, &body)?;
     world.directory.update_group(key, body)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -157,3 +157,30 @@ async fn what_the_pipeline_refuses_at_the_token_endpoint_is_answered_in_oauth_fo
     assert_eq!(big.body["error"], "invalid_request", "{}", big.body);
     assert_eq!(big.body["error_codes"], json!([9002313]));
 }
+
+/// A token request whose body is not declared a form is not read as one: its parameters are
+/// missing (a JSON body, a form sent as text, a form with no type at all).
+#[tokio::test]
+async fn a_token_request_that_is_not_a_form_lacks_its_parameters() {
+    let mock = Mock::new();
+    let tenant = mock.state.world().tenant.clone();
+    let body = form(&tenant.client_id, &tenant.client_secret, SCOPE, "client_credentials");
+    for content_type in [Some("application/json"), Some("text/plain"), None] {
+        let mut request = Request::post(format!("/{}/oauth2/v2.0/token", tenant.domain));
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let answer = mock.send(request.body(Body::from(body.clone())).unwrap()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{content_type:?}: {}", answer.text);
+        assert_eq!(answer.body["error"], "invalid_request");
+        assert_eq!(answer.body["error_codes"], json!([900144]));
+        let description = answer.body["error_description"].as_str().unwrap();
+        assert!(description.contains("'grant_type'"), "{description}");
+    }
+    // The same body, declared (with a charset, in any case), gets its token.
+    let request = Request::post(format!("/{}/oauth2/v2.0/token", tenant.domain))
+        .header(header::CONTENT_TYPE, "Application/X-WWW-Form-URLEncoded; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(mock.send(request).await.status, StatusCode::OK);
+}

@@ -101,6 +101,46 @@ async fn bad_input_gets_the_graph_envelope_and_changes_nothing() {
             "Request_BadRequest",
         ),
         (
+            "a 100 KB userPrincipalName",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("userPrincipalName", json!(format!("{}@contoso.onmicrosoft.com", "a".repeat(100_000)))),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "65 characters before the @",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("userPrincipalName", json!(format!("{}@contoso.onmicrosoft.com", "a".repeat(65)))),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "displayName over 256",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("displayName", json!("d".repeat(257))),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "givenName over 64",
+            post.clone(),
+            "/v1.0/users".into(),
+            with("givenName", json!("g".repeat(65))),
+            400,
+            "Request_BadRequest",
+        ),
+        (
+            "patch surname over 64",
+            Method::PATCH,
+            format!("/v1.0/users/{annie}"),
+            json!({"surname": "s".repeat(65)}).to_string(),
+            400,
+            "Request_BadRequest",
+        ),
+        (
             "group without securityEnabled",
             post.clone(),
             "/v1.0/groups".into(),
@@ -343,4 +383,57 @@ async fn what_hyper_refuses_on_its_own_gets_the_graph_envelope() {
         let headers = format!("{:?}", answer.headers());
         check("120 headers", status, &headers, &answer.text().await.unwrap(), "The request headers are too large.");
     }
+}
+
+/// Entra's longest values are accepted, and with `propertyLengthLimits` off, longer ones too.
+#[tokio::test]
+async fn values_up_to_entras_longest_are_accepted_and_the_limit_is_a_switch() {
+    let mock = Mock::new();
+    let longest = format!("{}@contoso.onmicrosoft.com", "a".repeat(64));
+    let mut body = user(&longest);
+    body["displayName"] = json!("d".repeat(256));
+    body["givenName"] = json!("g".repeat(64));
+    assert_eq!(mock.call(Method::POST, "/v1.0/users", Some(body)).await.status, 201);
+    let over = format!("{}@contoso.onmicrosoft.com", "b".repeat(105));
+    assert_eq!(mock.call(Method::POST, "/v1.0/users", Some(user(&over))).await.status, 400);
+    let off = mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"propertyLengthLimits": false}))).await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(mock.call(Method::POST, "/v1.0/users", Some(user(&over))).await.status, 201);
+}
+
+/// A body on `/v1.0` is read as JSON only when it says so: no Content-Type, or another one, is
+/// Graph's 400 and creates nothing; with `requireJsonContentType` off it is read all the same.
+#[tokio::test]
+async fn a_body_that_does_not_say_it_is_json_is_refused() {
+    let mock = Mock::new();
+    let body = user("new@contoso.onmicrosoft.com").to_string();
+    let post = |content_type: Option<&'static str>| {
+        let mut request = Request::post("/v1.0/users").header(header::AUTHORIZATION, format!("Bearer {}", mock.token));
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        request.body(Body::from(body.clone())).unwrap()
+    };
+    let unreadable = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.";
+    let cases = [
+        (None, unreadable),
+        (Some("text/plain"), "Entity only allows writes with a JSON Content-Type header."),
+        (Some("application/x-www-form-urlencoded"), "Entity only allows writes with a JSON Content-Type header."),
+    ];
+    for (content_type, message) in cases {
+        let answer = mock.send(post(content_type)).await;
+        assert_error(&answer, 400, "BadRequest");
+        assert_eq!(answer.body["error"]["message"], message, "{content_type:?}");
+    }
+    assert_eq!(mock.get("/v1.0/users").await.body["value"].as_array().unwrap().len(), 0, "nothing was created");
+    // JSON with parameters, in any case, is JSON.
+    let answer = mock.send(post(Some("Application/JSON; charset=utf-8"))).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    mock.admin(Method::PATCH, "/_admin/switches", Some(json!({"requireJsonContentType": false}))).await;
+    let request = Request::post("/v1.0/users")
+        .header(header::AUTHORIZATION, format!("Bearer {}", mock.token))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(user("other@contoso.onmicrosoft.com").to_string()))
+        .unwrap();
+    assert_eq!(mock.send(request).await.status, 201);
 }

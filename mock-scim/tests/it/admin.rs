@@ -153,3 +153,16 @@ async fn the_journal_seq_is_the_newest_exchange_s_and_where_since_starts() {
     let since = mock.admin(Method::GET, &format!("/_admin/journal?since={}", seq["seq"]), None).await.body;
     assert_eq!(since, json!([]), "nothing after the newest");
 }
+
+/// What axum answers on its own under `/_admin` (a method the route has not) comes in the admin
+/// envelope, its `Allow` kept; an unknown admin path is the admin's own 404.
+#[tokio::test]
+async fn what_axum_refuses_on_its_own_under_admin_comes_in_the_admin_envelope() {
+    let mock = Mock::new();
+    let wrong_method = mock.admin(Method::DELETE, "/_admin/clock", None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.body, json!({"error": "Method Not Allowed"}));
+    assert!(wrong_method.headers.get(header::ALLOW).is_some_and(|allow| allow.to_str().unwrap().contains("PUT")));
+    let unknown = mock.admin(Method::GET, "/_admin/nowhere", None).await;
+    assert_eq!((unknown.status, unknown.body), (StatusCode::NOT_FOUND, json!({"error": "no such admin endpoint"})));
+}

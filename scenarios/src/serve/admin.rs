@@ -80,7 +80,31 @@ pub fn router<W: MockWorld>(mock: MockState<W>, own: Router<MockState<W>>) -> Ro
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(guarded)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
+        .layer(axum::middleware::map_response(enveloped))
         .with_state(mock)
+}
+
+/// What axum answers on its own (a 405 on a known path, a body past the limit) in the admin
+/// envelope, with axum's text, if any, as the message.
+async fn enveloped(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (head, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("refused").to_owned() } else { text };
+    let mut answer = AdminError(status, message).into_response();
+    if let Some(allow) = head.headers.get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 fn with_core<W: MockWorld, R>(mock: &MockState<W>, f: impl FnOnce(&mut MockCore) -> R) -> R {
