@@ -405,7 +405,7 @@ async fn scim_client(shared: Arc<Shared>) {
             valid(&shared, false, Method::PATCH, format!("{base}/Groups/{gid}"), Some(add)).await;
             valid(&shared, false, Method::GET, format!("{base}/Groups/{gid}"), None).await;
         }
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             valid(&shared, false, Method::DELETE, format!("{base}/Users/{id}"), None).await;
         }
     }
@@ -470,7 +470,7 @@ async fn flood(shared: Arc<Shared>) {
     let mut i = 0u64;
     while shared.running() {
         i += 1;
-        let (url, token, kind) = if i % 2 == 0 {
+        let (url, token, kind) = if i.is_multiple_of(2) {
             (format!("{}/v1.0/users", shared.graph_url), shared.target().graph_token, "application/json")
         } else {
             (
