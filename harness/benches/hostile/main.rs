@@ -48,9 +48,26 @@ struct Args {
     /// Where to write the table; `$CARGO_TARGET_DIR/hostile.md` (or `target/hostile.md`) by default.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Leave a stream out, to see which one moves memory; repeatable.
+    #[arg(long, value_enum)]
+    skip: Vec<Stream>,
+    /// Leave a hostile kind out (its name as the table prints it); repeatable.
+    #[arg(long, value_name = "KIND")]
+    skip_kind: Vec<String>,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// The traffic's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Stream {
+    /// The valid Graph and SCIM clients (the clock and the sync job stay).
+    Valid,
+    /// The hostile catalogue.
+    Hostile,
+    /// The authenticated ~1 MB writes.
+    Flood,
 }
 
 /// The connection deadlines the process is served with.
@@ -107,7 +124,9 @@ struct Shared {
     surfaces: Mutex<std::collections::BTreeMap<Surface, SurfaceTally>>,
     valid: Mutex<Valid>,
     watch: Arc<Watch>,
-    flood: Mutex<(u64, u64)>,
+    flood: Mutex<(u64, std::collections::BTreeMap<String, u64>)>,
+    /// Hostile kinds left out.
+    skip_kinds: Vec<String>,
 }
 
 impl Shared {
@@ -166,7 +185,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let env = wait_for_env(&env_file, &watch).await?;
     let _ = std::fs::remove_file(&env_file);
-    let report = drive(env, pid, seconds, body_flag, watch.clone(), args.out).await;
+    let report = drive(env, pid, seconds, body_flag, watch.clone(), &args).await;
     let _ = kill.send(());
     let _ = reaper.await;
     let report = report?;
@@ -450,6 +469,9 @@ async fn hostile(shared: Arc<Shared>, seed: u64) {
             if !shared.running() {
                 return;
             }
+            if shared.skip_kinds.iter().any(|kind| kind == input.kind) {
+                continue;
+            }
             let answer = raw::exchange(input.address(&target), input.bytes).await;
             let crashed = shared.watch.crashed();
             let mut surfaces = shared.surfaces.lock().unwrap_or_else(|e| e.into_inner());
@@ -480,11 +502,15 @@ async fn flood(shared: Arc<Shared>) {
             )
         };
         let body = json!({ "displayName": pad, "userName": format!("flood{i}") }).to_string();
-        let answered =
-            shared.http.post(url).bearer_auth(token).header("Content-Type", kind).body(body).send().await.is_ok();
+        let sent = shared.http.post(&url).bearer_auth(token).header("Content-Type", kind).body(body).send().await;
+        let mock = if url.contains("/v1.0/") { "Graph" } else { "SCIM" };
+        let outcome = match sent {
+            Ok(response) => format!("{mock} {}", response.status().as_u16()),
+            Err(_) => format!("{mock} no answer"),
+        };
         let mut flood = shared.flood.lock().unwrap_or_else(|e| e.into_inner());
         flood.0 += 1;
-        flood.1 += u64::from(answered);
+        *flood.1.entry(outcome).or_default() += 1;
     }
 }
 
@@ -556,8 +582,9 @@ async fn drive(
     seconds: u64,
     body_flag: bool,
     watch: Arc<Watch>,
-    out: Option<PathBuf>,
+    args: &Args,
 ) -> anyhow::Result<Report> {
+    let skip = &args.skip;
     let graph_url = env.get("GRAPH_URL").context("GRAPH_URL")?.to_owned();
     let scim_url = env.get("SCIM_URL").context("SCIM_URL")?.to_owned();
     let (graph, _) = socket(&graph_url)?;
@@ -589,6 +616,7 @@ async fn drive(
         valid: Mutex::default(),
         watch: watch.clone(),
         flood: Mutex::default(),
+        skip_kinds: args.skip_kind.clone(),
     };
 
     // Before the faults: what the hostile requests point at. The first token is left to expire:
@@ -649,31 +677,32 @@ async fn drive(
     let sampler = {
         let shared = shared.clone();
         tokio::spawn(async move {
-            let mut peak = 0;
-            let mut samples = 0;
+            let mut samples = Vec::new();
             while shared.running() {
-                if let Some(reading) = memory::read(pid) {
-                    peak = peak.max(reading.rss_kib);
-                    samples += 1;
-                }
+                samples.extend(memory::read(pid).map(|reading| reading.rss_kib));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            (peak, samples)
+            samples
         })
     };
     let slow = tokio::spawn(slow_clients(shared.target(), body_flag));
-    let mut tasks = vec![
-        tokio::spawn(graph_client(shared.clone(), 1)),
-        tokio::spawn(graph_client(shared.clone(), 2)),
-        tokio::spawn(scim_client(shared.clone())),
-        tokio::spawn(clock(shared.clone())),
-        tokio::spawn(flood(shared.clone())),
-    ];
-    tasks.extend((0..2).map(|i| tokio::spawn(hostile(shared.clone(), 17 + i))));
+    let mut tasks = vec![tokio::spawn(clock(shared.clone()))];
+    if !skip.contains(&Stream::Valid) {
+        tasks.push(tokio::spawn(graph_client(shared.clone(), 1)));
+        tasks.push(tokio::spawn(graph_client(shared.clone(), 2)));
+        tasks.push(tokio::spawn(scim_client(shared.clone())));
+    }
+    if !skip.contains(&Stream::Flood) {
+        tasks.push(tokio::spawn(flood(shared.clone())));
+    }
+    if !skip.contains(&Stream::Hostile) {
+        tasks.extend((0..2).map(|i| tokio::spawn(hostile(shared.clone(), 17 + i))));
+    }
     for task in tasks {
         let _ = task.await;
     }
-    let (peak, samples) = sampler.await.unwrap_or_default();
+    let samples = sampler.await.unwrap_or_default();
+    let peak = samples.iter().copied().max().unwrap_or_default();
     report.timeouts = slow.await.unwrap_or_default();
     report.memory.peak_rss_kib = peak;
     report.memory.samples = samples;
@@ -696,7 +725,7 @@ async fn drive(
         report.memory.after_clear = memory::read(pid).unwrap_or_default();
         report.timeouts.extend(crowd(&shared.target()).await);
     }
-    report.memory.flood = *shared.flood.lock().unwrap_or_else(|e| e.into_inner());
+    report.memory.flood = std::mem::take(&mut *shared.flood.lock().unwrap_or_else(|e| e.into_inner()));
     report.surfaces = std::mem::take(&mut *shared.surfaces.lock().unwrap_or_else(|e| e.into_inner()));
     report.valid = std::mem::take(&mut *shared.valid.lock().unwrap_or_else(|e| e.into_inner()));
     if watch.crashed() {
@@ -705,7 +734,7 @@ async fn drive(
 
     let text = report.markdown();
     println!("\n{text}");
-    let out = out.unwrap_or_else(|| {
+    let out = args.out.clone().unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")))

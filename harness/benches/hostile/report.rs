@@ -133,12 +133,12 @@ pub struct Memory {
     pub after_clear: Reading,
     /// Per mock: the journal's `GET /_admin/journal` size in bytes and its entries, at the end.
     pub journals: Vec<(&'static str, usize, usize)>,
-    /// Authenticated ~1 MB writes sent by the flood, and how many were answered.
-    pub flood: (u64, u64),
+    /// Authenticated ~1 MB writes sent by the flood, and their answers by mock and status.
+    pub flood: (u64, BTreeMap<String, u64>),
     /// The `journalBytes` set on both mocks.
     pub journal_bytes: usize,
-    /// Samples taken.
-    pub samples: usize,
+    /// RSS once a second during the traffic, KiB.
+    pub samples: Vec<u64>,
 }
 
 /// Everything, for the table.
@@ -209,13 +209,13 @@ impl Report {
             out.push_str(&misses);
         }
         let m = &self.memory;
+        let answers: Vec<String> = m.flood.1.iter().map(|(what, n)| format!("{what} ×{n}")).collect();
         let _ = writeln!(
             out,
-            "\nMemory of the `harness serve` process (both mocks), MiB, `journalBytes` {} MiB on each, {} samples; the flood sent {} authenticated ~1 MB writes ({} answered):\n",
+            "\nMemory of the `harness serve` process (both mocks), MiB, `journalBytes` {} MiB on each; the flood sent {} authenticated ~1 MB writes (answers: {}):\n",
             m.journal_bytes / (1024 * 1024),
-            m.samples,
             m.flood.0,
-            m.flood.1
+            answers.join(", ")
         );
         out.push_str("| start RSS | peak RSS (sampled) | VmHWM during traffic | end RSS | after GET + DELETE /_admin/journal | VmHWM after | returned |\n|---:|---:|---:|---:|---:|---:|---|\n");
         let returned = if m.after_clear.rss_kib < m.end.rss_kib { "partly" } else { "no" };
@@ -231,6 +231,8 @@ impl Report {
             mib(m.after_clear.rss_kib),
             mib(m.after_clear.hwm_kib)
         );
+        let series: Vec<String> = m.samples.iter().map(|kib| format!("{}", kib / 1024)).collect();
+        let _ = writeln!(out, "\nRSS once a second during the traffic, MiB: {}.", series.join(", "));
         for (mock, bytes, entries) in &m.journals {
             let _ = writeln!(
                 out,
