@@ -149,6 +149,9 @@ enum Command {
         /// With --real-clock, a shorter interval between cycles for demos (PT1S to PT40M).
         #[arg(long, value_name = "DURATION", requires = "real_clock", value_parser = harness::serve::parse_cycle_interval)]
         cycle_interval: Option<jiff::SignedDuration>,
+        /// The connection limits, on both mocks, as their own binaries take them.
+        #[command(flatten)]
+        limits: scenarios::connections::LimitArgs,
     },
     /// Send Entra's provisioning traffic to a SCIM server and report what Entra would not accept.
     ///
@@ -449,6 +452,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ca_out,
             real_clock,
             cycle_interval,
+            limits,
         } => {
             let scenario = match scenario {
                 None => None,
@@ -478,6 +482,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 } else {
                     harness::serve::Pacing::Virtual
                 },
+                limits: limits.limits(),
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve(options, env_file))

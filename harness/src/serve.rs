@@ -61,6 +61,8 @@ pub struct Options {
     pub ca_out: PathBuf,
     /// The clock and how often cycles come.
     pub pacing: Pacing,
+    /// What a connection is allowed, on both mocks (`--max-connections` and the deadlines).
+    pub limits: scenarios::connections::Limits,
 }
 
 /// Which clock the mocks follow.
@@ -376,6 +378,7 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
 
     let mut stops = Vec::new();
     let mut servers = Vec::new();
+    let limits = options.limits;
     let mut start = |mock: &'static str, listener, tls: Option<Prepared>, app| {
         let (stop, stopped) = oneshot::channel::<()>();
         let identity = tls.map(|Prepared { identity, .. }| identity);
@@ -385,7 +388,9 @@ pub async fn start(options: Options) -> Result<Services, ServeError> {
         };
         servers.push((
             mock,
-            tokio::spawn(async move { scenarios::tls::serve(listener, identity.as_ref(), app, stopped).await }),
+            tokio::spawn(async move {
+                scenarios::tls::serve_within(listener, identity.as_ref(), app, limits, stopped).await
+            }),
         ));
     };
     start("mock-graph", graph_listener, graph_tls, mock_graph::router(graph_state.clone()));

@@ -318,6 +318,7 @@ impl TestEnv {
             tls: None,
             ca_out: std::path::PathBuf::new(),
             pacing: Pacing::Virtual,
+            limits: scenarios::connections::Limits::default(),
         };
         let services = serve::start(options).await?;
         let mut env = TestEnv::attach(services.env().clone())?;
