@@ -87,15 +87,10 @@ pub fn router<W: MockWorld>(mock: MockState<W>, own: Router<MockState<W>>) -> Ro
 /// What axum answers on its own (a 405 on a known path, a body past the limit) in the admin
 /// envelope, with axum's text, if any, as the message.
 async fn enveloped(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+    if !super::pipeline::is_bare_error(&response) {
         return response;
     }
+    let status = response.status();
     let (head, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();

@@ -48,13 +48,18 @@ pub fn error_of<E: Clone + Send + Sync + 'static>(
     if let Some(Pending(error)) = response.extensions().get::<Pending<E>>() {
         return Some(error.clone());
     }
+    is_bare_error(response).then(|| otherwise(response.status()))
+}
+
+/// A 4xx or 5xx whose body is not JSON: one axum or hyper made on its own, to be enveloped.
+pub(crate) fn is_bare_error(response: &Response) -> bool {
     let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    ((status.is_client_error() || status.is_server_error()) && !is_json).then(|| otherwise(status))
+    (status.is_client_error() || status.is_server_error()) && !is_json
 }
 
 /// Why a request's body was not read.
