@@ -80,9 +80,8 @@ pub async fn token(
 ) -> Response {
     // A body that is not declared a form is not read as one, so its parameters are missing
     // (inferred: the reference shows only form posts, §1.1).
-    let is_form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    });
+    let is_form = crate::middleware::media_type(&headers)
+        .is_some_and(|media| media.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     let form: Vec<(String, String)> = body
         .split(|b| *b == b'&')
         .filter(|_| is_form)

@@ -122,10 +122,9 @@ impl World {
         if !self.switches.require_json_content_type || body.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let Some(declared) = headers.get(header::CONTENT_TYPE) else {
+        let Some(media) = media_type(headers) else {
             return Err(GraphError::unreadable_body());
         };
-        let media = declared.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
         if media.eq_ignore_ascii_case("application/json") {
             Ok(())
         } else {
@@ -136,6 +135,13 @@ impl World {
             ))
         }
     }
+}
+
+/// The request's media type, parameters dropped (`application/json` of
+/// `application/json; charset=utf-8`); `None` without a `Content-Type`.
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let declared = headers.get(header::CONTENT_TYPE)?;
+    Some(declared.to_str().unwrap_or("").split(';').next().unwrap_or("").trim())
 }
 
 /// What the response is stamped with.
